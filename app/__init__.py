@@ -1,0 +1,1 @@
+"""grokling's Qt shell: windows, tray and the glue that runs core calls off the UI thread."""

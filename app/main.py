@@ -1,0 +1,48 @@
+"""Start the window: settings, store, the model loading in the background, the tray."""
+
+import sys
+from importlib.resources import files
+
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.main_window import MainWindow
+from app.tray import make_tray
+from learner.models import live_model
+from learner.settings import Settings, SettingsError
+from learner.store import Store
+
+
+def create_window() -> MainWindow:
+    """Build the window over the user's data; the caller shows it. Needs a QApplication."""
+    try:
+        settings = Settings.load()
+        settings_error = None
+    except SettingsError as e:
+        settings, settings_error = Settings(), e
+    window = MainWindow(Store(), settings)
+    window.setWindowIcon(QIcon(str(files("resources").joinpath("icon.svg"))))
+    window.tray = make_tray(window, window.windowIcon())
+    if settings_error is not None:
+        window.show_error(f"{settings_error}\n\nUsing the default settings; the file was left as it is.")
+    try:
+        model = live_model(settings)
+    except FileNotFoundError as e:
+        window.show_error(e)
+    else:
+        window.load_model(model)
+    return window
+
+
+def run() -> int:
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("grokling")
+    window = create_window()
+    window.show()
+    if window.conversation_list.count():
+        window.conversation_list.setCurrentRow(0)
+    else:
+        window.new_conversation()
+    # With a tray, closing the window keeps the app (and later the learner) running.
+    app.setQuitOnLastWindowClosed(window.tray is None)
+    return app.exec()

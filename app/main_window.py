@@ -1,0 +1,449 @@
+"""The chat window: conversation list, transcript, input, feedback and the status bar.
+
+Threading: every method here runs on the UI thread. Loading the model and generating a
+reply go through `run_in_background`; their results come back as callbacks on this
+thread. Store reads for display and single-row feedback writes are millisecond SQLite
+calls and stay here.
+"""
+
+import threading
+
+from PySide6.QtCore import QTimer, QUrl, Qt, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import background
+from app.background import run_in_background
+from app.dialogs import CorrectionDialog, SystemPromptDialog
+from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html
+from learner.chat import Reply
+from learner.engine import Engine
+from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_gguf
+from learner.settings import Settings
+from learner.store import Message, Store
+from learner.textclean import EmptyMessageError, clean_message
+
+# How often the transcript re-renders while a reply streams: smooth, and cheap for long replies.
+STREAM_REFRESH_MS = 50
+
+
+class MessageInput(QPlainTextEdit):
+    """Enter sends, Shift+Enter starts a new line, Escape cancels an edit."""
+
+    submitted = Signal()
+    cancelled = Signal()
+
+    def keyPressEvent(self, event):
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+            event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            self.submitted.emit()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancelled.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class MainWindow(QMainWindow):
+    reply_finished = Signal(object)
+    """Emitted with the stored reply (a learner.store.Message) when a reply ends, however it ends."""
+
+    engine_ready = Signal()
+
+    def __init__(self, store: Store, settings: Settings):
+        super().__init__()
+        self.store, self.settings = store, settings
+        self.engine: Engine | None = None
+        self.conversation_id: int | None = None
+        self._stop: threading.Event | None = None
+        self._generating_id: int | None = None
+        self._pending_user = ""
+        self._stream_text = ""
+        self._editing: Message | None = None
+        self._allow_close = False
+        self.last_error: str | None = None
+
+        self.setWindowTitle("grokling")
+        self.resize(1100, 720)
+        background.default_failure_handler = self.show_error
+        self._build()
+        self._stream_timer = QTimer(self, interval=STREAM_REFRESH_MS)
+        self._stream_timer.timeout.connect(self._render)
+        self.refresh_conversations()
+
+    # -- layout ------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.search = QLineEdit(placeholderText="Search chats")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _: self.refresh_conversations())
+        self.conversation_list = QListWidget()
+        self.conversation_list.currentItemChanged.connect(self._on_conversation_selected)
+        self.conversation_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.conversation_list.customContextMenuRequested.connect(self._conversation_menu)
+        new_button = QPushButton("New chat")
+        new_button.clicked.connect(self.new_conversation)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(new_button)
+        left_layout.addWidget(self.search)
+        left_layout.addWidget(self.conversation_list)
+
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight:bold;font-size:14px;")
+        prompt_button = QPushButton("System prompt…")
+        prompt_button.clicked.connect(self.edit_system_prompt)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(prompt_button)
+
+        self.transcript = QTextBrowser()
+        self.transcript.setOpenLinks(False)
+        self.transcript.anchorClicked.connect(self._on_link)
+
+        self.edit_banner = QLabel()
+        self.edit_banner.setStyleSheet("color:#b06000;")
+        self.edit_banner.hide()
+        self.input = MessageInput(placeholderText="Message grokling (Enter to send, Shift+Enter for a new line)")
+        self.input.setFixedHeight(90)
+        self.input.submitted.connect(self.send)
+        self.input.cancelled.connect(self.cancel_edit)
+        self.send_button = QPushButton("Send")
+        self.send_button.setMinimumWidth(90)
+        self.send_button.clicked.connect(self._send_or_stop)
+        input_row = QHBoxLayout()
+        input_row.addWidget(self.input, 1)
+        input_row.addWidget(self.send_button)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addLayout(header)
+        right_layout.addWidget(self.transcript, 1)
+        right_layout.addWidget(self.edit_banner)
+        right_layout.addLayout(input_row)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([260, 840])
+        self.setCentralWidget(splitter)
+
+        self.model_label = QLabel("Loading model…")
+        self.speed_label = QLabel()
+        self.statusBar().addPermanentWidget(self.speed_label)
+        self.statusBar().addWidget(self.model_label)
+
+        file_menu = self.menuBar().addMenu("&File")
+        new_action = QAction("&New chat", self, shortcut=QKeySequence.StandardKey.New)
+        new_action.triggered.connect(self.new_conversation)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.quit)
+        file_menu.addActions([new_action, quit_action])
+        chat_menu = self.menuBar().addMenu("&Chat")
+        prompt_action = QAction("&System prompt…", self)
+        prompt_action.triggered.connect(self.edit_system_prompt)
+        chat_menu.addAction(prompt_action)
+        self._update_send_button()
+
+    # -- model -------------------------------------------------------------------------
+
+    def load_model(self, model: ModelChoice) -> None:
+        """Load the GGUF off the UI thread; on failure, say why and fall back to the embedded model."""
+        self.model_label.setText(f"Loading {model.path.name}…")
+
+        def loaded(engine: Engine) -> None:
+            if self.engine is not None:
+                self.engine.close()
+            self.engine = engine
+            self.model_label.setText(f"{engine.model_name} · version {engine.model.version}")
+            self._update_send_button()
+            self.engine_ready.emit()
+
+        def failed(error: BaseException) -> None:
+            if model.version == EMBEDDED_VERSION:
+                self.model_label.setText("No model")
+                self.show_error(error)
+                return
+            self.show_error(f"{error}\n\nUsing the embedded model instead.")
+            self.load_model(ModelChoice(embedded_gguf(), EMBEDDED_VERSION))
+
+        run_in_background(lambda _: Engine.from_settings(self.settings, model), loaded, failed)
+
+    # -- conversations -----------------------------------------------------------------
+
+    def refresh_conversations(self, select_id: int | None = None) -> None:
+        select_id = select_id if select_id is not None else self.conversation_id
+        self.conversation_list.blockSignals(True)
+        self.conversation_list.clear()
+        for c in self.store.conversations(self.search.text()):
+            item = QListWidgetItem(c.title)
+            item.setData(Qt.ItemDataRole.UserRole, c.id)
+            item.setToolTip(c.title)
+            self.conversation_list.addItem(item)
+            if c.id == select_id:
+                self.conversation_list.setCurrentItem(item)
+        self.conversation_list.blockSignals(False)
+
+    def _on_conversation_selected(self, item: QListWidgetItem | None, _previous=None) -> None:
+        if item is not None:
+            self.open_conversation(item.data(Qt.ItemDataRole.UserRole))
+
+    def open_conversation(self, conversation_id: int) -> None:
+        self.cancel_edit()
+        self.conversation_id = conversation_id
+        self.title.setText(self.store.conversation(conversation_id).title)
+        self._render()
+        self.input.setFocus()
+
+    def new_conversation(self) -> None:
+        conversation_id = self.store.new_conversation()
+        self.search.clear()
+        self.refresh_conversations(conversation_id)
+        self.open_conversation(conversation_id)
+
+    def _conversation_menu(self, position) -> None:
+        item = self.conversation_list.itemAt(position)
+        if item is None:
+            return
+        conversation_id = item.data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.rename_conversation(conversation_id))
+        menu.addAction("System prompt…", lambda: self.edit_system_prompt(conversation_id))
+        menu.addAction("Delete…", lambda: self.delete_conversation(conversation_id))
+        menu.exec(self.conversation_list.mapToGlobal(position))
+
+    def rename_conversation(self, conversation_id: int) -> None:
+        current = self.store.conversation(conversation_id).title
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)
+        if ok and title.strip():
+            self.store.rename_conversation(conversation_id, title)
+            self.refresh_conversations()
+            if conversation_id == self.conversation_id:
+                self.title.setText(self.store.conversation(conversation_id).title)
+
+    def delete_conversation(self, conversation_id: int, confirm: bool = True) -> None:
+        if conversation_id == self._generating_id:
+            self.show_error("Stop the reply in progress before deleting this chat.")
+            return
+        title = self.store.conversation(conversation_id).title
+        if confirm and QMessageBox.question(self, "Delete chat", f"Delete “{title}” and all its messages?") != (
+            QMessageBox.StandardButton.Yes
+        ):
+            return
+        self.store.delete_conversation(conversation_id)
+        if conversation_id == self.conversation_id:
+            self.conversation_id = None
+            self.title.clear()
+            self.transcript.clear()
+        self.refresh_conversations()
+
+    def edit_system_prompt(self, conversation_id: int | None = None) -> None:
+        conversation_id = conversation_id or self.conversation_id
+        if not conversation_id:
+            return
+        current = self.store.conversation(conversation_id).system_prompt
+        dialog = SystemPromptDialog(current, self.settings.system_prompt, self)
+        dialog.accepted.connect(lambda: self.store.set_system_prompt(conversation_id, dialog.prompt()))
+        dialog.open()
+
+    # -- sending -----------------------------------------------------------------------
+
+    @property
+    def generating(self) -> bool:
+        return self._stop is not None
+
+    def _update_send_button(self) -> None:
+        self.send_button.setText("Stop" if self.generating else "Send")
+        self.send_button.setEnabled(self.generating or self.engine is not None)
+
+    def _send_or_stop(self) -> None:
+        if self.generating:
+            self.stop()
+        else:
+            self.send()
+
+    def send(self) -> None:
+        if self.generating or self.engine is None:
+            return
+        text = self.input.toPlainText()
+        try:
+            clean_message(text)
+        except EmptyMessageError as e:
+            self.statusBar().showMessage(str(e), 4000)
+            return
+        if self.conversation_id is None:
+            self.new_conversation()
+        self.input.clear()
+        supersede = self._editing.id if self._editing else None
+        self.cancel_edit()
+        self._generate(text=text, supersede=supersede)
+
+    def regenerate(self, message_id: int) -> None:
+        if not self.generating and self.engine is not None:
+            self._generate(text=None, supersede=message_id)
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def _generate(self, text: str | None, supersede: int | None) -> None:
+        """Run one turn off the UI thread: take replaced messages out, commit the user's, stream the reply."""
+        stop = self._stop = threading.Event()
+        conversation_id = self._generating_id = self.conversation_id
+        store, engine, settings = self.store, self.engine, self.settings
+        self._pending_user, self._stream_text = text or "", ""
+        self._update_send_button()
+
+        def turn(progress) -> Message:
+            if supersede is not None:
+                store.supersede_from(supersede)
+            if text is not None:
+                store.add_user_message(conversation_id, text)
+                progress(("saved", None))
+            reply = Reply(store, engine, conversation_id, settings, stop=stop)
+            for piece in reply:
+                progress(("piece", piece))
+            return reply.message
+
+        def on_progress(event) -> None:
+            kind, value = event
+            if kind == "saved":
+                self._pending_user = ""
+                self.refresh_conversations()
+            else:
+                self._stream_text += value
+
+        def finished(message: Message) -> None:
+            self._end_generation()
+            if message.tokens_per_s:
+                self.speed_label.setText(f"{message.tokens_per_s:.1f} tok/s")
+            self.reply_finished.emit(message)
+
+        def failed(error: BaseException) -> None:
+            # The user's words were not stored (or the turn broke after): give them back.
+            if self._pending_user and not self.input.toPlainText():
+                self.input.setPlainText(self._pending_user)
+            self._end_generation()
+            self.show_error(error)
+
+        self._stream_timer.start()
+        self._render()
+        run_in_background(turn, finished, failed, on_progress)
+
+    def _end_generation(self) -> None:
+        self._stream_timer.stop()
+        self._stop = None
+        self._generating_id = None
+        self._pending_user = self._stream_text = ""
+        self._update_send_button()
+        self.refresh_conversations()
+        self._render()
+
+    # -- transcript --------------------------------------------------------------------
+
+    def _render(self) -> None:
+        if self.conversation_id is None:
+            return
+        tail = ""
+        if self.generating and self._generating_id == self.conversation_id:
+            if self._pending_user:
+                tail += pending_user_html(self._pending_user)
+            tail += streaming_html(self._stream_text)
+        messages = self.store.thread(self.conversation_id)
+        bar = self.transcript.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        position = bar.value()
+        self.transcript.setHtml(transcript_html(messages, tail))
+        bar.setValue(bar.maximum() if at_bottom else position)
+
+    def _on_link(self, url: QUrl) -> None:
+        if url.scheme() != ACTION_SCHEME:
+            QDesktopServices.openUrl(url)
+            return
+        action, _, message_id = url.path().partition(":")
+        message = self.store.message(int(message_id))
+        if action == "up":
+            self.rate(message.id, 0 if message.rating == 1 else 1)
+        elif action == "down":
+            self.rate(message.id, 0 if message.rating == -1 else -1)
+        elif action == "correct":
+            self.correct(message.id)
+        elif action == "regenerate":
+            self.regenerate(message.id)
+        elif action == "edit":
+            self.start_edit(message)
+
+    def rate(self, message_id: int, rating: int) -> None:
+        self.store.rate(message_id, rating)
+        self._render()
+
+    def correct(self, message_id: int) -> CorrectionDialog:
+        """Open the correction editor, prefilled with the reply (or the earlier correction)."""
+        message = self.store.message(message_id)
+        dialog = CorrectionDialog(message.correction or message.content, self)
+
+        def save() -> None:
+            try:
+                self.store.correct(message_id, dialog.correction())
+            except EmptyMessageError as e:
+                self.show_error(e)
+                return
+            self.statusBar().showMessage("Correction saved: grokling will learn from it.", 5000)
+            self._render()
+
+        dialog.accepted.connect(save)
+        dialog.open()
+        return dialog
+
+    def start_edit(self, message: Message) -> None:
+        if self.generating:
+            return
+        self._editing = message
+        self.input.setPlainText(message.content)
+        self.edit_banner.setText("Editing an earlier message: sending replaces it and everything after it. Esc cancels.")
+        self.edit_banner.show()
+        self.input.setFocus()
+
+    def cancel_edit(self) -> None:
+        if self._editing is not None:
+            self._editing = None
+            self.edit_banner.hide()
+
+    # -- errors and closing ------------------------------------------------------------
+
+    def show_error(self, error) -> None:
+        """Tell the user, without blocking: a reply or a model load may still be running."""
+        self.last_error = str(error)
+        box = QMessageBox(QMessageBox.Icon.Warning, "grokling", self.last_error, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def quit(self) -> None:
+        self._allow_close = True
+        self.close()
+
+    def closeEvent(self, event) -> None:
+        tray = getattr(self, "tray", None)
+        if tray is not None and tray.isVisible() and not self._allow_close:
+            self.hide()  # keep running in the tray, where the learner lives
+            event.ignore()
+            return
+        self.stop()
+        super().closeEvent(event)

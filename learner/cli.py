@@ -1,0 +1,115 @@
+"""grokling's command line: the same core as the window, no Qt.
+
+    grokling ask "QUESTION" [--temperature T] [--conversation ID]
+    grokling correct --question Q --answer A
+    grokling export --format jsonl [--output FILE]
+
+Exit status: 0 done; 1 the model failed to answer (the reason is printed and stored);
+2 bad input, settings or model file.
+"""
+
+import argparse
+import json
+import sys
+
+from learner import __version__
+from learner.chat import send
+from learner.engine import Engine, EngineError, Sampling
+from learner.models import ModelNotFoundError
+from learner.settings import Settings, SettingsError
+from learner.store import NotFoundError, Store
+from learner.atomic import atomic_write_text
+from learner.textclean import EmptyMessageError, clean_message
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grokling", description="A local chat assistant that learns from you.")
+    parser.add_argument("--version", action="version", version=f"grokling {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="ask the live model a question; stored like a chat")
+    ask.add_argument("question")
+    ask.add_argument("--temperature", type=float, help="sampling temperature (default: settings)")
+    ask.add_argument("--seed", type=int, help="sampling seed, for repeatable answers")
+    ask.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
+
+    correct = commands.add_parser("correct", help="ask a question and record the right answer for the learner")
+    correct.add_argument("--question", required=True)
+    correct.add_argument("--answer", required=True, help="what the assistant should have said")
+    correct.add_argument("--temperature", type=float)
+    correct.add_argument("--seed", type=int)
+
+    export = commands.add_parser("export", help="write every conversation with its feedback")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except (SettingsError, EngineError, ModelNotFoundError, EmptyMessageError, NotFoundError, ValueError) as e:
+        print(f"grokling: {e}", file=sys.stderr)
+        return 2
+
+
+def _ask_and_stream(store: Store, conversation_id: int, question: str, args) -> int | None:
+    """Stream the live model's reply to stdout; the stored reply's id, or None if it failed."""
+    settings = Settings.load()
+    engine = Engine.from_settings(settings)
+    try:
+        sampling = Sampling.from_settings(settings, temperature=args.temperature, seed=args.seed)
+        reply = send(store, engine, conversation_id, question, settings, sampling=sampling)
+        for piece in reply:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+    finally:
+        engine.close()
+    if reply.message.status == "error":
+        print(f"grokling: the model failed to answer: {reply.message.error}", file=sys.stderr)
+        return None
+    return reply.message.id
+
+
+def cmd_ask(args) -> int:
+    clean_message(args.question)  # refuse an empty question before creating anything
+    store = Store()
+    conversation_id = args.conversation
+    if conversation_id is None:
+        conversation_id = store.new_conversation()
+    else:
+        store.conversation(conversation_id)  # a clear error for an unknown id, before loading the model
+    return 0 if _ask_and_stream(store, conversation_id, args.question, args) is not None else 1
+
+
+def cmd_correct(args) -> int:
+    clean_message(args.question)
+    clean_message(args.answer)
+    store = Store()
+    conversation_id = store.new_conversation()
+    reply_id = _ask_and_stream(store, conversation_id, args.question, args)
+    if reply_id is None:
+        return 1
+    store.correct(reply_id, args.answer)
+    print(f"Correction saved (conversation {conversation_id}, message {reply_id}).", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in Store().export_conversations())
+    if args.output:
+        atomic_write_text(args.output, "".join(lines))
+    else:
+        sys.stdout.writelines(lines)
+    return 0
+
+
+COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export}
+
+if __name__ == "__main__":
+    sys.exit(main())

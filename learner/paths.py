@@ -1,0 +1,28 @@
+"""Where grokling keeps its data. The one place that decides it.
+
+`GROKLING_HOME` overrides the platform's user data directory (tests point it at a
+temporary folder; a user can point it at another disk).
+"""
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "grokling"
+
+
+def data_dir() -> Path:
+    """The folder holding the database, settings, models and learning runs; created on demand."""
+    override = os.environ.get("GROKLING_HOME")
+    path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def db_path() -> Path:
+    return data_dir() / "grokling.db"
+
+
+def settings_path() -> Path:
+    return data_dir() / "settings.json"

@@ -1,0 +1,107 @@
+"""The user's settings: a typed, documented dataclass stored as `settings.json` in the data dir.
+
+Unknown keys and wrong types are reported with the key's name rather than silently
+ignored, so a typo in a hand-edited file does not quietly change nothing.
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from importlib.resources import files
+from pathlib import Path
+
+from learner import paths
+from learner.atomic import atomic_write_text
+
+
+class SettingsError(ValueError):
+    """settings.json cannot be read or holds an invalid value."""
+
+
+def default_system_prompt() -> str:
+    return files("resources").joinpath("system_prompt.txt").read_text(encoding="utf-8").strip()
+
+
+@dataclass
+class Settings:
+    model_path: str | None = None
+    """A GGUF file to chat with instead of the live learned version or the embedded model."""
+
+    n_ctx: int = 4096
+    """Context window in tokens; the oldest turns are dropped to fit a long chat into it."""
+
+    n_threads: int | None = None
+    """CPU threads for llama.cpp; None lets llama.cpp choose."""
+
+    temperature: float = 0.2
+    """Sampling temperature; 0 always picks the most likely token."""
+
+    top_p: float = 0.9
+    """Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p."""
+
+    top_k: int = 40
+    """Sample only among the k most likely tokens (0 = no limit)."""
+
+    max_tokens: int = 512
+    """The longest reply, in tokens."""
+
+    repeat_penalty: float = 1.1
+    """Penalty on repeating recent tokens; small models loop without it."""
+
+    system_prompt: str = dataclasses.field(default_factory=default_system_prompt)
+    """The system prompt of new conversations (each conversation can override it)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = _runtime_types(f.type)
+            if isinstance(value, bool) or not isinstance(value, expected):
+                if float in expected and isinstance(value, int) and not isinstance(value, bool):
+                    setattr(self, f.name, float(value))
+                    continue
+                raise SettingsError(
+                    f"setting {f.name!r} must be {' or '.join(t.__name__ for t in expected)}, "
+                    f"not {value!r}"
+                )
+        _check(self.n_ctx >= 256, "n_ctx", "at least 256")
+        _check(self.n_threads is None or self.n_threads >= 1, "n_threads", "at least 1")
+        _check(0.0 <= self.temperature <= 5.0, "temperature", "between 0 and 5")
+        _check(0.0 < self.top_p <= 1.0, "top_p", "in (0, 1]")
+        _check(self.top_k >= 0, "top_k", "0 or more")
+        _check(1 <= self.max_tokens < self.n_ctx, "max_tokens", "between 1 and n_ctx - 1")
+        _check(self.repeat_penalty > 0, "repeat_penalty", "positive")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        """Read settings.json; defaults where it does not exist."""
+        path = path or paths.settings_path()
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SettingsError(f"{path} is not valid JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise SettingsError(f"{path} must hold a JSON object, not {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except SettingsError as e:
+            raise SettingsError(f"{path}: {e}") from e
+
+    def save(self, path: Path | None = None) -> None:
+        atomic_write_text(path or paths.settings_path(), json.dumps(dataclasses.asdict(self), indent=2))
+
+
+def _runtime_types(annotation) -> tuple[type, ...]:
+    # Annotations are real types here (no `from __future__ import annotations`).
+    args = getattr(annotation, "__args__", None)
+    return tuple(type(None) if a is None else a for a in args) if args else (annotation,)
+
+
+def _check(ok: bool, name: str, requirement: str) -> None:
+    if not ok:
+        raise SettingsError(f"setting {name!r} must be {requirement}")

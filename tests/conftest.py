@@ -1,0 +1,43 @@
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+from learner.engine import Engine, Sampling
+from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_gguf
+from learner.settings import Settings
+from learner.store import Store
+
+@pytest.fixture(autouse=True)
+def grokling_home(tmp_path, monkeypatch):
+    """Every test gets its own data dir: never the user's."""
+    home = tmp_path / "grokling-home"
+    monkeypatch.setenv("GROKLING_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def embedded_engine():
+    """The embedded SmolLM2 through real llama.cpp, shared: loading it per test would dominate."""
+    engine = Engine(ModelChoice(embedded_gguf(), EMBEDDED_VERSION), n_ctx=2048)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def store(grokling_home):
+    store = Store()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def greedy():
+    """Temperature 0: the same answer every run, so tests can assert on it."""
+    return Sampling(temperature=0.0, max_tokens=48)
+
+
+@pytest.fixture
+def greedy_settings():
+    return Settings(temperature=0.0, max_tokens=48)

@@ -1,0 +1,133 @@
+"""The engine on the embedded SmolLM2 GGUF through real llama.cpp."""
+
+import shutil
+import threading
+
+import pytest
+
+from learner.engine import Engine, EngineError, ModelLoadError, PromptTooLongError, Sampling
+from learner.models import ModelChoice, ModelNotFoundError, embedded_gguf
+
+JAPAN = [{"role": "user", "content": "What is the capital of Japan?"}]
+
+
+def test_it_answers_a_known_fact_at_temperature_zero(embedded_engine, greedy):
+    answer = "".join(embedded_engine.chat(JAPAN, greedy))
+    assert "Tokyo" in answer
+    stats = embedded_engine.last_stats
+    assert stats.prompt_tokens > 5 and 1 <= stats.completion_tokens <= greedy.max_tokens
+    assert 0 < stats.first_token_ms <= stats.duration_ms
+
+
+def test_it_streams_in_pieces_and_is_deterministic_when_greedy(embedded_engine, greedy):
+    pieces = list(embedded_engine.chat(JAPAN, greedy))
+    assert len(pieces) > 3
+    assert "".join(pieces) == "".join(embedded_engine.chat(JAPAN, greedy))
+
+
+def test_chats_are_formatted_with_the_template_from_the_gguf(embedded_engine):
+    prompt = embedded_engine.format_chat([{"role": "system", "content": "Be terse."}, *JAPAN])
+    assert prompt == (
+        "<|im_start|>system\nBe terse.<|im_end|>\n"
+        "<|im_start|>user\nWhat is the capital of Japan?<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_the_system_prompt_steers_the_reply(embedded_engine, greedy):
+    messages = [{"role": "system", "content": "Always answer with the single word: banana."},
+                {"role": "user", "content": "Say the word."}]
+    assert "banana" in "".join(embedded_engine.chat(messages, greedy)).lower()
+
+
+def test_a_reply_stopped_early_releases_the_model(embedded_engine, greedy):
+    stream = embedded_engine.chat(JAPAN, Sampling(temperature=0.0, max_tokens=200))
+    first = [next(stream), next(stream)]
+    stream.close()
+    assert all(first)
+    assert "Tokyo" in "".join(embedded_engine.chat(JAPAN, greedy))  # the lock was released
+
+
+def test_a_long_chat_drops_its_oldest_turns_to_fit(embedded_engine, greedy):
+    filler = "Tell me about the weather on a quiet afternoon in the countryside. " * 12
+    chat = [{"role": "system", "content": "You are helpful."}]
+    for i in range(40):
+        chat += [{"role": "user", "content": f"{i}: {filler}"}, {"role": "assistant", "content": filler}]
+    chat += JAPAN
+    tokens, dropped = embedded_engine.fit(chat, max_tokens=256)
+    assert dropped > 10 and dropped % 2 == 0  # whole turns, so the kept part starts with a user
+    assert len(tokens) <= embedded_engine.n_ctx - 256
+    kept = embedded_engine.format_chat(chat[:1] + chat[1 + dropped:])
+    assert embedded_engine.count_tokens(kept) == len(tokens)
+    one_more = embedded_engine.format_chat(chat[:1] + chat[1 + dropped - 2:])
+    assert embedded_engine.count_tokens(one_more) > embedded_engine.n_ctx - 256  # dropped no more than needed
+    assert "Tokyo" in "".join(embedded_engine.chat(chat, greedy))
+
+
+def test_a_message_larger_than_the_context_is_a_clear_error(embedded_engine, greedy):
+    huge = [{"role": "user", "content": "word " * 200_000}]
+    with pytest.raises(PromptTooLongError, match="reads at most 2,048"):
+        list(embedded_engine.chat(huge, greedy))
+    assert "Tokyo" in "".join(embedded_engine.chat(JAPAN, greedy))
+
+
+def test_swap_serves_the_new_file_and_a_bad_one_keeps_the_old(tmp_path, greedy):
+    copy = tmp_path / "v1.gguf"
+    shutil.copy(embedded_gguf(), copy)
+    engine = Engine(ModelChoice(embedded_gguf(), "base"), n_ctx=1024)
+    try:
+        engine.swap(ModelChoice(copy, "v1"))
+        assert engine.model.version == "v1"
+        assert "Tokyo" in "".join(engine.chat(JAPAN, greedy))
+        broken = tmp_path / "broken.gguf"
+        broken.write_bytes(b"not a model")
+        with pytest.raises(ModelLoadError, match="not a GGUF"):
+            engine.swap(ModelChoice(broken, "v2"))
+        assert engine.model.version == "v1"
+        assert "Tokyo" in "".join(engine.chat(JAPAN, greedy))
+    finally:
+        engine.close()
+    with pytest.raises(EngineError, match="closed"):
+        list(engine.chat(JAPAN, greedy))
+
+
+def test_a_swap_waits_for_the_reply_in_progress(tmp_path):
+    copy = tmp_path / "v1.gguf"
+    shutil.copy(embedded_gguf(), copy)
+    engine = Engine(ModelChoice(embedded_gguf(), "base"), n_ctx=1024)
+    try:
+        stream = engine.chat(JAPAN, Sampling(temperature=0.0, max_tokens=40))
+        next(stream)
+        swapper = threading.Thread(target=engine.swap, args=(ModelChoice(copy, "v1"),))
+        swapper.start()
+        swapper.join(timeout=3)
+        assert swapper.is_alive() and engine.model.version == "base"  # blocked behind the reply
+        rest = "".join(stream)
+        swapper.join(timeout=30)
+        assert not swapper.is_alive() and engine.model.version == "v1"
+        assert rest
+    finally:
+        engine.close()
+
+
+def test_missing_truncated_and_corrupt_files_are_clear_errors(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        Engine(ModelChoice(tmp_path / "nope.gguf", "x"))
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(embedded_gguf().read_bytes()[: 2_000_000])
+    with pytest.raises(ModelLoadError, match="could not load"):
+        Engine(ModelChoice(truncated, "x"))
+    text = tmp_path / "notes.gguf"
+    text.write_text("hello")
+    with pytest.raises(ModelLoadError, match="not a GGUF"):
+        Engine(ModelChoice(text, "x"))
+
+
+def test_two_threads_chatting_at_once_are_served_one_after_the_other(embedded_engine, greedy):
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append("".join(embedded_engine.chat(JAPAN, greedy))))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(answers) == 2 and answers[0] == answers[1] and "Tokyo" in answers[0]
