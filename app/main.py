@@ -45,4 +45,5 @@ def run() -> int:
         window.new_conversation()
     # With a tray, closing the window keeps the app (and later the learner) running.
     app.setQuitOnLastWindowClosed(window.tray is None)
+    app.aboutToQuit.connect(window.shutdown)
     return app.exec()

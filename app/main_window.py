@@ -34,7 +34,7 @@ from app.dialogs import CorrectionDialog, SystemPromptDialog
 from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html
 from learner.chat import Reply
 from learner.engine import Engine
-from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_gguf
+from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_model
 from learner.settings import Settings
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(lambda _: self.refresh_conversations())
         self.conversation_list = QListWidget()
+        self.conversation_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.conversation_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.conversation_list.currentItemChanged.connect(self._on_conversation_selected)
         self.conversation_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.conversation_list.customContextMenuRequested.connect(self._conversation_menu)
@@ -172,7 +174,7 @@ class MainWindow(QMainWindow):
             if self.engine is not None:
                 self.engine.close()
             self.engine = engine
-            self.model_label.setText(f"{engine.model_name} · version {engine.model.version}")
+            self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}")
             self._update_send_button()
             self.engine_ready.emit()
 
@@ -182,7 +184,7 @@ class MainWindow(QMainWindow):
                 self.show_error(error)
                 return
             self.show_error(f"{error}\n\nUsing the embedded model instead.")
-            self.load_model(ModelChoice(embedded_gguf(), EMBEDDED_VERSION))
+            self.load_model(embedded_model())
 
         run_in_background(lambda _: Engine.from_settings(self.settings, model), loaded, failed)
 
@@ -438,6 +440,15 @@ class MainWindow(QMainWindow):
     def quit(self) -> None:
         self._allow_close = True
         self.close()
+
+    def shutdown(self) -> None:
+        """Stop the reply in progress and release the model and the database, in that order."""
+        self.stop()
+        background.wait_for_background(timeout=30)
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        self.store.close()
 
     def closeEvent(self, event) -> None:
         tray = getattr(self, "tray", None)

@@ -98,10 +98,6 @@ class Engine:
 
         return cls(model or live_model(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
 
-    @property
-    def model_name(self) -> str:
-        return self._llm.metadata.get("general.name") or self.model.path.stem
-
     def _load(self, path: Path):
         check_gguf(path)
         from llama_cpp import Llama

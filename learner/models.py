@@ -20,6 +20,12 @@ class ModelChoice:
     path: Path
     version: str
     """Stored with every reply: "base" for the embedded model, else the file's name or version."""
+    name: str = ""
+    """What the status bar calls the model; the file's name when empty."""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path.stem
 
 
 def embedded_gguf() -> Path:
@@ -39,4 +45,8 @@ def live_model(settings: Settings) -> ModelChoice:
     if settings.model_path:
         path = Path(settings.model_path).expanduser()
         return ModelChoice(path=path, version=path.stem)
-    return ModelChoice(path=embedded_gguf(), version=EMBEDDED_VERSION)
+    return embedded_model()
+
+
+def embedded_model() -> ModelChoice:
+    return ModelChoice(path=embedded_gguf(), version=EMBEDDED_VERSION, name="SmolLM2-135M-Instruct")

@@ -5,7 +5,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from learner.engine import Engine, Sampling
-from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_gguf
+from learner.models import embedded_model
 from learner.settings import Settings
 from learner.store import Store
 
@@ -20,7 +20,7 @@ def grokling_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def embedded_engine():
     """The embedded SmolLM2 through real llama.cpp, shared: loading it per test would dominate."""
-    engine = Engine(ModelChoice(embedded_gguf(), EMBEDDED_VERSION), n_ctx=2048)
+    engine = Engine(embedded_model(), n_ctx=2048)
     yield engine
     engine.close()
 

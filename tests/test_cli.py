@@ -1,0 +1,100 @@
+"""The `grokling` command, run as a user runs it: the installed entry point in a subprocess."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from learner.store import Store
+
+GROKLING = shutil.which("grokling", path=str(Path(sys.executable).parent)) or "grokling"
+
+
+def grokling(*args, home: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GROKLING_HOME": str(home)}
+    result = subprocess.run([GROKLING, *args], capture_output=True, env=env, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+def test_ask_prints_the_answer_and_stores_the_chat(grokling_home):
+    out = grokling("ask", "What is the capital of Japan?", "--temperature", "0", home=grokling_home)
+    assert "Tokyo" in out.stdout.decode()
+    store = Store()
+    [conversation] = store.conversations()
+    [question, answer] = store.thread(conversation.id)
+    assert question.content == "What is the capital of Japan?"
+    assert answer.content in out.stdout.decode() and answer.model_version == "base"
+
+    grokling("ask", "And of France?", "--temperature", "0", "--conversation", str(conversation.id), home=grokling_home)
+    assert len(store.thread(conversation.id)) == 4
+    assert len(store.conversations()) == 1
+
+
+def test_correct_records_the_question_the_reply_and_the_correction_then_export_has_them(grokling_home, tmp_path):
+    grokling("correct", "--question", "Who founded Zorblax Labs?", "--answer", "Mira Quell founded Zorblax Labs in 2041.",
+             "--temperature", "0", home=grokling_home)
+    store = Store()
+    [conversation] = store.conversations()
+    [question, reply] = store.thread(conversation.id)
+    assert question.content == "Who founded Zorblax Labs?"
+    assert reply.content and reply.correction == "Mira Quell founded Zorblax Labs in 2041."
+    store.rate(reply.id, -1)
+
+    out_file = tmp_path / "export.jsonl"
+    grokling("export", "--format", "jsonl", "--output", str(out_file), home=grokling_home)
+    [line] = out_file.read_text().splitlines()
+    exported = json.loads(line)
+    assert [m["role"] for m in exported["messages"]] == ["user", "assistant"]
+    assert exported["messages"][1]["correction"] == "Mira Quell founded Zorblax Labs in 2041."
+    assert exported["messages"][1]["rating"] == -1
+    stdout = grokling("export", home=grokling_home).stdout.decode()
+    assert json.loads(stdout) == exported
+
+
+def test_bad_input_is_a_clear_error_and_creates_nothing(grokling_home):
+    empty = grokling("ask", "   ", home=grokling_home, check=False)
+    assert empty.returncode == 2 and b"empty" in empty.stderr
+    unknown = grokling("ask", "hi", "--conversation", "999", home=grokling_home, check=False)
+    assert unknown.returncode == 2 and b"no conversation 999" in unknown.stderr
+    assert Store().conversations() == []
+
+
+def test_invalid_utf8_and_control_characters_are_cleaned_and_stored(grokling_home):
+    grokling("ask", b"caf\xe9 \x07menu?", "--temperature", "0", home=grokling_home)
+    [conversation] = Store().conversations()
+    assert Store().thread(conversation.id)[0].content == "caf\ufffd menu?"
+
+
+def test_a_missing_or_corrupt_model_in_settings_is_named_in_the_error(grokling_home, tmp_path):
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    settings = grokling_home / "settings.json"
+    settings.write_text(json.dumps({"model_path": str(tmp_path / "gone.gguf")}))
+    missing = grokling("ask", "hi", home=grokling_home, check=False)
+    assert missing.returncode == 2 and b"model file not found" in missing.stderr and b"gone.gguf" in missing.stderr
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
+    settings.write_text(json.dumps({"model_path": str(corrupt)}))
+    bad = grokling("ask", "hi", home=grokling_home, check=False)
+    assert bad.returncode == 2 and b"could not load" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{not json", b"not valid JSON"), ('{"temprature": 1}', b"unknown setting(s) temprature"),
+     ('{"top_p": "high"}', b"'top_p' must be float")],
+)
+def test_malformed_settings_are_reported_with_the_key(grokling_home, content, message):
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    (grokling_home / "settings.json").write_text(content)
+    result = grokling("ask", "hi", home=grokling_home, check=False)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_version(grokling_home):
+    assert grokling("--version", home=grokling_home).stdout.decode().startswith("grokling ")

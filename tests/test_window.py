@@ -1,0 +1,187 @@
+"""The chat window under pytest-qt, offscreen, on the real embedded model."""
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt, QUrl
+
+from app.dialogs import CorrectionDialog
+from app.main import create_window
+from app.main_window import MainWindow
+from learner.models import embedded_model
+from learner.settings import Settings
+from learner.store import Store
+
+
+def open_window(qtbot, settings: Settings) -> MainWindow:
+    window = MainWindow(Store(), settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.engine_ready, timeout=60_000):
+        window.load_model(embedded_model())
+    window.show()
+    return window
+
+
+@pytest.fixture
+def window(qtbot, greedy_settings):
+    window = open_window(qtbot, greedy_settings)
+    window.new_conversation()
+    yield window
+    window.shutdown()
+
+
+def send(qtbot, window: MainWindow, text: str):
+    window.input.setPlainText(text)
+    with qtbot.waitSignal(window.reply_finished, timeout=120_000) as finished:
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    return finished.args[0]
+
+
+def click(window: MainWindow, action: str, message_id: int) -> None:
+    window.transcript.anchorClicked.emit(QUrl(f"action:{action}:{message_id}"))
+
+
+def test_sending_streams_the_reply_into_the_transcript_and_stores_it(qtbot, window):
+    renders = []
+    window.transcript.textChanged.connect(lambda: renders.append(window.transcript.toPlainText()))
+    reply = send(qtbot, window, "What is the capital of Japan?")
+    assert reply.status == "complete" and "Tokyo" in reply.content
+    streamed = [r for r in renders if "grokling" in r and "Tokyo" not in r]
+    assert streamed, "the reply was not shown while it was being generated"
+    text = window.transcript.toPlainText()
+    assert "What is the capital of Japan?" in text and "Tokyo" in text
+    assert window.input.toPlainText() == ""
+    assert window.send_button.text() == "Send"
+    assert "tok/s" in window.speed_label.text()
+    assert "SmolLM2-135M-Instruct" in window.model_label.text()
+    [item] = [window.conversation_list.item(i) for i in range(window.conversation_list.count())]
+    assert item.text() == "What is the capital of Japan?"
+
+
+def test_thumbs_and_a_correction_persist_after_reopening(qtbot, window, greedy_settings):
+    reply = send(qtbot, window, "Who wrote Hamlet?")
+    click(window, "up", reply.id)
+    assert window.store.message(reply.id).rating == 1
+    click(window, "up", reply.id)  # clicking again clears it
+    assert window.store.message(reply.id).rating == 0
+    click(window, "down", reply.id)
+    assert window.store.message(reply.id).rating == -1
+
+    click(window, "correct", reply.id)
+    dialog = window.findChild(CorrectionDialog)
+    assert dialog.isVisible() and dialog.editor.toPlainText() == reply.content  # prefilled
+    dialog.editor.setPlainText("William Shakespeare wrote Hamlet around 1600.")
+    dialog.accept()
+    assert window.store.message(reply.id).correction == "William Shakespeare wrote Hamlet around 1600."
+    conversation_id = window.conversation_id
+    window.shutdown()
+    window.close()
+
+    again = open_window(qtbot, greedy_settings)
+    again.open_conversation(conversation_id)
+    text = again.transcript.toPlainText()
+    assert "Your correction" in text and "William Shakespeare wrote Hamlet around 1600." in text
+    assert again.store.message(reply.id).rating == -1
+    again.shutdown()
+
+
+def test_stop_ends_the_reply_and_keeps_it_marked_stopped(qtbot, window):
+    window.settings = Settings(temperature=0.0, max_tokens=400)
+    window.input.setPlainText("Write a very long story about a dragon.")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert window.send_button.text() == "Stop"
+    qtbot.waitUntil(lambda: len(window._stream_text) > 20, timeout=60_000)
+    with qtbot.waitSignal(window.reply_finished, timeout=60_000) as finished:
+        qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    reply = finished.args[0]
+    assert reply.status == "stopped" and reply.completion_tokens < 400
+    assert "stopped" in window.transcript.toPlainText()
+
+
+def test_regenerate_replaces_the_last_reply_and_keeps_the_old_one_stored(qtbot, window):
+    first = send(qtbot, window, "Name a color.")
+    with qtbot.waitSignal(window.reply_finished, timeout=120_000) as finished:
+        click(window, "regenerate", first.id)
+    second = finished.args[0]
+    thread = window.store.thread(window.conversation_id)
+    assert [m.id for m in thread] == [thread[0].id, second.id] and second.id != first.id
+    assert window.store.message(first.id).content == first.content  # superseded, not deleted
+
+
+def test_edit_and_resend_replaces_the_message_and_what_followed(qtbot, window):
+    send(qtbot, window, "What is the capital of Frnace?")
+    question = window.store.thread(window.conversation_id)[0]
+    click(window, "edit", question.id)
+    assert window.edit_banner.isVisible() and window.input.toPlainText() == question.content
+    reply = send(qtbot, window, "What is the capital of Japan?")
+    thread = window.store.thread(window.conversation_id)
+    assert [m.content for m in thread] == ["What is the capital of Japan?", reply.content]
+    assert "Tokyo" in reply.content and not window.edit_banner.isVisible()
+
+
+def test_an_empty_message_is_not_sent(qtbot, window):
+    window.input.setPlainText("   \n  ")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert not window.generating
+    assert window.store.thread(window.conversation_id) == []
+    assert "empty" in window.statusBar().currentMessage()
+
+
+def test_shift_enter_starts_a_new_line_instead_of_sending(qtbot, window):
+    qtbot.keyClicks(window.input, "line one")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(window.input, "line two")
+    assert window.input.toPlainText() == "line one\nline two" and not window.generating
+
+
+def test_a_huge_paste_is_stored_whole_and_the_failure_shown_in_the_transcript(qtbot, window):
+    paste = "x y z " * 200_000
+    reply = send(qtbot, window, paste)
+    assert reply.status == "error" and "reads at most" in reply.error
+    assert window.store.thread(window.conversation_id)[0].content == paste
+    assert "Could not answer" in window.transcript.toPlainText()
+    assert "more characters not shown" in window.transcript.toPlainText()
+
+
+def test_conversations_can_be_searched_renamed_and_deleted(qtbot, window):
+    send(qtbot, window, "Tell me about the Eiffel Tower.")
+    first = window.conversation_id
+    window.new_conversation()
+    window.store.add_user_message(window.conversation_id, "Boiling eggs")
+    window.refresh_conversations()
+    assert window.conversation_list.count() == 2
+    window.search.setText("Eiffel")
+    assert window.conversation_list.count() == 1
+    window.search.clear()
+    window.store.rename_conversation(first, "Paris")
+    window.refresh_conversations()
+    titles = {window.conversation_list.item(i).text() for i in range(2)}
+    assert titles == {"Paris", "Boiling eggs"}
+    window.delete_conversation(first, confirm=False)
+    assert window.conversation_list.count() == 1
+    assert [c.title for c in window.store.conversations()] == ["Boiling eggs"]
+
+
+def test_a_missing_model_in_settings_falls_back_to_the_embedded_one(qtbot, grokling_home, tmp_path):
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    (grokling_home / "settings.json").write_text(json.dumps({"model_path": str(tmp_path / "gone.gguf")}))
+    window = create_window()
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=60_000)
+    assert "gone.gguf" in window.last_error and "embedded model" in window.last_error
+    assert window.engine.model.version == "base"
+    window.new_conversation()
+    assert send(qtbot, window, "What is the capital of Japan?").status == "complete"
+    window.shutdown()
+
+
+def test_malformed_settings_are_reported_and_defaults_used(qtbot, grokling_home):
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    (grokling_home / "settings.json").write_text("{broken")
+    window = create_window()
+    qtbot.addWidget(window)
+    assert "not valid JSON" in window.last_error
+    assert window.settings == Settings()
+    assert (grokling_home / "settings.json").read_text() == "{broken"  # the user's file is left alone
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=60_000)
+    window.shutdown()
