@@ -3,9 +3,13 @@
     grokling ask "QUESTION" [--temperature T] [--conversation ID]
     grokling correct --question Q --answer A
     grokling export --format jsonl [--output FILE]
+    grokling learn --now
+    grokling versions [--json]
+    grokling rollback [VERSION]
 
 Exit status: 0 done; 1 the model failed to answer (the reason is printed and stored);
-2 bad input, settings or model file.
+2 bad input, settings or model file. `learn` exits with the cycle's status (see
+learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy.
 """
 
 import argparse
@@ -15,7 +19,7 @@ import sys
 from learner import __version__
 from learner.chat import send
 from learner.engine import Engine, EngineError, Sampling
-from learner.models import ModelNotFoundError
+from learner.models import ModelNotFoundError, embedded_gguf, live_model
 from learner.settings import Settings, SettingsError
 from learner.store import NotFoundError, Store
 from learner.atomic import atomic_write_text
@@ -42,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every conversation with its feedback")
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    learn = commands.add_parser("learn", help="run one learning cycle now, with a progress bar")
+    learn.add_argument("--now", action="store_true", required=True, help="start the cycle immediately")
+
+    listing = commands.add_parser("versions", help="list model versions (live one marked)")
+    listing.add_argument("--json", action="store_true")
+
+    rollback = commands.add_parser("rollback", help="make an earlier version (or 'base') live")
+    rollback.add_argument("version", nargs="?", help="default: the version before the live one")
     return parser
 
 
@@ -109,7 +122,65 @@ def cmd_export(args) -> int:
     return 0
 
 
-COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export}
+def cmd_learn(args) -> int:
+    from learner.learning_job import LearningJob
+
+    job = LearningJob()
+    width = 30
+
+    def show(event: dict) -> None:
+        if event["event"] == "progress":
+            filled = int(width * event["percent"] / 100)
+            line = f"\r{event['stage']:>9} [{'#' * filled}{'.' * (width - filled)}] {event['percent']:5.1f}% {event['message'][:60]:<60}"
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+    try:
+        result = job.run(show)
+    except KeyboardInterrupt:
+        job.cancel()
+        result = job.wait()
+    sys.stderr.write("\n")
+    print(result.reason)
+    if result.metrics:
+        print(json.dumps({"metrics": result.metrics, "timings": result.timings}, indent=2))
+    return result.code
+
+
+def cmd_versions(args) -> int:
+    from learner import versions
+
+    live = versions.live_pointer().get("version", versions.BASE)
+    model = live_model(Settings.load()) if live == versions.BASE else None
+    rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(model.path if model else embedded_gguf()),
+             "metrics": None, "created_at": None}]
+    for v in versions.all_versions():
+        rows.append({"version": v.name, "live": v.name == live, "gguf": str(v.gguf), "metrics": v.meta.get("metrics"),
+                     "created_at": v.meta.get("created_at")})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        m = r["metrics"] or {}
+        scores = f"learned {m['learned']:.0%} kept {m['kept']:.0%}" if m.get("learned") is not None else ""
+        print(f"{'*' if r['live'] else ' '} {r['version']:<6} {scores:<24} {r['gguf']}")
+    return 0
+
+
+def cmd_rollback(args) -> int:
+    from learner import versions
+
+    try:
+        name = versions.rollback(args.version)
+    except versions.VersionError as e:
+        print(f"grokling: {e}", file=sys.stderr)
+        return 2
+    print(f"{name} is live")
+    return 0
+
+
+COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
+            "versions": cmd_versions, "rollback": cmd_rollback}
 
 if __name__ == "__main__":
     sys.exit(main())

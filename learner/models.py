@@ -1,4 +1,4 @@
-"""Which GGUF the chat serves: one named in settings, otherwise the embedded SmolLM2."""
+"""Which GGUF the chat serves: one named in settings, else the live learned version, else the embedded SmolLM2."""
 
 import importlib.util
 from dataclasses import dataclass
@@ -42,9 +42,15 @@ def embedded_gguf() -> Path:
 
 
 def live_model(settings: Settings) -> ModelChoice:
+    """The settings' model if named, else the live learned version, else the embedded model."""
     if settings.model_path:
         path = Path(settings.model_path).expanduser()
         return ModelChoice(path=path, version=path.stem)
+    from learner.versions import live_version
+
+    version = live_version()
+    if version is not None:
+        return ModelChoice(path=version.gguf, version=version.name, name="SmolLM2-135M-Instruct (learned)")
     return embedded_model()
 
 

@@ -51,6 +51,30 @@ class Settings:
     system_prompt: str = dataclasses.field(default_factory=default_system_prompt)
     """The system prompt of new conversations (each conversation can override it)."""
 
+    base_model: str | None = None
+    """The HF checkpoint learning starts from: a local folder or a hub id. None: derived from the embedded GGUF."""
+
+    quant: str = "Q8_0"
+    """Quantization of learned versions. Q8_0 is near-lossless on a 135M model and quantizes fastest."""
+
+    train_steps: int = 16
+    """Optimizer steps per learning cycle (CPU time grows with it)."""
+
+    learning_rate: float = 5e-4
+    """LoRA learning rate."""
+
+    replay_ratio: float = 3.0
+    """Replay rows (the live model's own right answers) per new training row; guards against forgetting."""
+
+    gate_learned: float = 0.8
+    """A candidate goes live only if at least this share of taught items is answered as taught."""
+
+    gate_kept: float = 0.9
+    """... and at least this share of the retention questions the live model got right stays right."""
+
+    keep_versions: int = 3
+    """Learned versions kept on disk (the live one and the one before it are never removed)."""
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
@@ -70,6 +94,12 @@ class Settings:
         _check(self.top_k >= 0, "top_k", "0 or more")
         _check(1 <= self.max_tokens < self.n_ctx, "max_tokens", "between 1 and n_ctx - 1")
         _check(self.repeat_penalty > 0, "repeat_penalty", "positive")
+        _check(self.quant in ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"), "quant", "one of Q4_K_M, Q5_K_M, Q6_K, Q8_0, F16")
+        _check(self.train_steps >= 1, "train_steps", "at least 1")
+        _check(0 < self.learning_rate < 1, "learning_rate", "in (0, 1)")
+        _check(self.replay_ratio >= 0, "replay_ratio", "0 or more")
+        _check(0 <= self.gate_learned <= 1 and 0 <= self.gate_kept <= 1, "gate_learned/gate_kept", "between 0 and 1")
+        _check(self.keep_versions >= 1, "keep_versions", "at least 1")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":

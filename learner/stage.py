@@ -46,12 +46,25 @@ def done_with(folder: Path, inputs_hash: str) -> dict | None:
     return meta if meta and meta.get("inputs_hash") == inputs_hash else None
 
 
+_events = None  # where JSON lines go once claim_stdout_for_events() ran
+
+
+def claim_stdout_for_events() -> None:
+    """Keep stdout for JSON-lines events only: anything else printed (libraries print) goes to stderr."""
+    global _events
+    _events = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    sys.stdout.flush()
+    os.dup2(2, 1)
+
+
+def event(kind: str, **data) -> None:
+    if _events is not None:
+        _events.write(json.dumps({"event": kind, "time": round(time.time(), 3), **data}, default=str) + "\n")
+
+
 def progress(stage: str, percent: float, message: str = "", **data) -> None:
-    """One JSON line on stdout when run by the cycle (GROKLING_PROGRESS=jsonl), else a plain line on stderr."""
-    if os.environ.get("GROKLING_PROGRESS") == "jsonl":
-        event = {"event": "progress", "stage": stage, "percent": round(percent, 1), "message": message,
-                 "time": time.time(), **data}
-        sys.stdout.write(json.dumps(event) + "\n")
-        sys.stdout.flush()
+    """A progress event for the cycle's reader, or a plain line on stderr when a stage runs alone."""
+    if _events is not None:
+        event("progress", stage=stage, percent=round(percent, 1), message=message, **data)
     else:
         print(f"[{stage} {percent:5.1f}%] {message}", file=sys.stderr, flush=True)

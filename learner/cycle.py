@@ -1,0 +1,144 @@
+"""One learning cycle: collect -> dataset -> base -> train -> export -> evaluate -> promote.
+
+Run as: python -m learner.cycle        (what `grokling learn --now` and the app start)
+
+Runs as its own process: a crash or an out-of-memory kill cannot take the chat window
+down, and the GPU memory is returned when it exits. With GROKLING_PROGRESS=jsonl its
+stdout carries only JSON lines ({"event": "progress" | "done", ...}). Every stage writes
+into this run's folder; nothing the app serves changes until the atomic promotion at the
+end, so a kill at any point leaves the live model and the database as they were.
+
+Exit status: 0 a new version is live; 3 nothing new to learn; 4 the candidate was gated
+out; 5 another cycle is running; 1 failure; 130 cancelled.
+"""
+
+import fcntl
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from learner import base as base_stage
+from learner import collect, dataset, evaluate, export, paths, train, versions
+from learner.engine import Engine
+from learner.models import live_model
+from learner.settings import Settings
+from learner.stage import claim_stdout_for_events, event, progress
+from learner.store import Store
+
+PROMOTED, NOTHING_TO_LEARN, GATED_OUT, BUSY, FAILED, CANCELLED = 0, 3, 4, 5, 1, 130
+
+
+@dataclass
+class CycleResult:
+    code: int
+    reason: str
+    version: str | None = None
+    metrics: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+class _Busy(RuntimeError):
+    pass
+
+
+def _lock():
+    handle = open(paths.data_dir() / "learn.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise _Busy("another learning cycle is running") from None
+    return handle
+
+
+def run_cycle(settings: Settings, store: Store) -> CycleResult:
+    try:
+        lock = _lock()
+    except _Busy as e:
+        return CycleResult(BUSY, str(e))
+    try:
+        return _run(settings, store)
+    finally:
+        lock.close()
+
+
+def _run(settings: Settings, store: Store) -> CycleResult:
+    timings: dict[str, float] = {}
+    run_dir = paths.data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    live = live_model(settings)
+    live_meta = versions.live_version()
+    since = live_meta.meta.get("collected_until") if live_meta else None
+
+    def timed(name, fn, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timings[name] = round(time.perf_counter() - started, 2)
+
+    collected = timed("collect", collect.run, store, run_dir / "collect", since)
+    if collected["new"] == 0:
+        return CycleResult(NOTHING_TO_LEARN, "nothing new to learn since the live version", timings=timings)
+
+    def live_answers():
+        engine = Engine(live, n_ctx=2048)
+        try:
+            return evaluate.retention_answers(engine, settings.system_prompt, live.path)
+        finally:
+            engine.close()
+
+    replay = timed("replay", live_answers)
+    dataset_dir, dataset_meta = timed("dataset", dataset.run, run_dir / "collect", replay, settings.system_prompt,
+                                      paths.data_dir() / "datasets", settings.replay_ratio)
+    checkpoint = timed("base", base_stage.resolve, settings.base_model)
+    train_settings = train.TrainSettings(max_steps=settings.train_steps, learning_rate=settings.learning_rate)
+    train_meta = timed("train", train.run, checkpoint, dataset_dir, run_dir / "adapter", train_settings)
+    candidate = run_dir / "export" / "model.gguf"
+    timed("export", export.run, checkpoint, run_dir / "adapter", candidate, settings.quant)
+    replayed = {r["prompt"][-1]["content"] for r in
+                map(json.loads, (dataset_dir / "train.jsonl").read_text().splitlines()) if r["source"]["kind"] == "replay"}
+    evaluation = timed("evaluate", evaluate.run, candidate, live, dataset_meta["probes"], settings.system_prompt,
+                       run_dir / "eval", replayed=replayed)
+    metrics = evaluation["metrics"]
+    learned = metrics["learned"] if metrics["learned"] is not None else 1.0
+    if learned < settings.gate_learned or metrics["kept"] < settings.gate_kept:
+        reason = (f"gated out: learned {learned:.0%} (needs {settings.gate_learned:.0%}), "
+                  f"kept {metrics['kept']:.0%} (needs {settings.gate_kept:.0%})")
+        return CycleResult(GATED_OUT, reason, metrics=metrics, timings=timings)
+    progress("promote", 0, "making the new version live")
+    version = timed("promote", versions.promote, candidate, run_dir / "adapter", dataset_dir, {
+        "metrics": metrics, "timings": timings, "dataset_sha256": dataset_meta["sha256"],
+        "dataset_rows": dataset_meta["rows"], "dataset_kinds": dataset_meta["kinds"],
+        "corrections": collected["corrections"], "positives": collected["positives"],
+        "collected_until": max((json.loads(line)["feedback_at"] for line in
+                                (run_dir / "collect" / "examples.jsonl").read_text().splitlines()), default=None),
+        "base": str(checkpoint), "quant": settings.quant, "train": {k: train_meta[k] for k in
+                                                                     ("device", "qlora", "first_loss", "final_loss", "settings")},
+        "items": evaluation["items"], "previous": live.version,
+    }, settings.keep_versions)
+    progress("promote", 100, f"{version.name} is live")
+    return CycleResult(PROMOTED, f"{version.name} is live", version=version.name, metrics=metrics, timings=timings)
+
+
+def main() -> int:
+    if os.environ.get("GROKLING_PROGRESS") == "jsonl":
+        claim_stdout_for_events()
+    try:
+        result = run_cycle(Settings.load(), Store())
+    except KeyboardInterrupt:
+        result = CycleResult(CANCELLED, "cancelled")
+    except Exception as e:  # reported to the reader, then the traceback on stderr
+        event("done", code=FAILED, reason=f"{type(e).__name__}: {e}")
+        raise
+    event("done", code=result.code, reason=result.reason, version=result.version, metrics=result.metrics,
+          timings=result.timings)
+    if os.environ.get("GROKLING_PROGRESS") != "jsonl":
+        print(f"{result.reason}\n{json.dumps({'metrics': result.metrics, 'timings': result.timings}, indent=2)}")
+    return result.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

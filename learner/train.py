@@ -1,0 +1,150 @@
+"""Stage: LoRA-tune the base checkpoint on a dataset with TRL's SFTTrainer.
+
+Run as: python -m learner.train --base DIR_OR_HUB_ID --dataset DIR --out DIR
+
+With CUDA, QLoRA: the base is loaded in 4-bit NF4 through bitsandbytes and the adapter
+trains in bf16. Without, plain LoRA on the CPU in float32. Only the adapter is written;
+the export stage merges it into the full-precision base. Loss is computed on the
+completion only (TRL's default for prompt/completion rows).
+"""
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from learner.stage import done_with, progress, read_meta, text_sha256, write_meta
+
+
+@dataclass
+class TrainSettings:
+    lora_r: int = 16
+    """LoRA rank: capacity of the update. 16 learns a handful of facts without touching the rest."""
+    lora_alpha: int = 32
+    """LoRA scale (alpha / r multiplies the update)."""
+    lora_dropout: float = 0.0
+    target_modules: str | list[str] = "all-linear"
+    """Which layers get adapters; all linear layers learn facts faster than attention alone."""
+    max_steps: int = 24
+    """Optimizer steps per cycle; the CPU time-to-learn is proportional to it."""
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    """High for LoRA on a small model: few steps must move the facts in."""
+    warmup_steps: int = 2
+    max_length: int = 512
+    """Rows are cut to this many tokens."""
+    seed: int = 0
+    quantize_4bit_on_cuda: bool = True
+    """QLoRA (NF4 base) when a CUDA GPU is present; plain LoRA otherwise."""
+
+    def __post_init__(self):
+        for name in ("lora_r", "lora_alpha", "max_steps", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train setting {name!r} must be at least 1")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError("train setting 'learning_rate' must be in (0, 1)")
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _progress_callback(max_steps: int):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            loss = (logs or {}).get("loss")
+            if loss is not None:
+                progress("train", 100 * state.global_step / max_steps, f"step {state.global_step}/{max_steps} loss {loss:.3f}",
+                         step=state.global_step, loss=loss)
+
+    return Progress()
+
+
+def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings = TrainSettings()) -> dict:
+    """Train an adapter into `out`; skipped if `out` already holds one from the same inputs."""
+    dataset_meta = read_meta(dataset_dir) or {}
+    inputs_hash = text_sha256(json.dumps([str(base), dataset_meta.get("sha256"), asdict(settings)], sort_keys=True))
+    if (earlier := done_with(out, inputs_hash)) and (out / "adapter_model.safetensors").exists():
+        return earlier
+    started = time.perf_counter()
+    progress("train", 0, "loading the base model")
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    where = device()
+    qlora = where == "cuda" and settings.quantize_4bit_on_cuda
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if qlora:
+        from peft import prepare_model_for_kbit_training
+        from transformers import BitsAndBytesConfig
+
+        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                   bnb_4bit_compute_dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(base, quantization_config=quant, device_map={"": 0},
+                                                     dtype=torch.bfloat16)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32 if where == "cpu" else torch.bfloat16)
+        if where == "cuda":
+            model.to("cuda")
+    rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text().splitlines() if line]
+    train_set = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    config = SFTConfig(
+        output_dir=str(out / "trainer"),
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=min(settings.batch_size, len(rows)),
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="constant_with_warmup",
+        warmup_steps=settings.warmup_steps,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=settings.seed,
+        max_length=settings.max_length,
+        use_cpu=where == "cpu",
+        bf16=where == "cuda",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=settings.target_modules, task_type="CAUSAL_LM")
+    trainer = SFTTrainer(model=model, args=config, train_dataset=train_set, processing_class=tokenizer,
+                         peft_config=lora, callbacks=[_progress_callback(settings.max_steps)])
+    result = trainer.train()
+    trainer.model.save_pretrained(out)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    meta = write_meta(out, {
+        "stage": "train", "inputs_hash": inputs_hash, "base": str(base), "dataset": str(dataset_dir),
+        "dataset_sha256": dataset_meta.get("sha256"), "rows": len(rows), "device": where, "qlora": qlora,
+        "settings": asdict(settings), "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None, "train_seconds": round(result.metrics["train_runtime"], 2),
+        "flos": result.metrics.get("total_flos"), "seconds": round(time.perf_counter() - started, 2),
+        "peak_cuda_bytes": torch.cuda.max_memory_allocated() if where == "cuda" else None,
+    })
+    progress("train", 100, f"adapter ready (loss {meta['first_loss']:.2f} -> {meta['final_loss']:.2f})")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    from learner import base as base_stage
+
+    parser = argparse.ArgumentParser(description="LoRA-tune the base checkpoint on a dataset.")
+    parser.add_argument("--base", help="HF folder or hub id (default: derived from the embedded GGUF)")
+    parser.add_argument("--dataset", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--max-steps", type=int, default=TrainSettings.max_steps)
+    args = parser.parse_args(argv)
+    meta = run(base_stage.resolve(args.base), args.dataset, args.out, TrainSettings(max_steps=args.max_steps))
+    print(json.dumps({k: meta[k] for k in ("device", "rows", "first_loss", "final_loss", "seconds")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

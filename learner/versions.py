@@ -1,0 +1,122 @@
+"""Model versions: immutable folders, and one atomic pointer saying which is live.
+
+    versions/v1/  model.gguf, adapter/, train.jsonl, meta.json (metrics, hashes, timings)
+    versions/live.json  {"version": "v1", "previous": "base", "changed_at": ...}
+
+A version folder is assembled under a hidden name and renamed into place, so it exists
+whole or not at all; going live is an atomic rewrite of live.json. "base" is the
+embedded model (or the settings' model) and is always there to roll back to.
+"""
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from learner import paths
+from learner.atomic import atomic_write_text
+from learner.stage import read_meta, write_meta
+
+BASE = "base"
+
+
+class VersionError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    path: Path
+    meta: dict
+
+    @property
+    def gguf(self) -> Path:
+        return self.path / "model.gguf"
+
+    @property
+    def number(self) -> int:
+        return int(self.name[1:])
+
+
+def versions_dir() -> Path:
+    path = paths.data_dir() / "versions"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pointer() -> Path:
+    return versions_dir() / "live.json"
+
+
+def all_versions() -> list[Version]:
+    """Complete versions, oldest first (a folder without meta.json is an interrupted promotion)."""
+    found = []
+    for folder in versions_dir().glob("v*"):
+        if folder.is_dir() and folder.name[1:].isdigit() and (meta := read_meta(folder)) and (folder / "model.gguf").exists():
+            found.append(Version(folder.name, folder, meta))
+    return sorted(found, key=lambda v: v.number)
+
+
+def live_pointer() -> dict:
+    try:
+        return json.loads(_pointer().read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"version": BASE, "previous": None}
+
+
+def live_version() -> Version | None:
+    """The live learned version, or None when the base model is live."""
+    name = live_pointer().get("version", BASE)
+    return next((v for v in all_versions() if v.name == name), None)
+
+
+def set_live(name: str) -> None:
+    if name != BASE and name not in {v.name for v in all_versions()}:
+        raise VersionError(f"no version {name!r}; see `grokling versions`")
+    current = live_pointer().get("version", BASE)
+    atomic_write_text(_pointer(), json.dumps({"version": name, "previous": current, "changed_at": time.time()}))
+
+
+def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int) -> Version:
+    """Assemble a new version folder from a cycle's outputs, make it live, prune old ones."""
+    name = f"v{max([v.number for v in all_versions()], default=0) + 1}"
+    staging = versions_dir() / f".{name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    shutil.copy2(gguf, staging / "model.gguf")
+    shutil.copytree(adapter, staging / "adapter", ignore=shutil.ignore_patterns("trainer"))
+    shutil.copy2(dataset / "train.jsonl", staging / "train.jsonl")
+    write_meta(staging, {**meta, "version": name, "created_at": time.time()})
+    staging.rename(versions_dir() / name)
+    set_live(name)
+    prune(keep)
+    return next(v for v in all_versions() if v.name == name)
+
+
+def prune(keep: int) -> list[str]:
+    """Remove the oldest versions beyond `keep`, never the live one or the one before it."""
+    pointer = live_pointer()
+    protected = {pointer.get("version"), pointer.get("previous")}
+    removable = [v for v in all_versions() if v.name not in protected]
+    removed = []
+    while len(all_versions()) > keep and removable:
+        victim = removable.pop(0)
+        shutil.rmtree(victim.path)
+        removed.append(victim.name)
+    for stale in versions_dir().glob(".v*.partial"):  # left by a promotion that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    return removed
+
+
+def rollback(name: str | None = None) -> str:
+    """Make `name` live (default: the version before the live one, else base). Returns it."""
+    if name is None:
+        live = live_pointer().get("version", BASE)
+        if live == BASE:
+            raise VersionError("the base model is live: there is nothing older to roll back to")
+        older = [v.name for v in all_versions() if v.number < int(live[1:])]
+        name = older[-1] if older else BASE
+    set_live(name)
+    return name
