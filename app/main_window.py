@@ -34,13 +34,16 @@ from app.dialogs import CorrectionDialog, SystemPromptDialog
 from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html
 from learner.chat import Reply
 from learner.engine import Engine
-from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_model
+from learner import versions
+from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_model, live_model
 from learner.settings import Settings
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
 
 # How often the transcript re-renders while a reply streams: smooth, and cheap for long replies.
 STREAM_REFRESH_MS = 50
+# How often the window looks for a new live version (one stat of a small file).
+LIVE_VERSION_POLL_MS = 2000
 
 
 class MessageInput(QPlainTextEdit):
@@ -67,6 +70,9 @@ class MainWindow(QMainWindow):
 
     engine_ready = Signal()
 
+    model_swapped = Signal(str)
+    """Emitted with the version name once a new live version serves the next reply."""
+
     def __init__(self, store: Store, settings: Settings):
         super().__init__()
         self.store, self.settings = store, settings
@@ -86,6 +92,10 @@ class MainWindow(QMainWindow):
         self._build()
         self._stream_timer = QTimer(self, interval=STREAM_REFRESH_MS)
         self._stream_timer.timeout.connect(self._render)
+        self._live_pointer = versions.live_pointer()
+        self._version_timer = QTimer(self, interval=LIVE_VERSION_POLL_MS)
+        self._version_timer.timeout.connect(self.check_live_version)
+        self._version_timer.start()
         self.refresh_conversations()
 
     # -- layout ------------------------------------------------------------------------
@@ -187,6 +197,25 @@ class MainWindow(QMainWindow):
             self.load_model(embedded_model())
 
         run_in_background(lambda _: Engine.from_settings(self.settings, model), loaded, failed)
+
+    def check_live_version(self) -> None:
+        """Swap in a version that went live (a learning cycle, a rollback) without a restart."""
+        pointer = versions.live_pointer()
+        if pointer == self._live_pointer or self.engine is None or self.settings.model_path:
+            return
+        self._live_pointer = pointer
+        model = live_model(self.settings)
+        if model.path == self.engine.model.path:
+            return
+        engine = self.engine
+
+        def swapped(_) -> None:
+            self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}")
+            self.statusBar().showMessage(f"Now answering with version {engine.model.version}.", 8000)
+            self.model_swapped.emit(engine.model.version)
+
+        # swap() loads off the UI thread and waits for the reply in progress to finish.
+        run_in_background(lambda _: engine.swap(model), swapped)
 
     # -- conversations -----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 
 from learner.engine import Engine, Sampling
-from learner.models import embedded_model
+from learner.models import embedded_gguf, embedded_model
 from learner.settings import Settings
 from learner.store import Store
 
@@ -41,3 +41,20 @@ def greedy():
 @pytest.fixture
 def greedy_settings():
     return Settings(temperature=0.0, max_tokens=48)
+
+
+@pytest.fixture
+def promote_embedded(tmp_path):
+    """Promote a copy of the embedded GGUF as if a learning cycle had produced it."""
+    from learner import versions
+
+    def promote(keep: int = 3):
+        adapter = tmp_path / "adapter"
+        adapter.mkdir(exist_ok=True)
+        (adapter / "adapter_model.safetensors").write_bytes(b"weights")
+        dataset = tmp_path / "dataset"
+        dataset.mkdir(exist_ok=True)
+        (dataset / "train.jsonl").write_text("{}\n")
+        return versions.promote(embedded_gguf(), adapter, dataset, {"metrics": {"learned": 1.0, "kept": 1.0}}, keep)
+
+    return promote

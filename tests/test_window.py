@@ -185,3 +185,14 @@ def test_malformed_settings_are_reported_and_defaults_used(qtbot, grokling_home)
     assert (grokling_home / "settings.json").read_text() == "{broken"  # the user's file is left alone
     qtbot.waitUntil(lambda: window.engine is not None, timeout=60_000)
     window.shutdown()
+
+
+def test_a_version_that_goes_live_is_swapped_in_without_a_restart(qtbot, window, promote_embedded):
+    assert window.engine.model.version == "base"
+    with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
+        promote_embedded()
+        window.check_live_version()
+    assert swapped.args == ["v1"] and window.engine.model.version == "v1"
+    assert "version v1" in window.model_label.text()
+    reply = send(qtbot, window, "What is the capital of Japan?")
+    assert reply.model_version == "v1"
