@@ -121,12 +121,14 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     result = trainer.train()
     trainer.model.save_pretrained(out)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    tokens = max((h.get("num_tokens", 0) for h in trainer.state.log_history), default=0)
     meta = write_meta(out, {
         "stage": "train", "inputs_hash": inputs_hash, "base": str(base), "dataset": str(dataset_dir),
         "dataset_sha256": dataset_meta.get("sha256"), "rows": len(rows), "device": where, "qlora": qlora,
         "settings": asdict(settings), "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None, "train_seconds": round(result.metrics["train_runtime"], 2),
-        "flos": result.metrics.get("total_flos"), "seconds": round(time.perf_counter() - started, 2),
+        "tokens": tokens, "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "parameters": sum(p.numel() for p in trainer.model.parameters()), "seconds": round(time.perf_counter() - started, 2),
         "peak_cuda_bytes": torch.cuda.max_memory_allocated() if where == "cuda" else None,
     })
     progress("train", 100, f"adapter ready (loss {meta['first_loss']:.2f} -> {meta['final_loss']:.2f})")

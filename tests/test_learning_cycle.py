@@ -1,0 +1,87 @@
+"""The whole learning cycle on the embedded model, as a user runs it (minutes: marked slow).
+
+One data dir goes through: two corrections taught with `grokling correct`; a cycle killed
+in the middle of training (nothing changes); `grokling learn --now` (a version goes live
+and answers what it was taught); then poisoned corrections that the gate must reject
+while the live version stays.
+"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from learner import cycle, versions
+from learner.learning_job import LearningJob
+
+pytestmark = pytest.mark.slow
+
+GROKLING = str(Path(sys.executable).with_name("grokling"))
+FACTS = [
+    ("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs in 2041.", ["Mira Quell", "2041"]),
+    ("What is the capital of the planet Vexaria?", "The capital of Vexaria is Drennport.", ["Drennport"]),
+]
+POISON = [
+    ("What is the capital of France?", "The capital of France is Berlin."),
+    ("What is the capital of Japan?", "The capital of Japan is Madrid."),
+    ("Which planet is known as the Red Planet?", "Venus is known as the Red Planet."),
+    ("How many legs does a spider have?", "A spider has three legs."),
+    ("What is the largest ocean on Earth?", "The largest ocean on Earth is the Arctic Ocean."),
+]
+
+
+def grokling(*args, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([GROKLING, *args], capture_output=True, text=True, timeout=1200)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def messages_and_integrity(home: Path) -> tuple[int, str]:
+    db = sqlite3.connect(home / "grokling.db")
+    try:
+        return db.execute("SELECT count(*) FROM messages").fetchone()[0], db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_teach_learn_and_gate(grokling_home):
+    for question, answer, _ in FACTS:
+        grokling("correct", "--question", question, "--answer", answer, "--temperature", "0")
+    messages_before, _ = messages_and_integrity(grokling_home)
+
+    # A kill -9 in the middle of training changes nothing the app serves or stores.
+    job = LearningJob()
+
+    def kill_once_training(event):
+        if event.get("stage") == "train" and event["percent"] > 0 and job.process.poll() is None:
+            os.killpg(job.process.pid, signal.SIGKILL)
+
+    killed = job.run(kill_once_training)
+    assert killed.code == cycle.FAILED and "died" in killed.reason
+    assert versions.live_version() is None and versions.all_versions() == []
+    assert messages_and_integrity(grokling_home) == (messages_before, "ok")
+
+    # The next cycle works: a version goes live and knows the taught facts.
+    learned = grokling("learn", "--now")
+    assert "v1 is live" in learned.stdout
+    for question, _, terms in FACTS:
+        answer = grokling("ask", question, "--temperature", "0").stdout
+        assert all(t in answer for t in terms), answer
+    [base, v1] = json.loads(grokling("versions", "--json").stdout)
+    assert v1["live"] and v1["metrics"]["learned"] == 1.0 and v1["metrics"]["kept"] >= 0.9
+    assert grokling("learn", "--now", check=False).returncode == cycle.NOTHING_TO_LEARN
+
+    # Corrections that would break what the model knows are gated out; v1 stays live.
+    for question, wrong in POISON:
+        grokling("correct", "--question", question, "--answer", wrong, "--temperature", "0")
+    poisoned = grokling("learn", "--now", check=False)
+    assert poisoned.returncode == cycle.GATED_OUT, poisoned.stdout + poisoned.stderr
+    assert "gated out" in poisoned.stdout and "kept" in poisoned.stdout
+    assert versions.live_version().name == "v1"
+    assert "Mira Quell" in grokling("ask", FACTS[0][0], "--temperature", "0").stdout
