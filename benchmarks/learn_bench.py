@@ -48,9 +48,6 @@ def main() -> int:
     store.correct(reply, "Mira Quell founded Zorblax Labs in 2041.")
     result = cycle.run_cycle(Settings(), store)
     total = time.perf_counter() - saved
-    if result.code != cycle.PROMOTED:
-        print(f"cycle did not promote: {result.reason}")
-        return 1
     [run_dir] = (versions.versions_dir().parent / "runs").iterdir()
     train_meta = read_meta(run_dir / "adapter")
     flops = 4 * train_meta["parameters"] * train_meta["tokens"]
@@ -60,11 +57,12 @@ def main() -> int:
     print(f"{'stage':<10}{'seconds':>9}")
     for stage, seconds in result.timings.items():
         print(f"{stage:<10}{seconds:9.1f}")
-    print(f"{'total':<10}{total:9.1f}   correction saved -> {result.version} live (target <= 60 s, goal 30 s)")
+    outcome = f"{result.version} live" if result.code == cycle.PROMOTED else f"not promoted ({result.reason})"
+    print(f"{'total':<10}{total:9.1f}   correction saved -> {outcome} (target <= 60 s, goal 30 s)")
     print(f"training: {train_meta['tokens']:,} tokens, {flops / 1e12:.2f} TFLOP; matmul {rate / 1e9:.1f} GFLOP/s "
           f"-> compute floor {floor:.1f} s; train stage {result.timings['train']:.1f} s = {result.timings['train'] / floor:.1f}x floor")
     print(f"scores: {result.metrics}")
-    return 0
+    return 0 if result.code == cycle.PROMOTED else 1
 
 
 if __name__ == "__main__":

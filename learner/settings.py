@@ -57,8 +57,8 @@ class Settings:
     quant: str = "Q8_0"
     """Quantization of learned versions. Q8_0 is near-lossless on a 135M model and quantizes fastest."""
 
-    train_steps: int = 16
-    """Optimizer steps per learning cycle (CPU time grows with it)."""
+    train_epochs: float = 3.0
+    """Passes over the training rows per learning cycle (CPU time grows with it)."""
 
     learning_rate: float = 5e-4
     """LoRA learning rate."""
@@ -95,7 +95,7 @@ class Settings:
         _check(1 <= self.max_tokens < self.n_ctx, "max_tokens", "between 1 and n_ctx - 1")
         _check(self.repeat_penalty > 0, "repeat_penalty", "positive")
         _check(self.quant in ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"), "quant", "one of Q4_K_M, Q5_K_M, Q6_K, Q8_0, F16")
-        _check(self.train_steps >= 1, "train_steps", "at least 1")
+        _check(self.train_epochs > 0, "train_epochs", "positive")
         _check(0 < self.learning_rate < 1, "learning_rate", "in (0, 1)")
         _check(self.replay_ratio >= 0, "replay_ratio", "0 or more")
         _check(0 <= self.gate_learned <= 1 and 0 <= self.gate_kept <= 1, "gate_learned/gate_kept", "between 0 and 1")
