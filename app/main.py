@@ -4,7 +4,7 @@ import sys
 from importlib.resources import files
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from app.main_window import MainWindow
 from app.tray import make_tray

@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
             if self.engine is not None:
                 self.engine.close()
             self.engine = engine
-            self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}")
+            self._show_model(engine)
             self._update_send_button()
             self.engine_ready.emit()
 
@@ -198,6 +198,9 @@ class MainWindow(QMainWindow):
 
         run_in_background(lambda _: Engine.from_settings(self.settings, model), loaded, failed)
 
+    def _show_model(self, engine: Engine) -> None:
+        self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}")
+
     def check_live_version(self) -> None:
         """Swap in a version that went live (a learning cycle, a rollback) without a restart."""
         pointer = versions.live_pointer()
@@ -210,7 +213,7 @@ class MainWindow(QMainWindow):
         engine = self.engine
 
         def swapped(_) -> None:
-            self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}")
+            self._show_model(engine)
             self.statusBar().showMessage(f"Now answering with version {engine.model.version}.", 8000)
             self.model_swapped.emit(engine.model.version)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from learner import paths
 from learner.models import embedded_gguf
-from learner.stage import done_with, file_sha256, progress, text_sha256, write_meta
+from learner.stage import done_with, file_sha256, progress, write_meta
 
 
 def base_dir() -> Path:
@@ -86,15 +86,6 @@ def resolve(model: str | None) -> str | Path:
             raise FileNotFoundError(f"{local} has no config.json: not a Hugging Face checkpoint folder")
         return local
     return model  # a hub id: transformers downloads and caches it
-
-
-def checkpoint_hash(checkpoint: str | Path) -> str:
-    """Identifies the base for later stages' input hashes."""
-    path = Path(checkpoint)
-    if path.exists():
-        meta = path / "meta.json"
-        return text_sha256((meta if meta.exists() else path / "config.json").read_text())
-    return text_sha256(str(checkpoint))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,11 +15,12 @@ learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 b
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from learner import __version__
 from learner.chat import send
 from learner.engine import Engine, EngineError, Sampling
-from learner.models import ModelNotFoundError, embedded_gguf, live_model
+from learner.models import ModelNotFoundError, embedded_gguf
 from learner.settings import Settings, SettingsError
 from learner.store import NotFoundError, Store
 from learner.atomic import atomic_write_text
@@ -151,8 +152,9 @@ def cmd_versions(args) -> int:
     from learner import versions
 
     live = versions.live_pointer().get("version", versions.BASE)
-    model = live_model(Settings.load()) if live == versions.BASE else None
-    rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(model.path if model else embedded_gguf()),
+    model_path = Settings.load().model_path
+    base_gguf = Path(model_path).expanduser() if model_path else embedded_gguf()
+    rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(base_gguf),
              "metrics": None, "created_at": None}]
     for v in versions.all_versions():
         rows.append({"version": v.name, "live": v.name == live, "gguf": str(v.gguf), "metrics": v.meta.get("metrics"),

@@ -62,6 +62,7 @@ def collect(store: Store, since: str | None = None) -> dict:
             gaps.append({**base, "kind": "gap", "reply": row["reply"]})
     new = [e for e in examples if since is None or e["feedback_at"] > since]
     return {"examples": examples, "gaps": gaps, "new": len(new),
+            "collected_until": max((e["feedback_at"] for e in examples), default=None),
             "corrections": sum(e["kind"] == "correction" for e in examples),
             "positives": sum(e["kind"] == "positive" for e in examples)}
 
@@ -75,7 +76,8 @@ def run(store: Store, out: Path, since: str | None = None) -> dict:
     (out / "examples.jsonl").write_text(body, encoding="utf-8")
     (out / "gaps.jsonl").write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in found["gaps"]))
     meta = write_meta(out, {"stage": "collect", "since": since, "examples_sha256": text_sha256(body),
-                            **{k: found[k] for k in ("new", "corrections", "positives")}, "gaps": len(found["gaps"])})
+                            **{k: found[k] for k in ("new", "corrections", "positives", "collected_until")},
+                            "gaps": len(found["gaps"])})
     progress("collect", 100, f"{meta['corrections']} corrections ({meta['new']} new), {meta['positives']} thumbs-up")
     return meta
 

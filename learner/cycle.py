@@ -18,11 +18,9 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from learner import base as base_stage
 from learner import collect, dataset, evaluate, export, paths, train, versions
-from learner.engine import Engine
 from learner.models import live_model
 from learner.settings import Settings
 from learner.stage import claim_stdout_for_events, event, progress
@@ -40,25 +38,21 @@ class CycleResult:
     timings: dict = field(default_factory=dict)
 
 
-class _Busy(RuntimeError):
-    pass
-
-
 def _lock():
+    """The cycle lock's open file, or None while another cycle holds it."""
     handle = open(paths.data_dir() / "learn.lock", "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise _Busy("another learning cycle is running") from None
+        return None
     return handle
 
 
 def run_cycle(settings: Settings, store: Store) -> CycleResult:
-    try:
-        lock = _lock()
-    except _Busy as e:
-        return CycleResult(BUSY, str(e))
+    lock = _lock()
+    if lock is None:
+        return CycleResult(BUSY, "another learning cycle is running")
     try:
         return _run(settings, store)
     finally:
@@ -83,14 +77,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     if collected["new"] == 0:
         return CycleResult(NOTHING_TO_LEARN, "nothing new to learn since the live version", timings=timings)
 
-    def live_answers():
-        engine = Engine(live, n_ctx=2048)
-        try:
-            return evaluate.retention_answers(engine, settings.system_prompt, live.path)
-        finally:
-            engine.close()
-
-    replay = timed("replay", live_answers)
+    replay = timed("replay", evaluate.retention_answers, live, settings.system_prompt)
     dataset_dir, dataset_meta = timed("dataset", dataset.run, run_dir / "collect", replay, settings.system_prompt,
                                       paths.data_dir() / "datasets", settings.replay_ratio)
     checkpoint = timed("base", base_stage.resolve, settings.base_model)
@@ -98,10 +85,8 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     train_meta = timed("train", train.run, checkpoint, dataset_dir, run_dir / "adapter", train_settings)
     candidate = run_dir / "export" / "model.gguf"
     timed("export", export.run, checkpoint, run_dir / "adapter", candidate, settings.quant)
-    replayed = {r["prompt"][-1]["content"] for r in
-                map(json.loads, (dataset_dir / "train.jsonl").read_text().splitlines()) if r["source"]["kind"] == "replay"}
     evaluation = timed("evaluate", evaluate.run, candidate, live, dataset_meta["probes"], settings.system_prompt,
-                       run_dir / "eval", replayed=replayed)
+                       run_dir / "eval", replayed=set(dataset_meta["replay_questions"]))
     metrics = evaluation["metrics"]
     learned = metrics["learned"] if metrics["learned"] is not None else 1.0
     if learned < settings.gate_learned or metrics["kept"] < settings.gate_kept:
@@ -113,8 +98,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         "metrics": metrics, "timings": timings, "dataset_sha256": dataset_meta["sha256"],
         "dataset_rows": dataset_meta["rows"], "dataset_kinds": dataset_meta["kinds"],
         "corrections": collected["corrections"], "positives": collected["positives"],
-        "collected_until": max((json.loads(line)["feedback_at"] for line in
-                                (run_dir / "collect" / "examples.jsonl").read_text().splitlines()), default=None),
+        "collected_until": collected["collected_until"],
         "base": str(checkpoint), "quant": settings.quant, "train": {k: train_meta[k] for k in
                                                                      ("device", "qlora", "first_loss", "final_loss", "settings")},
         "items": evaluation["items"], "previous": live.version,

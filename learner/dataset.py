@@ -17,7 +17,7 @@ import random
 import re
 from pathlib import Path
 
-from learner.stage import done_with, progress, read_meta, text_sha256, write_meta
+from learner.stage import done_with, progress, text_sha256, write_meta
 
 TRAIN_TEMPLATES = ["{q}", "Question: {q}", "{q} Answer briefly.", "Can you tell me: {q}", "Quick question. {q}"]
 HELD_OUT_TEMPLATES = ["Do you know {lq}", "Please tell me, {lq}", "I'd like to know: {q}"]
@@ -76,7 +76,8 @@ def run(examples_dir: Path, replay: list[dict], system_prompt: str, datasets_dir
     meta = write_meta(out, {"stage": "dataset", "inputs_hash": digest, "sha256": digest, "rows": len(rows),
                             "kinds": kinds, "replay_ratio": replay_ratio, "train_templates": TRAIN_TEMPLATES,
                             "held_out_templates": HELD_OUT_TEMPLATES, "probes": probes,
-                            "examples": str(examples_dir), "system_prompt": system_prompt})
+                            "examples": str(examples_dir), "system_prompt": system_prompt,
+                            "replay_questions": [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == "replay"]})
     progress("dataset", 100, f"{len(rows)} rows ({kinds})")
     return out, meta
 

@@ -69,17 +69,28 @@ def ask(engine: Engine, question: str, system_prompt: str, sampling: Sampling = 
     return "".join(engine.chat(messages, sampling)).strip()
 
 
-def retention_answers(engine: Engine, system_prompt: str, gguf: Path) -> list[dict]:
-    """The model's answers to the retention set, cached by the GGUF's hash and the prompt."""
-    cache = paths.data_dir() / "eval-cache" / f"{file_sha256(gguf)[:24]}.json"
+def retention_answers(model: ModelChoice, system_prompt: str, engine: Engine | None = None,
+                      n_ctx: int = 2048) -> list[dict]:
+    """The model's answers to the retention set, cached by the GGUF's hash and the prompt.
+
+    A cached model is not loaded at all; otherwise `engine` (already serving `model`) is
+    used, or one is opened for the occasion.
+    """
+    cache = paths.data_dir() / "eval-cache" / f"{file_sha256(model.path)[:24]}.json"
     if cache.exists():
         cached = json.loads(cache.read_text())
         if cached.get("system_prompt") == system_prompt:
             return cached["answers"]
-    answers = []
-    for item in retention_set():
-        answer = ask(engine, item["question"], system_prompt, RETENTION_ANSWER)
-        answers.append({"question": item["question"], "answer": answer, "right": is_right(answer, item["expect"])})
+    own = engine is None
+    engine = engine or Engine(model, n_ctx=n_ctx)
+    try:
+        answers = []
+        for item in retention_set():
+            answer = ask(engine, item["question"], system_prompt, RETENTION_ANSWER)
+            answers.append({"question": item["question"], "answer": answer, "right": is_right(answer, item["expect"])})
+    finally:
+        if own:
+            engine.close()
     atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "answers": answers}, indent=1))
     return answers
 
@@ -88,7 +99,8 @@ def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: s
         n_ctx: int = 2048, replayed: set[str] = frozenset()) -> dict:
     """Score the candidate; `probes` are {question, correction, paraphrases} for each taught item."""
     started = time.perf_counter()
-    engine = Engine(ModelChoice(candidate, "candidate"), n_ctx=n_ctx)
+    candidate_model = ModelChoice(candidate, "candidate")
+    engine = Engine(candidate_model, n_ctx=n_ctx)
     try:
         taught, unseen, items = [], [], []
         for i, probe in enumerate(probes):
@@ -103,17 +115,10 @@ def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: s
                 unseen.append(paraphrased[-1]["right"])
             items.append({**probe, "answer": answer, "right": ok, "paraphrase_answers": paraphrased})
         progress("evaluate", 40, "asking the retention questions")
-        after = retention_answers(engine, system_prompt, candidate)
+        after = retention_answers(candidate_model, system_prompt, engine)
     finally:
         engine.close()
-    live_engine = None
-    before_cache = None
-    try:
-        live_engine = Engine(live, n_ctx=n_ctx)
-        before_cache = retention_answers(live_engine, system_prompt, live.path)
-    finally:
-        if live_engine:
-            live_engine.close()
+    before_cache = retention_answers(live, system_prompt, n_ctx=n_ctx)
     right_before = [i for i, a in enumerate(before_cache) if a["right"]]
     still_right = [i for i in right_before if after[i]["right"]]
     metrics = {

@@ -2,7 +2,7 @@
 
 import threading
 
-from learner.chat import Reply, chat_messages, send
+from learner.chat import chat_messages, send
 from learner.engine import Sampling
 
 
