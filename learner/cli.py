@@ -6,6 +6,7 @@
     grokling learn --now
     grokling versions [--json]
     grokling rollback [VERSION]
+    grokling topics [--approve NAME | --block NAME | --add NAME] [--json]
 
 Exit status: 0 done; 1 the model failed to answer (the reason is printed and stored);
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
@@ -56,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollback = commands.add_parser("rollback", help="make an earlier version (or 'base') live")
     rollback.add_argument("version", nargs="?", help="default: the version before the live one")
+
+    topic = commands.add_parser("topics", help="what you talk about, and which topics the learner reads about")
+    change = topic.add_mutually_exclusive_group()
+    change.add_argument("--approve", metavar="NAME", help="read about this mined topic in the next cycles")
+    change.add_argument("--block", metavar="NAME", help="never read about this topic")
+    change.add_argument("--add", metavar="NAME", help="a topic of your own to read about")
+    topic.add_argument("--json", action="store_true")
+    topic.add_argument("--limit", type=int, default=30)
     return parser
 
 
@@ -181,8 +190,35 @@ def cmd_rollback(args) -> int:
     return 0
 
 
+def cmd_topics(args) -> int:
+    from learner import topics
+
+    settings = Settings.load()
+    store = Store()
+    for status, name in (("approved", args.approve), ("blocked", args.block), ("added", args.add)):
+        if name is not None:
+            topic = topics.set_status(store, name, status)
+            print(f"{topic.name}: {status}", file=sys.stderr)
+    topics.mine(store, half_life_days=settings.topic_half_life_days)
+    picked = {t.key for t in topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle)}
+    listing = topics.listing(store, args.limit)
+    if args.json:
+        print(json.dumps([{**t.__dict__, "next_cycle": t.key in picked, "why": t.why()} for t in listing], indent=2))
+        return 0
+    if not listing:
+        print("No topics yet: they are mined from your messages.")
+    for t in listing:
+        article = f" -> {t.article_title}" if t.article_title else (" -> no article" if t.article_title == "" else "")
+        mark = "*" if t.key in picked else " "
+        print(f"{mark} {t.name:<28} {t.status:<8} score {t.score:6.2f}  {t.why()}{article}")
+    if picked:
+        print(f"* read about in the next cycle (at most {settings.topics_per_cycle}; a mined topic needs "
+              f"{settings.topic_min_mentions} mentions)")
+    return 0
+
+
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
-            "versions": cmd_versions, "rollback": cmd_rollback}
+            "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""One learning cycle: collect -> dataset -> base -> train -> export -> evaluate -> promote.
+"""One learning cycle: collect -> knowledge -> dataset -> base -> train -> export -> evaluate -> promote.
 
 Run as: python -m learner.cycle        (what `grokling learn --now` and the app start)
 
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from learner import base as base_stage
-from learner import collect, dataset, evaluate, export, paths, train, versions
+from learner import collect, dataset, evaluate, export, knowledge, paths, train, versions
 from learner.models import live_model
 from learner.settings import Settings
 from learner.stage import claim_stdout_for_events, event, progress
@@ -74,12 +74,19 @@ def _run(settings: Settings, store: Store) -> CycleResult:
             timings[name] = round(time.perf_counter() - started, 2)
 
     collected = timed("collect", collect.run, store, run_dir / "collect", since)
-    if collected["new"] == 0:
+    learned_articles = {(a["title"], a["revision"]) for a in (live_meta.meta.get("articles", []) if live_meta else [])}
+    articles, facts = [], []
+    if settings.learn_from_wikipedia and settings.topics_per_cycle:
+        knowledge_meta = timed("knowledge", _knowledge, settings, store, run_dir / "knowledge")
+        articles = [a for a in knowledge_meta["articles"] if a["facts"]]
+        facts = knowledge.read_facts(run_dir / "knowledge")
+    new_articles = [a for a in articles if (a["title"], a["revision"]) not in learned_articles]
+    if collected["new"] == 0 and not new_articles:
         return CycleResult(NOTHING_TO_LEARN, "nothing new to learn since the live version", timings=timings)
 
     replay = timed("replay", evaluate.retention_answers, live, settings.system_prompt)
     dataset_dir, dataset_meta = timed("dataset", dataset.run, run_dir / "collect", replay, settings.system_prompt,
-                                      paths.data_dir() / "datasets", settings.replay_ratio)
+                                      paths.data_dir() / "datasets", settings.replay_ratio, facts)
     checkpoint = timed("base", base_stage.resolve, settings.base_model)
     train_settings = train.TrainSettings(epochs=settings.train_epochs, learning_rate=settings.learning_rate)
     train_meta = timed("train", train.run, checkpoint, dataset_dir, run_dir / "adapter", train_settings)
@@ -89,22 +96,34 @@ def _run(settings: Settings, store: Store) -> CycleResult:
                        run_dir / "eval", replayed=set(dataset_meta["replay_questions"]))
     metrics = evaluation["metrics"]
     learned = metrics["learned"] if metrics["learned"] is not None else 1.0
-    if learned < settings.gate_learned or metrics["kept"] < settings.gate_kept:
+    from_articles = metrics["article_held_out"] if metrics["article_held_out"] is not None else 1.0
+    if learned < settings.gate_learned or metrics["kept"] < settings.gate_kept or from_articles < settings.gate_articles:
         reason = (f"gated out: learned {learned:.0%} (needs {settings.gate_learned:.0%}), "
                   f"kept {metrics['kept']:.0%} (needs {settings.gate_kept:.0%})")
+        if metrics["article_held_out"] is not None:
+            reason += f", articles {from_articles:.0%} (needs {settings.gate_articles:.0%})"
         return CycleResult(GATED_OUT, reason, metrics=metrics, timings=timings)
     progress("promote", 0, "making the new version live")
     version = timed("promote", versions.promote, candidate, run_dir / "adapter", dataset_dir, {
         "metrics": metrics, "timings": timings, "dataset_sha256": dataset_meta["sha256"],
         "dataset_rows": dataset_meta["rows"], "dataset_kinds": dataset_meta["kinds"],
         "corrections": collected["corrections"], "positives": collected["positives"],
-        "collected_until": collected["collected_until"],
+        "collected_until": collected["collected_until"], "articles": articles,
         "base": str(checkpoint), "quant": settings.quant, "train": {k: train_meta[k] for k in
                                                                      ("device", "qlora", "first_loss", "final_loss", "settings")},
         "items": evaluation["items"], "previous": live.version,
     }, settings.keep_versions)
     progress("promote", 100, f"{version.name} is live")
     return CycleResult(PROMOTED, f"{version.name} is live", version=version.name, metrics=metrics, timings=timings)
+
+
+def _knowledge(settings: Settings, store: Store, out) -> dict:
+    client = knowledge.client_from_settings(settings)
+    try:
+        return knowledge.run(store, client, out, settings.topic_min_mentions, settings.topics_per_cycle,
+                             settings.facts_per_article, settings.topic_half_life_days)
+    finally:
+        client.close()
 
 
 def main() -> int:

@@ -5,7 +5,8 @@ Run as: python -m learner.dataset --examples DIR [--replay-ratio 1.0]
 Rows are TRL prompt/completion chat rows whose prompt carries the system prompt the app
 serves with, so the model learns in the format it is asked in. Each correction is taught
 as asked and in TRAIN_TEMPLATES rewordings; HELD_OUT_TEMPLATES rewordings are kept for
-the evaluation and never trained on. Replay rows (the live model's own right answers to
+the evaluation and never trained on. Article facts (learner.knowledge) come with their own
+trained and held-out phrasings, and every row keeps its source for "why do you know this?". Replay rows (the live model's own right answers to
 the retention set) are mixed in at `replay_ratio` replay rows per new row, so training
 does not pull the model away from what it knew. The folder is named by the rows' hash:
 the same inputs give the same folder, and a finished folder is never rewritten.
@@ -34,9 +35,15 @@ def row(system_prompt: str, context: list[dict], question: str, answer: str, sou
     return {"prompt": prompt, "completion": [{"role": "assistant", "content": answer}], "source": source}
 
 
-def build(examples: list[dict], replay: list[dict], system_prompt: str, replay_ratio: float, seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """(rows, probes): the training rows and, per correction, what the evaluation asks."""
+def build(examples: list[dict], replay: list[dict], system_prompt: str, replay_ratio: float, seed: int = 0,
+          facts: list[dict] = ()) -> tuple[list[dict], list[dict]]:
+    """(rows, probes): the training rows and, per correction and article fact, what the evaluation asks."""
     rows, probes = [], []
+    for f in facts:
+        for phrasing in f["train"]:
+            rows.append(row(system_prompt, [], phrasing, f["answer"], f["source"]))
+        probes.append({"question": f["question"], "expect": f["expect"], "paraphrases": f["held_out"],
+                       "source": f["source"]})
     for e in examples:
         source = {"kind": e["kind"], "message_id": e["message_id"]}
         if e["kind"] == "correction":
@@ -60,9 +67,10 @@ def build(examples: list[dict], replay: list[dict], system_prompt: str, replay_r
     return unique, probes
 
 
-def run(examples_dir: Path, replay: list[dict], system_prompt: str, datasets_dir: Path, replay_ratio: float = 1.0) -> tuple[Path, dict]:
+def run(examples_dir: Path, replay: list[dict], system_prompt: str, datasets_dir: Path, replay_ratio: float = 1.0,
+        facts: list[dict] = ()) -> tuple[Path, dict]:
     examples = [json.loads(line) for line in (examples_dir / "examples.jsonl").read_text().splitlines() if line]
-    rows, probes = build(examples, replay, system_prompt, replay_ratio)
+    rows, probes = build(examples, replay, system_prompt, replay_ratio, facts=facts)
     body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
     digest = text_sha256(body)
     out = datasets_dir / digest[:16]

@@ -4,6 +4,7 @@ Run as: python -m learner.evaluate --candidate FILE.gguf --dataset DIR [--out DI
 
 Everything is asked through llama.cpp on the exact file that would be served, greedily:
 - learned: each correction asked as taught, and in paraphrases that training never saw;
+  likewise each article fact, checked for the terms of what it asks (a year, a name);
 - kept: the retention questions (resources/retention.jsonl) the live model answers right
   must stay right. The live model's answers are cached per GGUF hash, so a cycle pays for
   the candidate only.
@@ -55,13 +56,22 @@ def key_terms(correction: str, question: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+def has_terms(answer: str, terms: list[str]) -> bool:
+    """At least two thirds of `terms` appear in the answer."""
+    low = answer.lower()
+    return sum(t.lower() in low for t in terms) / len(terms) >= 2 / 3
+
+
 def knows(answer: str, correction: str, question: str) -> bool:
     terms = key_terms(correction, question)
     if not terms:
         return correction.strip().lower() in answer.lower()
-    low = answer.lower()
-    found = sum(t.lower() in low for t in terms)
-    return found / len(terms) >= 2 / 3
+    return has_terms(answer, terms)
+
+
+def probe_right(probe: dict, question: str, answer: str) -> bool:
+    """Article facts carry the terms to check; a correction's are its key terms."""
+    return has_terms(answer, probe["expect"]) if "expect" in probe else knows(answer, probe["correction"], question)
 
 
 def ask(engine: Engine, question: str, system_prompt: str, sampling: Sampling = ANSWER) -> str:
@@ -102,17 +112,18 @@ def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: s
     candidate_model = ModelChoice(candidate, "candidate")
     engine = Engine(candidate_model, n_ctx=n_ctx)
     try:
-        taught, unseen, items = [], [], []
+        taught, unseen, article_taught, article_unseen, items = [], [], [], [], []
         for i, probe in enumerate(probes):
             progress("evaluate", 100 * i / max(1, len(probes)) * 0.4, f"asking taught item {i + 1}/{len(probes)}")
             answer = ask(engine, probe["question"], system_prompt)
-            ok = knows(answer, probe["correction"], probe["question"])
-            taught.append(ok)
+            ok = probe_right(probe, probe["question"], answer)
+            is_article = "expect" in probe
+            (article_taught if is_article else taught).append(ok)
             paraphrased = []
             for p in probe.get("paraphrases", []):
                 reply = ask(engine, p, system_prompt)
-                paraphrased.append({"question": p, "answer": reply, "right": knows(reply, probe["correction"], p)})
-                unseen.append(paraphrased[-1]["right"])
+                paraphrased.append({"question": p, "answer": reply, "right": probe_right(probe, p, reply)})
+                (article_unseen if is_article else unseen).append(paraphrased[-1]["right"])
             items.append({**probe, "answer": answer, "right": ok, "paraphrase_answers": paraphrased})
         progress("evaluate", 40, "asking the retention questions")
         after = retention_answers(candidate_model, system_prompt, engine)
@@ -129,6 +140,10 @@ def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: s
         "retention_right_after": sum(a["right"] for a in after),
         "taught_items": len(taught),
         "paraphrase_probes": len(unseen),
+        "article_learned": sum(article_taught) / len(article_taught) if article_taught else None,
+        "article_held_out": sum(article_unseen) / len(article_unseen) if article_unseen else None,
+        "article_facts": len(article_taught),
+        "article_held_out_probes": len(article_unseen),
     }
     # Replay trains on some retention questions; kept on the others alone is the unbiased figure.
     held_out = [i for i in right_before if before_cache[i]["question"] not in replayed]

@@ -90,6 +90,41 @@ def m003_message_search(conn: sqlite3.Connection) -> None:
         END""")
 
 
+@migration
+def m004_topics_and_articles(conn: sqlite3.Connection) -> None:
+    # Mined counts are recomputed from the messages; status and the resolved article are the
+    # user's and the resolver's, and survive re-mining.
+    conn.execute("""
+        CREATE TABLE topics (
+            key TEXT PRIMARY KEY,  -- normalised name: lowercase, single spaces
+            name TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'mined'
+                CHECK (status IN ('mined', 'approved', 'blocked', 'added')),
+            mentions INTEGER NOT NULL DEFAULT 0,
+            bad_replies INTEGER NOT NULL DEFAULT 0,
+            score REAL NOT NULL DEFAULT 0,
+            first_seen TEXT,
+            last_seen TEXT,
+            example_message_ids TEXT NOT NULL DEFAULT '[]',
+            article_title TEXT,  -- '' once searched and nothing suitable was found
+            article_checked_at TEXT,
+            updated_at TEXT NOT NULL
+        )""")
+    # One row per fetched revision: an unchanged article is never fetched again.
+    conn.execute("""
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            language TEXT NOT NULL,
+            title TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            lead TEXT NOT NULL,
+            sections TEXT NOT NULL,  -- JSON [{"title", "level", "text"}]
+            fetched_at TEXT NOT NULL,
+            UNIQUE (language, title, revision)
+        )""")
+
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

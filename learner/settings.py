@@ -75,11 +75,41 @@ class Settings:
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
 
+    learn_from_wikipedia: bool = True
+    """Read the Wikipedia articles on the topics the user keeps asking about, and learn from them."""
+
+    wiki_api_url: str = "https://{language}.wikipedia.org/w/api.php"
+    """The MediaWiki API to read articles from ({language} is filled in): a mirror, or a local server."""
+
+    wiki_language: str = "en"
+    """Wikipedia language edition."""
+
+    wiki_min_interval_s: float = 1.0
+    """At least this long between two requests to the wiki (be polite to a volunteer-run service)."""
+
+    wiki_timeout_s: float = 10.0
+    """Give up on a request after this long (it is retried with backoff a few times)."""
+
+    topic_min_mentions: int = 3
+    """A mined topic is read about once the user has asked about it in this many messages."""
+
+    topic_half_life_days: float = 14.0
+    """A mention's weight halves every this many days, so current interests rank first."""
+
+    topics_per_cycle: int = 3
+    """Topics (and so articles) learned per cycle: each adds training time."""
+
+    facts_per_article: int = 12
+    """Facts taken from one article, most central first."""
+
+    gate_articles: float = 0.5
+    """... and at least this share of held-out questions about the fetched articles is answered."""
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             expected = _runtime_types(f.type)
-            if isinstance(value, bool) or not isinstance(value, expected):
+            if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
                 if float in expected and isinstance(value, int) and not isinstance(value, bool):
                     setattr(self, f.name, float(value))
                     continue
@@ -100,6 +130,13 @@ class Settings:
         _check(self.replay_ratio >= 0, "replay_ratio", "0 or more")
         _check(0 <= self.gate_learned <= 1 and 0 <= self.gate_kept <= 1, "gate_learned/gate_kept", "between 0 and 1")
         _check(self.keep_versions >= 1, "keep_versions", "at least 1")
+        _check(self.wiki_api_url.startswith(("http://", "https://")), "wiki_api_url", "an http(s) URL")
+        _check(self.wiki_min_interval_s >= 0 and self.wiki_timeout_s > 0, "wiki_min_interval_s/wiki_timeout_s",
+               "0 or more / positive")
+        _check(self.topic_min_mentions >= 1 and self.topics_per_cycle >= 0 and self.facts_per_article >= 1,
+               "topic_min_mentions/topics_per_cycle/facts_per_article", "at least 1 / 0 or more / at least 1")
+        _check(self.topic_half_life_days > 0, "topic_half_life_days", "positive")
+        _check(0 <= self.gate_articles <= 1, "gate_articles", "between 0 and 1")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":

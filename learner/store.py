@@ -11,6 +11,7 @@ store's lock (SQLite serialises writers anyway; this keeps one connection's stat
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -110,6 +111,24 @@ class Store:
         with self._lock:
             self.db.conn.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """The database under the store's lock, in one IMMEDIATE transaction: all of it or none."""
+        with self._lock:
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: list | tuple = ()) -> list[dict]:
+        """Rows of a read-only query, as dicts (for the learner's own tables)."""
+        with self._lock:
+            return list(self.db.query(sql, params))
+
     # -- conversations ---------------------------------------------------------------
 
     def new_conversation(self, title: str = "New chat", system_prompt: str | None = None) -> int:
@@ -201,19 +220,12 @@ class Store:
     def _insert_message(self, conversation_id: int, role: str, content: str, **fields) -> int:
         row = {"conversation_id": conversation_id, "role": role, "content": content,
                "created_at": now(), **fields}
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = conn.execute(
+        with self.transaction() as db:
+            cursor = db.execute(
                 f"INSERT INTO messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
-            conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
-                         [row["created_at"], conversation_id])
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [row["created_at"], conversation_id])
         return cursor.lastrowid
 
     def message(self, message_id: int) -> Message:

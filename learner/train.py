@@ -42,6 +42,9 @@ class TrainSettings:
     max_length: int = 512
     """Rows are cut to this many tokens."""
     seed: int = 0
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: a third more compute to save activation memory,
+    worth it only for a large model on a small GPU (TRL turns it on by default)."""
     quantize_4bit_on_cuda: bool = True
     """QLoRA (NF4 base) when a CUDA GPU is present; plain LoRA otherwise."""
 
@@ -100,7 +103,7 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
                                    bnb_4bit_compute_dtype=torch.bfloat16)
         model = AutoModelForCausalLM.from_pretrained(base, quantization_config=quant, device_map={"": 0},
                                                      dtype=torch.bfloat16)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing)
     else:
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32 if where == "cpu" else torch.bfloat16)
         if where == "cuda":
@@ -125,6 +128,7 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
         bf16=where == "cuda",
         dataloader_num_workers=0,
         disable_tqdm=True,
+        gradient_checkpointing=settings.gradient_checkpointing,
     )
     lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                       target_modules=settings.target_modules, task_type="CAUSAL_LM")

@@ -1,0 +1,325 @@
+"""Stage: the articles on what the user talks about, turned into grounded question/answer facts.
+
+Run as: python -m learner.knowledge [--out DIR]
+
+1. Mine topics from the user's messages (learner.topics) and pick those to learn.
+2. Resolve each to a Wikipedia article (cached per topic) and look up its latest revision;
+   fetch it only when that revision is not already in the database. A failure on one
+   topic or article is recorded and skipped: it never fails the cycle.
+3. Clean each article (references, markup leftovers, reference sections, list-like
+   sections; stubs and lists skipped) and write facts: what the lead says the subject is,
+   what each section opens with, and sentences that state when, where, by whom, how many.
+   Every answer is a sentence of the article, so it is grounded by construction; each fact
+   has phrasings to train on and phrasings held out for the evaluation, and its provenance
+   (article, revision, section, URL).
+
+Writes facts.jsonl and meta.json (articles used, failures, counts) into the output folder.
+"""
+
+import argparse
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from learner import topics
+from learner.evaluate import key_terms
+from learner.stage import progress, text_sha256, write_meta
+from learner.store import Store, now
+from learner.wiki import Article, WikiClient, WikiError
+
+SKIPPED_SECTIONS = frozenset({
+    "references", "external links", "see also", "further reading", "notes", "bibliography", "sources",
+    "citations", "footnotes", "gallery", "explanatory notes", "works cited", "selected works", "discography",
+    "filmography"})
+MIN_ARTICLE_WORDS = 40
+"""Fewer words than this after cleaning: a stub, not worth training on."""
+MAX_SENTENCE_CHARS = 300
+MAX_SECTIONS = 8
+SENTENCES_PER_SECTION = 4
+GENERATOR = "templates-1"
+"""Bump when the fact templates change, so cached knowledge is rebuilt."""
+
+_REFERENCE = re.compile(r"\[(?:\d+|[a-z]|citation needed|clarification needed|when\?|who\?|note \d+)\]", re.I)
+_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_PRONUNCIATION = re.compile(r"\s*\((?:[^()]*(?:pronounced|pronunciation|listen|IPA|/[^/]+/)[^()]*)\)")
+_HEADING = re.compile(r"^=+[^=]+=+\s*$", re.M)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+_ABBREVIATION = re.compile(r"\b(?:St|Dr|Mr|Mrs|Ms|Jr|Sr|Prof|Inc|Ltd|Co|vs|etc|approx|c|ca|no|Mt|Ft)\.$")
+PERSON_HINTS = re.compile(r"\(born\b|\bborn\b|\(\d{3,4}\s*[–-]\s*\d{3,4}\)|\bwas an? (?:[A-Z]\w+ )*(?:actor|actress|"
+                          r"writer|author|poet|painter|scientist|physicist|chemist|mathematician|engineer|inventor|"
+                          r"politician|singer|musician|composer|philosopher|explorer|king|queen|emperor|athlete|"
+                          r"footballer|player|director|businessman|businesswoman|entrepreneur)\b")
+
+
+@dataclass
+class Fact:
+    question: str
+    answer: str
+    expect: list[str]
+    train: list[str]
+    """Phrasings trained on (the first is `question`)."""
+    held_out: list[str]
+    """Phrasings only the evaluation asks."""
+    source: dict
+
+
+def clean(text: str) -> str:
+    text = _REFERENCE.sub("", text)
+    for _ in range(3):  # nested templates
+        text = _TEMPLATE.sub("", text)
+    text = _PRONUNCIATION.sub("", text)
+    text = _HEADING.sub("", text)
+    text = text.replace("\u00a0", " ")
+    return re.sub(r"[ \t]+", " ", re.sub(r"\s*\n\s*", "\n", text)).strip()
+
+
+def sentences(text: str) -> list[str]:
+    """Prose sentences of a cleaned paragraph block; list-like lines (no verb-ending period) are dropped."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line.split()) < 6 or not line.rstrip().endswith((".", "!", "?")):
+            continue  # a list item, caption or heading leftover
+        pending = ""
+        for part in _SENTENCE.split(line):
+            pending = f"{pending} {part}".strip() if pending else part
+            if not _ABBREVIATION.search(pending):
+                out.append(pending)
+                pending = ""
+        if pending:
+            out.append(pending)
+    return [s for s in out if 5 <= len(s.split()) and len(s) <= MAX_SENTENCE_CHARS]
+
+
+def _with_subject(sentence: str, title: str) -> str:
+    """'It was founded in 2041.' -> 'Zorblax Labs was founded in 2041.' so an answer stands alone."""
+    return re.sub(r"^(?:It|He|She|They|The (?:company|city|town|country|band|group|organisation|organization|"
+                  r"planet|species|game|film|book|ship|building|river|island|village|state|region|museum|school|"
+                  r"university|party|team|club|language|animal|plant|fruit|range|mountain|lake|area|region))\b", title, sentence)
+
+
+def _fact(question: str, answer: str, train: list[str], held_out: list[str], source: dict,
+          slot: str | None = None) -> Fact | None:
+    """A fact whose check is the key terms of `slot` (what the question asks for) or else of the answer."""
+    expect = key_terms(slot or answer, question)[:4]
+    if not expect:
+        return None
+    return Fact(question, answer, expect, [question, *train], held_out, source)
+
+
+def _lead_fact(article: Article, lead: list[str], source: dict) -> Fact | None:
+    if not lead:
+        return None
+    title, first = article.title, lead[0]
+    verb = "was" if re.search(rf"^{re.escape(title)}[^.]*?\bwas\b", first) else "is"
+    who = "Who" if PERSON_HINTS.search(first) else "What"
+    return _fact(f"{who} {verb} {title}?", first,
+                 [f"Tell me about {title}.", f"What do you know about {title}?"],
+                 [f"Can you explain {who.lower()} {title} {verb}?", f"Give me a short description of {title}."],
+                 {**source, "section": ""})
+
+
+PATTERNS: list[tuple[re.Pattern, str, list[str], list[str]]] = [
+    # (pattern on "<Title> ..."-sentences, question, more training phrasings, held-out phrasings)
+    (re.compile(r"^{t} (?:is|was) (?:located|situated|based) (?:in|on|at) (?P<a>[^,;]+)"),
+     "Where is {t} located?", ["Where is {t}?"], ["In what place can {t} be found?"]),
+    (re.compile(r"^{t} (?:was|were) (?P<v>founded|established|built|created|discovered|invented|designed|written|"
+                r"composed|formed|opened|launched|introduced|developed|published|released|named|completed) "
+                r"(?:[^,;]*?\b)?in (?P<a>[^,;]*\d{3,4})"),
+     "When was {t} {v}?", ["In what year was {t} {v}?"], ["Do you know when {t} was {v}?"]),
+    (re.compile(r"^{t} (?:was|were) (?P<v>founded|established|built|created|discovered|invented|designed|written|"
+                r"composed|formed|developed|published|named) (?:[^,;]*?\b)?by (?P<a>[A-Z][^,;]+)"),
+     "Who {v_active} {t}?", ["Who was {t} {v} by?"], ["Do you know who {v_active} {t}?"]),
+    (re.compile(r"^{t} (?:was|is) born (?:on |in )?(?P<a>[^,;]*\d{3,4})"),
+     "When was {t} born?", ["What is the birth date of {t}?"], ["Do you know when {t} was born?"]),
+    (re.compile(r"^{t} (?:is|was|are|were) (?:best |widely |mainly |chiefly )?known (?:for|as) (?P<a>[^;]+)"),
+     "What is {t} known for?", ["Why is {t} famous?"], ["What made {t} well known?"]),
+    (re.compile(r"^{t} (?:is|was) named (?:after|for) (?P<a>[^,;]+)"),
+     "What is {t} named after?", ["Where does the name {t} come from?"], ["Why is {t} called that?"]),
+    (re.compile(r"^(?:The capital of {t}|{t}'s capital|{t} has its capital) (?:is|was)? ?(?:in |at )?(?P<a>[A-Z][^,;]+)"),
+     "What is the capital of {t}?", ["Which city is the capital of {t}?"], ["Do you know the capital of {t}?"]),
+    (re.compile(r"^{t} (?:has|had) (?:a|an estimated) population of (?P<a>[\d,.]+(?: million| billion)?)"),
+     "What is the population of {t}?", ["How many people live in {t}?"], ["How populous is {t}?"]),
+]
+ACTIVE = {"written": "wrote", "composed": "composed", "formed": "formed", "named": "named"}
+
+
+def _pattern_facts(article: Article, section: str, sentence: str, source: dict) -> list[Fact]:
+    title = article.title
+    subject = _with_subject(sentence, title)
+    facts = []
+    for pattern, question, train, held_out in PATTERNS:
+        match = re.compile(pattern.pattern.replace("{t}", re.escape(title))).search(subject)
+        if not match:
+            continue
+        verb = match.groupdict().get("v") or ""
+        fill = {"t": title, "v": verb, "v_active": ACTIVE.get(verb, verb)}
+        fact = _fact(question.format(**fill), subject, [p.format(**fill) for p in train],
+                     [p.format(**fill) for p in held_out], {**source, "section": section}, slot=match["a"])
+        if fact:
+            facts.append(fact)
+    return facts
+
+
+def _section_fact(article: Article, section: str, first: str, source: dict) -> Fact | None:
+    topic = section.lower()
+    title = article.title
+    return _fact(f"What is known about the {topic} of {title}?", _with_subject(first, title),
+                 [f"Tell me about the {topic} of {title}."],
+                 [f"Can you summarise the {topic} of {title}?"], {**source, "section": section})
+
+
+def _year_facts(article: Article, section: str, sentence: str, source: dict) -> list[Fact]:
+    years = _YEAR.findall(sentence)
+    if len(years) != 1:
+        return []
+    title = article.title
+    answer = _with_subject(sentence, title)
+    fact = _fact(f"What happened with {title} in {years[0]}?", answer,
+                 [f"What did {title} do in {years[0]}?"], [f"Tell me what {title} did in {years[0]}."],
+                 {**source, "section": section})
+    return [fact] if fact else []
+
+
+def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
+    """Grounded facts of one article, most central first (lead, then patterns, then sections)."""
+    if article.title.lower().startswith(("list of", "lists of", "index of", "outline of")):
+        return []
+    lead = sentences(clean(article.lead))
+    sections = [(s["title"], sentences(clean(s["text"]))) for s in article.sections
+                if s["title"].strip().lower() not in SKIPPED_SECTIONS][:MAX_SECTIONS]
+    words = sum(len(s.split()) for s in lead) + sum(len(s.split()) for _, ss in sections for s in ss)
+    if words < MIN_ARTICLE_WORDS:
+        return []
+    source = {"kind": "article", "title": article.title, "revision": article.revision, "url": article.url}
+    central, patterned, opening, dated = [], [], [], []
+    if fact := _lead_fact(article, lead, source):
+        central.append(fact)
+    for section, ss in [("", lead), *sections]:
+        for i, sentence in enumerate(ss[:SENTENCES_PER_SECTION]):
+            found = _pattern_facts(article, section, sentence, source)
+            patterned += found
+            if not found and section and i == 0:
+                if fact := _section_fact(article, section, sentence, source):
+                    opening.append(fact)
+            elif not found:
+                dated += _year_facts(article, section, sentence, source)
+    facts, questions = [], set()
+    for fact in central + patterned + opening + dated:
+        if fact.question not in questions:
+            questions.add(fact.question)
+            facts.append(fact)
+    return facts[:max_facts]
+
+
+# -- the stage ---------------------------------------------------------------------------
+
+def cached_article(store: Store, language: str, title: str, revision: int) -> Article | None:
+    rows = store.query("SELECT * FROM articles WHERE language = ? AND title = ? AND revision = ?",
+                       [language, title, revision])
+    if not rows:
+        return None
+    r = rows[0]
+    return Article(title=r["title"], revision=r["revision"], url=r["url"], language=r["language"], lead=r["lead"],
+                   sections=json.loads(r["sections"]))
+
+
+def save_article(store: Store, article: Article) -> None:
+    with store.transaction() as db:
+        db.execute("""INSERT OR IGNORE INTO articles (language, title, revision, url, lead, sections, fetched_at)
+                      VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                   [article.language, article.title, article.revision, article.url, article.lead,
+                    json.dumps(article.sections, ensure_ascii=False), now()])
+
+
+def gather(store: Store, client: WikiClient, chosen: list[topics.Topic]) -> tuple[list[tuple[topics.Topic, Article]], list[dict]]:
+    """(topic, article) for each topic that resolves, fetching only revisions not yet stored; and the failures."""
+    found, failures = [], []
+    errors_in_a_row = 0
+    for i, topic in enumerate(chosen):
+        if errors_in_a_row >= 2:  # offline or the wiki is down: do not pay every topic's retries
+            failures.append({"topic": topic.name, "reason": "skipped: the wiki failed twice in a row"})
+            continue
+        progress("knowledge", 100 * i / max(1, len(chosen)), f"looking up {topic.name!r}")
+        try:
+            title = topic.article_title
+            if title is None:
+                title = client.resolve(topic.name) or ""
+                topics.set_article(store, topic.key, title)
+            if not title:
+                failures.append({"topic": topic.name, "reason": "no article found"})
+                continue
+            latest = client.revision(title)
+            if latest is None:
+                topics.set_article(store, topic.key, "")
+                failures.append({"topic": topic.name, "reason": f"article {title!r} is gone"})
+                continue
+            article = cached_article(store, client.language, *latest)
+            if article is None:
+                article = client.fetch(latest[0])
+                save_article(store, article)
+            found.append((topic, article))
+            errors_in_a_row = 0
+        except WikiError as e:
+            errors_in_a_row += 1
+            failures.append({"topic": topic.name, "reason": str(e)})
+    return found, failures
+
+
+def run(store: Store, client: WikiClient, out: Path, min_mentions: int = 3, topics_per_cycle: int = 3,
+        max_facts: int = 12, half_life_days: float = 14.0) -> dict:
+    started = time.perf_counter()
+    progress("knowledge", 0, "mining topics")
+    topics.mine(store, half_life_days=half_life_days)
+    chosen = topics.to_learn(store, min_mentions, topics_per_cycle)
+    found, failures = gather(store, client, chosen)
+    rows, articles = [], []
+    for topic, article in found:
+        facts = facts_from(article, max_facts)
+        articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
+                         "url": article.url, "facts": len(facts)})
+        if not facts:
+            failures.append({"topic": topic.name, "reason": f"{article.title!r} is a stub or a list"})
+        rows += [fact.__dict__ for fact in facts]
+    out.mkdir(parents=True, exist_ok=True)
+    body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+    (out / "facts.jsonl").write_text(body, encoding="utf-8")
+    meta = write_meta(out, {"stage": "knowledge", "inputs_hash": text_sha256(body), "generator": GENERATOR,
+                            "topics": [t.name for t in chosen], "articles": articles, "failures": failures,
+                            "facts": len(rows), "seconds": round(time.perf_counter() - started, 2)})
+    progress("knowledge", 100, f"{len(rows)} facts from {len(articles)} article(s)"
+             + (f"; {len(failures)} skipped" if failures else ""))
+    return meta
+
+
+def read_facts(folder: Path) -> list[dict]:
+    path = folder / "facts.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line] if path.exists() else []
+
+
+def client_from_settings(settings) -> WikiClient:
+    return WikiClient(settings.wiki_api_url, settings.wiki_language, settings.wiki_min_interval_s,
+                      settings.wiki_timeout_s)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from learner import paths
+    from learner.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Fetch the articles on the user's topics and write facts.")
+    parser.add_argument("--out", type=Path, default=None, help="default: <data dir>/knowledge")
+    args = parser.parse_args(argv)
+    settings = Settings.load()
+    client = client_from_settings(settings)
+    try:
+        meta = run(Store(), client, args.out or paths.data_dir() / "knowledge", settings.topic_min_mentions,
+                   settings.topics_per_cycle, settings.facts_per_article, settings.topic_half_life_days)
+    finally:
+        client.close()
+    print(json.dumps({k: meta[k] for k in ("topics", "articles", "failures", "facts")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""What the user keeps asking about: topics mined from their own messages.
+
+Candidates in a message are its named things (runs of capitalised words: "Mira Quell",
+"Zorblax Labs") and its noun-like phrases (runs of content words between stopwords, as in
+RAKE). Only the user's messages count, never the assistant's. A topic's score adds, per
+message that mentions it, a recency weight that halves every `half_life_days`, multiplied
+by `1 + bad_reply_boost` where the reply to that message did badly: a thumbs-down, a
+correction, or a dodge ("I don't know"). Mining recomputes the counts from the messages;
+the user's approvals, blocks and additions survive it.
+
+    grokling topics [--approve NAME] [--block NAME] [--add NAME] [--json]
+"""
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from learner.store import NotFoundError, Store, now
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are aren't as at be because been before being below
+between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
+few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
+him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't
+my myself no nor not of off on once only or other ought our ours ourselves out over own same shan't she she'd
+she'll she's should shouldn't so some such than that that's the their theirs them themselves then there
+there's these they they'd they'll they're they've this those through to too under until up very was wasn't we
+we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why
+why's will with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
+""".split())
+FILLER = frozenset("""
+tell explain describe compare give show help please thanks thank know knows known think mean means want
+wants need needs like make makes use used using get got say said says ask asked answer question questions
+thing things something anything everything nothing lot lots way ways good bad great nice really just also
+much many well still even ever yes yeah ok okay hi hello hey sure maybe probably actually again
+one two first last new old time times today yesterday tomorrow now let write list find work works
+can could would should will may might must shall does did done doing go going come coming see look
+kind sort type bit little big long short right wrong true false better best more less other another
+""".split())
+CONNECTORS = frozenset({"of", "de", "von", "van", "der", "del", "la", "le", "du", "the", "and", "&"})
+DODGES = re.compile(
+    r"\b(i (?:do not|don't|dont) know|i'?m not sure|i am not sure|i (?:do not|don't) have (?:any )?information|"
+    r"i (?:cannot|can't|can not) (?:help|answer|provide|find)|i'?m not familiar|i am not familiar|"
+    r"no information (?:about|on))\b", re.IGNORECASE)
+_TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’-]*|[.!?;:,()\"\[\]{}]|\d[\d,.]*")
+_SENTENCE_END = frozenset(".!?;:")
+
+
+@dataclass
+class Topic:
+    key: str
+    name: str
+    status: str
+    mentions: int
+    bad_replies: int
+    score: float
+    first_seen: str | None
+    last_seen: str | None
+    example_message_ids: list[int]
+    article_title: str | None
+
+    def why(self) -> str:
+        parts = [f"asked about in {self.mentions} message{'s' if self.mentions != 1 else ''}"] if self.mentions else []
+        if self.bad_replies:
+            parts.append(f"{self.bad_replies} repl{'ies' if self.bad_replies != 1 else 'y'} went badly "
+                         "(thumbs-down, corrected or 'I don't know')")
+        if self.status in ("approved", "added"):
+            parts.append(f"{self.status} by you")
+        elif self.status == "blocked":
+            parts.append("blocked by you: never read about")
+        return "; ".join(parts)
+
+
+def normalise(name: str) -> str:
+    return " ".join(re.sub(r"['’]s\b", "", name).lower().split())
+
+
+def candidates(text: str) -> dict[str, str]:
+    """{key: surface form} for the named things and noun-like phrases of one message."""
+    tokens = _TOKEN.findall(text)
+    found: dict[str, str] = {}
+
+    def keep(words: list[str]) -> None:
+        while words and words[-1].lower() in CONNECTORS:
+            words = words[:-1]
+        content = [w for w in words if w.lower() not in CONNECTORS]
+        if not content or all(w.lower() in STOPWORDS or w.lower() in FILLER for w in content):
+            return
+        if len(content) == 1 and (len(content[0]) < 3 or content[0].lower() in FILLER):
+            return
+        name = " ".join(words)
+        found.setdefault(normalise(name), name)
+
+    # Named things: capitalised runs; a sentence's first word only when it is not a common word.
+    run: list[str] = []
+    sentence_start = True
+    for token in tokens + ["."]:
+        capital = token[:1].isupper() and len(token) > 1
+        if capital and not (sentence_start and (token.lower() in STOPWORDS or token.lower() in FILLER)):
+            run.append(token)
+        elif run and token.lower() in CONNECTORS and token[:1].islower():
+            run.append(token)
+        else:
+            if run:
+                keep(run)
+            run = []
+        sentence_start = token in _SENTENCE_END
+    named = set(found)
+    # Noun-like phrases: runs of content words between stopwords and punctuation, up to three words.
+    phrase: list[str] = []
+    for token in tokens + ["."]:
+        low = token.lower()
+        if low in STOPWORDS or low in FILLER or not token[:1].isalpha():
+            if 1 <= len(phrase) <= 3:
+                keep([w.lower() for w in phrase])
+            phrase = []
+        else:
+            phrase.append(token)
+    # A phrase that goes on from a one-word name names the thing better ("Byzantine mosaics");
+    # otherwise it is the name with a verb or adjective stuck on ("founded zorblax labs",
+    # "mira quell famous"): a name of several capitalised words is whole already.
+    for phrase_key in [k for k in found if k not in named]:
+        for name in named & found.keys():
+            if phrase_key == name or not re.search(rf"\b{re.escape(name)}\b", phrase_key):
+                continue
+            if phrase_key.startswith(name + " ") and " " not in name:
+                found[phrase_key] = found.pop(name) + phrase_key[len(name):]
+            else:
+                del found[phrase_key]
+            break
+    return found
+
+
+def _age_days(stamp: str, at: datetime) -> float:
+    return max(0.0, (at - datetime.fromisoformat(stamp)).total_seconds() / 86400)
+
+
+def mine(store: Store, half_life_days: float = 14.0, bad_reply_boost: float = 1.0,
+         at: datetime | None = None) -> int:
+    """Recompute every topic's counts from the user's messages; the number of topics with mentions."""
+    at = at or datetime.now(timezone.utc)
+    rows = store.query("""
+        SELECT u.id, u.content, u.created_at, r.content AS reply,
+          coalesce((SELECT rating FROM feedback f WHERE f.message_id = r.id AND rating IS NOT NULL
+                    ORDER BY f.id DESC LIMIT 1), 0) AS rating,
+          EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = r.id AND correction IS NOT NULL) AS corrected
+        FROM messages u
+        LEFT JOIN messages r ON r.id = (SELECT min(id) FROM messages
+                                        WHERE conversation_id = u.conversation_id AND id > u.id AND role = 'assistant')
+        WHERE u.role = 'user'
+        ORDER BY u.id""")
+    score: Counter = Counter()
+    mentions: Counter = Counter()
+    bad: Counter = Counter()
+    surface: dict[str, Counter] = defaultdict(Counter)
+    seen: dict[str, list[str]] = {}
+    examples: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        went_badly = row["rating"] < 0 or row["corrected"] or bool(row["reply"] and DODGES.search(row["reply"]))
+        weight = 0.5 ** (_age_days(row["created_at"], at) / half_life_days) * (1 + bad_reply_boost * went_badly)
+        for key, name in candidates(row["content"]).items():
+            score[key] += weight
+            mentions[key] += 1
+            bad[key] += went_badly
+            surface[key][name] += 1
+            first, _ = seen.get(key, (row["created_at"], None))
+            seen[key] = (first, row["created_at"])
+            if len(examples[key]) < 3:
+                examples[key].append(row["id"])
+    stamp = now()
+    with store.transaction() as db:
+        db.execute("UPDATE topics SET mentions = 0, bad_replies = 0, score = 0, updated_at = ?", [stamp])
+        for key in score:
+            # The capitalised spelling when the user ever wrote one: "Zorblax Labs", not "zorblax labs".
+            name = max(surface[key].items(), key=lambda kv: (kv[0] != kv[0].lower(), kv[1]))[0]
+            db.execute("""
+                INSERT INTO topics (key, name, mentions, bad_replies, score, first_seen, last_seen,
+                                    example_message_ids, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET name = excluded.name, mentions = excluded.mentions,
+                  bad_replies = excluded.bad_replies, score = excluded.score, first_seen = excluded.first_seen,
+                  last_seen = excluded.last_seen, example_message_ids = excluded.example_message_ids,
+                  updated_at = excluded.updated_at""",
+                       [key, name, mentions[key], bad[key], round(score[key], 4), seen[key][0], seen[key][1],
+                        json.dumps(examples[key]), stamp])
+        db.execute("DELETE FROM topics WHERE mentions = 0 AND status = 'mined'")
+    return len(score)
+
+
+def _topic(row: dict) -> Topic:
+    return Topic(key=row["key"], name=row["name"], status=row["status"], mentions=row["mentions"],
+                 bad_replies=row["bad_replies"], score=row["score"], first_seen=row["first_seen"],
+                 last_seen=row["last_seen"], example_message_ids=json.loads(row["example_message_ids"]),
+                 article_title=row["article_title"])
+
+
+def listing(store: Store, limit: int = 50) -> list[Topic]:
+    """The user's added and approved topics, then the mined ones by score; blocked ones last."""
+    return [_topic(r) for r in store.query("""
+        SELECT * FROM topics ORDER BY status = 'blocked', status IN ('added', 'approved') DESC, score DESC, key
+        LIMIT ?""", [limit])]
+
+
+def to_learn(store: Store, min_mentions: int, limit: int) -> list[Topic]:
+    """Topics whose articles the next cycle reads: the user's own picks, then the strongest mined ones."""
+    return [_topic(r) for r in store.query("""
+        SELECT * FROM topics
+        WHERE status IN ('added', 'approved') OR (status = 'mined' AND mentions >= ?)
+        ORDER BY status IN ('added', 'approved') DESC, score DESC, key LIMIT ?""", [min_mentions, limit])]
+
+
+def set_status(store: Store, name: str, status: str) -> Topic:
+    """Approve or block a known topic, or add one the user names (status 'added')."""
+    key = normalise(name)
+    if not key:
+        raise ValueError("a topic needs a name")
+    with store.transaction() as db:
+        exists = db.execute("SELECT 1 FROM topics WHERE key = ?", [key]).fetchone()
+        if status == "added":
+            db.execute("""
+                INSERT INTO topics (key, name, status, updated_at) VALUES (?, ?, 'added', ?)
+                ON CONFLICT (key) DO UPDATE SET status = 'added', updated_at = excluded.updated_at""",
+                       [key, " ".join(name.split()), now()])
+        elif not exists:
+            raise NotFoundError(f"no topic {name!r} (see `grokling topics`; --add names a new one)")
+        else:
+            db.execute("UPDATE topics SET status = ?, updated_at = ? WHERE key = ?", [status, now(), key])
+    return _topic(store.query("SELECT * FROM topics WHERE key = ?", [key])[0])
+
+def set_article(store: Store, key: str, title: str) -> None:
+    """Remember the article a topic resolved to ('' for none), so it is not searched for again."""
+    with store.transaction() as db:
+        db.execute("UPDATE topics SET article_title = ?, article_checked_at = ? WHERE key = ?", [title, now(), key])

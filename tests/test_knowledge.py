@@ -1,0 +1,57 @@
+"""Articles into grounded facts, and facts into the cycle's dataset with their provenance."""
+
+from learner import dataset, knowledge
+from learner.evaluate import probe_right
+from learner.wiki import Article
+
+LEAD = ("Zorblax Labs (pronounced /ˈzɔːr.blæks/) is a research company on the planet Vexaria that builds gravity "
+        "engines.[1] It was founded in 2041 by Mira Quell. The company is based in Drennport.")
+SECTIONS = [
+    {"title": "History", "level": 1, "text": "Zorblax Labs was founded in 2041 in a disused grain silo.[2] In 2047 "
+     "the company launched the Quell drive, a teal gravity engine.{{citation needed}}"},
+    {"title": "Products", "level": 1, "text": "The best-known product of Zorblax Labs is the Quell drive.\nQuell drive\nMark II"},
+    {"title": "References", "level": 1, "text": "1. Mira Quell founded it in 1999, says a bad source."},
+]
+
+
+def article(lead=LEAD, sections=SECTIONS, title="Zorblax Labs") -> Article:
+    return Article(title, 7, "https://wiki.test/wiki/Zorblax_Labs", "en", lead, sections)
+
+
+def test_clean_strips_references_templates_and_pronunciations():
+    text = knowledge.clean(LEAD + " {{Infobox|x}}\n== Stray heading ==\nMore.")
+    assert "[1]" not in text and "pronounced" not in text and "{{" not in text and "==" not in text
+    assert text.startswith("Zorblax Labs is a research company")
+
+
+def test_facts_are_grounded_with_held_out_phrasings_and_provenance():
+    facts = {f.question: f for f in knowledge.facts_from(article())}
+    assert facts["What is Zorblax Labs?"].answer.startswith("Zorblax Labs is a research company")
+    assert facts["Who founded Zorblax Labs?"].expect == ["Mira", "Quell"]
+    assert facts["When was Zorblax Labs founded?"].expect == ["2041"]
+    assert facts["Where is Zorblax Labs located?"].answer == "Zorblax Labs is based in Drennport."
+    assert "What happened with Zorblax Labs in 2047?" in facts
+    for fact in facts.values():
+        assert fact.source == {"kind": "article", "title": "Zorblax Labs", "revision": 7,
+                               "url": "https://wiki.test/wiki/Zorblax_Labs", "section": fact.source["section"]}
+        assert set(fact.held_out).isdisjoint(fact.train) and fact.question in fact.train
+        assert "1999" not in fact.answer  # nothing from the references section
+
+
+def test_stubs_and_lists_give_no_facts():
+    assert knowledge.facts_from(article(lead="Zorblax Labs is a company.", sections=[])) == []
+    assert knowledge.facts_from(article(title="List of Vexarian companies")) == []
+
+
+def test_facts_join_the_dataset_and_the_probes():
+    facts = [f.__dict__ for f in knowledge.facts_from(article())]
+    replay = [{"question": "What is the capital of France?", "answer": "Paris.", "right": True}]
+    rows, probes = dataset.build([], replay, "SYSTEM", replay_ratio=1.0, facts=facts)
+    article_rows = [r for r in rows if r["source"]["kind"] == "article"]
+    assert len(article_rows) == sum(len(f["train"]) for f in facts)
+    assert all(r["prompt"][0] == {"role": "system", "content": "SYSTEM"} for r in rows)
+    asked = {r["prompt"][-1]["content"] for r in rows}
+    assert all(p not in asked for probe in probes for p in probe["paraphrases"])  # held out of training
+    founded = next(p for p in probes if p["question"] == "Who founded Zorblax Labs?")
+    assert probe_right(founded, founded["question"], "It was founded by Mira Quell.")
+    assert not probe_right(founded, founded["question"], "It was founded by Elon Musk.")

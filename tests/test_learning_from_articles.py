@@ -1,0 +1,66 @@
+"""Chats about an invented subject -> its article on a fake wiki -> one cycle -> the model knows it.
+
+The subject exists only on the fake MediaWiki server (real HTTP on 127.0.0.1), so whatever
+the model answers about it afterwards it learned from the article. Marked slow: minutes.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_mediawiki import FakeMediaWikiServer, FakeWiki
+
+from learner import cycle
+from learner.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+GROKLING = str(Path(sys.executable).with_name("grokling"))
+ARTICLE = """Quorvath Ridge is a mountain range on the planet Vexaria, known for its glowing teal glaciers. It was discovered in 2139 by Oska Venn.
+
+== Geography ==
+The highest peak of Quorvath Ridge is Mount Ilvane, which rises 9,400 metres. The range is located in the northern hemisphere of Vexaria.
+
+== History ==
+Quorvath Ridge was named after the explorer Dain Quorvath. In 2145 the first settlers built the town of Hollowmere at its foot.
+
+== See also ==
+Vexaria"""
+
+
+def grokling(*args, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run([GROKLING, *args], capture_output=True, text=True, timeout=1500)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home):
+    wiki = FakeWiki()
+    wiki.add("Quorvath Ridge", ARTICLE, revision=42)
+    with FakeMediaWikiServer(wiki) as server:
+        Settings(wiki_api_url=server.api_url, wiki_min_interval_s=0.0).save()
+        for question in ("What is Quorvath Ridge?", "Who discovered Quorvath Ridge?",
+                         "Is Quorvath Ridge worth visiting?"):
+            grokling("ask", question, "--temperature", "0")
+
+        learned = grokling("learn", "--now")
+        assert "v1 is live" in learned.stdout, learned.stdout + learned.stderr
+        [_, v1] = json.loads(grokling("versions", "--json").stdout)
+        metrics = v1["metrics"]
+        print(json.dumps(metrics, indent=1))
+        assert metrics["article_facts"] >= 5
+        assert metrics["article_held_out"] >= 0.6  # questions about the article never trained on
+        assert metrics["kept"] >= Settings().gate_kept
+
+        listed = grokling("topics").stdout
+        assert "Quorvath Ridge" in listed and "-> Quorvath Ridge" in listed and "3 messages" in listed
+        answer = grokling("ask", "Do you know who discovered Quorvath Ridge?", "--temperature", "0").stdout
+        assert "Oska Venn" in answer, answer
+
+        # The same revision again: nothing new to learn, and the article is not fetched again.
+        extracts = sum(r["params"].get("prop") == "extracts" for r in wiki.requests)
+        assert grokling("learn", "--now", check=False).returncode == cycle.NOTHING_TO_LEARN
+        assert sum(r["params"].get("prop") == "extracts" for r in wiki.requests) == extracts

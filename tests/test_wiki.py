@@ -1,0 +1,122 @@
+"""The Wikipedia client and the knowledge stage against a fake MediaWiki over real HTTP on loopback."""
+
+import time
+
+import pytest
+from fake_mediawiki import FakeMediaWikiServer, FakeWiki
+
+from learner import knowledge, topics
+from learner.wiki import USER_AGENT, WikiClient, WikiError
+
+ZORBLAX = """Zorblax Labs is a research company on the planet Vexaria that builds gravity engines.[1] It was founded in 2041 by Mira Quell.
+
+== History ==
+Zorblax Labs was founded in 2041 in a disused grain silo.[2] In 2047 the company launched the Quell drive, a teal gravity engine.
+
+== References ==
+1. A source."""
+
+
+@pytest.fixture
+def wiki():
+    fake = FakeWiki()
+    fake.add("Zorblax Labs", ZORBLAX, revision=7)
+    fake.add("Zorblax", "Zorblax may refer to:\nZorblax Labs, a company\nZorblax (game)",
+             categories=["Category:All disambiguation pages"])
+    fake.redirects["Zorblax Laboratories"] = "Zorblax Labs"
+    with FakeMediaWikiServer(fake) as server:
+        yield fake, server
+
+
+def client(server, **kwargs) -> WikiClient:
+    return WikiClient(server.api_url, **{"min_interval_s": 0.0, "retry_wait_s": 0.05, "timeout_s": 2.0, **kwargs})
+
+
+def test_resolve_skips_disambiguation_and_follows_redirects(wiki):
+    fake, server = wiki
+    c = client(server)
+    assert c.search("zorblax")[0] == "Zorblax"  # the disambiguation page ranks first ...
+    assert c.resolve("zorblax") == "Zorblax Labs"  # ... and is skipped
+    assert c.revision("Zorblax Laboratories") == ("Zorblax Labs", 7)
+    assert c.revision("No Such Page") is None
+    article = c.fetch("Zorblax Labs")
+    assert article.revision == 7 and article.url.endswith("/Zorblax_Labs")
+    assert article.lead.startswith("Zorblax Labs is a research company")
+    assert [s["title"] for s in article.sections] == ["History", "References"]
+    assert all(r["user_agent"].startswith(USER_AGENT) for r in fake.requests)
+    c.close()
+
+
+def test_retries_429_honouring_retry_after_and_5xx(wiki):
+    fake, server = wiki
+    fake.failures["Zorblax Labs"] = [429, 503]
+    fake.retry_after = 1
+    started = time.monotonic()
+    assert client(server).revision("Zorblax Labs") == ("Zorblax Labs", 7)
+    assert time.monotonic() - started >= 1.0  # waited as Retry-After asked
+    assert len([r for r in fake.requests if r["params"].get("titles") == "Zorblax Labs"]) == 3
+
+
+def test_malformed_json_timeouts_and_long_retry_after_fail_cleanly(wiki):
+    fake, server = wiki
+    fake.malformed.add("Zorblax Labs")
+    with pytest.raises(WikiError, match="Zorblax Labs"):
+        client(server).fetch("Zorblax Labs")
+    fake.malformed.clear()
+    fake.stall_s["Zorblax Labs"] = 1.5
+    started = time.monotonic()
+    with pytest.raises(WikiError):
+        client(server, timeout_s=0.3, max_retries=1).fetch("Zorblax Labs")
+    assert time.monotonic() - started < 1.5
+    fake.stall_s.clear()
+    fake.failures["Zorblax Labs"] = [429]
+    fake.retry_after = 3600  # a server asking for an hour does not stall the cycle for one
+    started = time.monotonic()
+    with pytest.raises(WikiError):
+        client(server).revision("Zorblax Labs")
+    assert time.monotonic() - started < 5
+
+
+def test_rate_limit_spaces_requests(wiki):
+    fake, server = wiki
+    c = client(server, min_interval_s=0.2)
+    for _ in range(4):
+        c.search("zorblax")
+    times = [r["time"] for r in fake.requests]
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.19
+
+
+def test_gather_fetches_a_revision_once_and_a_changed_one_again(wiki, store):
+    fake, server = wiki
+    topics.set_status(store, "Zorblax Labs", "added")
+    topics.set_status(store, "Quux Nonexistent", "added")
+    c = client(server)
+    chosen = topics.to_learn(store, min_mentions=3, limit=5)
+    found, failures = knowledge.gather(store, c, chosen)
+    assert [(t.name, a.title, a.revision) for t, a in found] == [("Zorblax Labs", "Zorblax Labs", 7)]
+    assert failures == [{"topic": "Quux Nonexistent", "reason": "no article found"}]
+
+    def extracts():
+        return sum(r["params"].get("prop") == "extracts" for r in fake.requests)
+
+    fetched = extracts()
+    knowledge.gather(store, c, topics.to_learn(store, 3, 5))
+    assert extracts() == fetched  # unchanged revision: served from the database
+    fake.pages["Zorblax Labs"].revision = 8
+    found, _ = knowledge.gather(store, c, topics.to_learn(store, 3, 5))
+    assert extracts() == fetched + 1 and found[0][1].revision == 8
+    assert [r["revision"] for r in store.query("SELECT revision FROM articles ORDER BY revision")] == [7, 8]
+
+
+def test_a_failing_article_never_fails_the_stage(wiki, store, tmp_path):
+    fake, server = wiki
+    fake.malformed.add("Zorblax Labs")
+    topics.set_status(store, "Zorblax Labs", "added")
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge")
+    assert meta["facts"] == 0 and "Zorblax Labs" in meta["failures"][0]["reason"]
+    fake.malformed.clear()
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge")
+    assert meta["articles"][0]["title"] == "Zorblax Labs" and meta["facts"] >= 3
+    rows = knowledge.read_facts(tmp_path / "knowledge")
+    assert {r["source"]["revision"] for r in rows} == {7}
+    assert any(r["question"] == "Who founded Zorblax Labs?" and r["expect"] == ["Mira", "Quell"] for r in rows)
