@@ -46,7 +46,7 @@ _TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _PRONUNCIATION = re.compile(r"\s*\((?:[^()]*(?:pronounced|pronunciation|listen|IPA|/[^/]+/)[^()]*)\)")
 _HEADING = re.compile(r"^=+[^=]+=+\s*$", re.M)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+_YEAR = re.compile(r"\b(1[0-9]{3}|2[0-9]{3})\b")
 _ABBREVIATION = re.compile(r"\b(?:St|Dr|Mr|Mrs|Ms|Jr|Sr|Prof|Inc|Ltd|Co|vs|etc|approx|c|ca|no|Mt|Ft)\.$")
 PERSON_HINTS = re.compile(r"\(born\b|\bborn\b|\(\d{3,4}\s*[–-]\s*\d{3,4}\)|\bwas an? (?:[A-Z]\w+ )*(?:actor|actress|"
                           r"writer|author|poet|painter|scientist|physicist|chemist|mathematician|engineer|inventor|"

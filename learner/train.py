@@ -12,7 +12,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from learner.stage import done_with, progress, read_meta, text_sha256, write_meta
@@ -25,17 +25,21 @@ class TrainSettings:
     lora_alpha: int = 32
     """LoRA scale (alpha / r multiplies the update)."""
     lora_dropout: float = 0.0
-    target_modules: str | list[str] = "all-linear"
-    """Which layers get adapters; all linear layers learn facts faster than attention alone."""
+    target_modules: str | list[str] = field(default_factory=lambda: ["gate_proj", "up_proj", "down_proj"])
+    """Which layers get adapters: the MLPs, where a transformer keeps facts. Measured on three invented
+    facts (one cycle, embedded model): MLP-only kept 36/37 retention answers against 35/37 for all
+    linear layers, learned the same 3/3 and 9/9 paraphrases, and trained 10% faster."""
     epochs: float = 3.0
     """Passes over the rows: enough to learn a fact; more overfits and forgets (measured: 6 epochs
     over one correction plus replay lost 11% of the retention answers, 3 epochs lost 5%)."""
-    min_steps: int = 16
-    """Floor on optimizer steps: a few corrections' rows need this many updates to be learned
-    (measured: 8 steps learned nothing; 16 steps learned two facts and kept 35/37 retention answers)."""
-    max_steps: int = 64
+    min_steps: int = 12
+    """Floor on optimizer steps: one correction's rows need this many updates to be learned
+    (measured at batch 8: 8 steps learned nothing; at batch 4, 15 steps learned it)."""
+    max_steps: int = 128
     """Cap on optimizer steps, so a large backlog cannot make a cycle run for hours on a CPU."""
-    batch_size: int = 8
+    batch_size: int = 4
+    """Rows per step. Measured on one correction: batch 4 for 15 steps learned what batch 8 for 16
+    steps did, with the same retention, in 30 s instead of 60 s (half the tokens)."""
     learning_rate: float = 1e-3
     """High for LoRA on a small model: few steps must move the facts in."""
     warmup_steps: int = 2

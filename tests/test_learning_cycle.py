@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from learner import cycle, versions
+from learner.engine import Engine
 from learner.learning_job import LearningJob
+from learner.models import ModelChoice
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +52,20 @@ def messages_and_integrity(home: Path) -> tuple[int, str]:
         db.close()
 
 
+def assert_same_chat_format(base_gguf: Path, learned_gguf: Path) -> None:
+    """The served GGUF renders and tokenizes a chat exactly as the base did (template and tokenizer carried over)."""
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi! ¿Qué tal? 東京"},
+            {"role": "assistant", "content": "Fine.\n```py\nprint(1)\n```"}, {"role": "user", "content": "And you?"}]
+    engines = [Engine(ModelChoice(path, path.stem), n_ctx=512) for path in (base_gguf, learned_gguf)]
+    try:
+        base, learned = engines
+        assert learned.format_chat(chat) == base.format_chat(chat)
+        assert learned.fit(chat, 16) == base.fit(chat, 16)
+    finally:
+        for engine in engines:
+            engine.close()
+
+
 def test_teach_learn_and_gate(grokling_home):
     for question, answer, _ in FACTS:
         grokling("correct", "--question", question, "--answer", answer, "--temperature", "0")
@@ -75,6 +91,7 @@ def test_teach_learn_and_gate(grokling_home):
         assert all(t in answer for t in terms), answer
     [base, v1] = json.loads(grokling("versions", "--json").stdout)
     assert v1["live"] and v1["metrics"]["learned"] == 1.0 and v1["metrics"]["kept"] >= 0.9
+    assert_same_chat_format(Path(base["gguf"]), Path(v1["gguf"]))
     assert grokling("learn", "--now", check=False).returncode == cycle.NOTHING_TO_LEARN
 
     # Corrections that would break what the model knows are gated out; v1 stays live.

@@ -63,3 +63,54 @@ def test_a_corrupt_pointer_means_base(make_version):
     make_version()
     (versions.versions_dir() / "live.json").write_text("{half")
     assert versions.live_version() is None and live_model(Settings()).version == "base"
+
+
+KILL_AT_NTH_WRITE = """
+import os, pathlib, shutil, sys
+from learner import versions
+from learner.models import embedded_gguf
+
+kill_at, calls = int(sys.argv[1]), [0]
+
+def dying(fn):
+    def step(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        calls[0] += 1
+        if calls[0] == kill_at:
+            os._exit(137)  # as abrupt as kill -9: no cleanup, no finally blocks
+        return result
+    return step
+
+os.replace, shutil.copy2, pathlib.Path.rename = dying(os.replace), dying(shutil.copy2), dying(pathlib.Path.rename)
+home = pathlib.Path(os.environ["GROKLING_HOME"])
+(home / "adapter").mkdir(exist_ok=True)
+(home / "adapter" / "adapter_model.safetensors").write_bytes(b"weights")
+(home / "dataset").mkdir(exist_ok=True)
+(home / "dataset" / "train.jsonl").write_text("{}\\n")
+versions.promote(embedded_gguf(), home / "adapter", home / "dataset", {"metrics": {}}, keep=3)
+"""
+
+
+def test_a_kill_at_any_point_of_promotion_leaves_a_working_live_model(make_version, grokling_home):
+    import subprocess
+    import sys
+
+    from learner.engine import Engine
+
+    make_version()  # v1 live: the version a killed promotion must not lose
+    kill_at, outcomes = 1, []
+    while True:
+        child = subprocess.run([sys.executable, "-c", KILL_AT_NTH_WRITE, str(kill_at)], capture_output=True, text=True)
+        assert child.returncode in (0, 137), child.stderr
+        live = live_model(Settings())
+        assert live.version in {v.name for v in versions.all_versions()}  # a complete version, never a partial
+        assert all((v.path / "meta.json").exists() and v.gguf.stat().st_size > 0 for v in versions.all_versions())
+        outcomes.append(live.version)
+        if child.returncode == 0:
+            break
+        kill_at += 1
+    assert kill_at >= 4  # copies, the meta write, the rename, the pointer write: each was a kill point
+    Engine(live_model(Settings()), n_ctx=256).close()  # the live model loads
+    newest = make_version()  # and the next promotion works
+    assert versions.live_version().name == newest.name
+    assert not list(versions.versions_dir().glob(".v*.partial"))
