@@ -158,6 +158,30 @@ class Engine:
                 lo = mid + 1
         return best, starts[hi]
 
+    def reply_logprob(self, messages: list[dict], reply: str) -> tuple[float, int]:
+        """Log-likelihood of `reply` as the model's answer to `messages`, and its token count.
+
+        The prompt is evaluated once; the reply is then fed a token at a time, reading each
+        token's log-probability off the logits of the position before it.
+        """
+        import numpy as np
+        from llama_cpp import llama_get_logits_ith
+
+        prompt = self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True)
+        tokens = self._llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
+        total = 0.0
+        with self._lock:
+            self._llm.reset()
+            self._llm.eval(prompt)
+            for token in tokens:
+                # The last decoded position's logits (Llama.scores keeps them only with logits_all=True).
+                logits = np.ctypeslib.as_array(llama_get_logits_ith(self._llm.ctx, -1),
+                                               shape=(self._llm.n_vocab(),)).astype(np.float64)
+                top = logits.max()
+                total += logits[token] - top - np.log(np.exp(logits - top).sum())
+                self._llm.eval([token])
+        return total, len(tokens)
+
     def chat(self, messages: list[dict], sampling: Sampling = Sampling()) -> Iterator[str]:
         """Stream the reply to `messages` (OpenAI-style role/content dicts) as text pieces."""
         with self._lock:

@@ -6,7 +6,9 @@ Everything is asked through llama.cpp on the exact file that would be served, gr
 - learned: each correction asked as taught, and in paraphrases that training never saw;
   likewise each article fact, checked for the terms of what it asks (a year, a name);
 - kept: the retention questions (resources/retention.jsonl) the live model answers right
-  must stay right. The live model's answers are cached per GGUF hash, so a cycle pays for
+  must stay right;
+- perplexity of live and candidate on a sample of the live model's own right answers
+  (reported beside the scores: how far the candidate's wording drifted). The live model's answers are cached per GGUF hash, so a cycle pays for
   the candidate only.
 An answer to a taught question counts when it contains the correction's key terms (its
 names and numbers that the question does not already contain).
@@ -14,6 +16,7 @@ names and numbers that the question does not already contain).
 
 import argparse
 import json
+import math
 import re
 import time
 from importlib.resources import files
@@ -23,7 +26,7 @@ from learner import paths
 from learner.atomic import atomic_write_text
 from learner.engine import Engine, Sampling
 from learner.models import ModelChoice
-from learner.stage import file_sha256, progress, read_meta, write_meta
+from learner.stage import file_sha256, progress, read_meta, text_sha256, write_meta
 
 ANSWER = Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 RETENTION_ANSWER = Sampling(temperature=0.0, max_tokens=32, repeat_penalty=1.0)
@@ -105,6 +108,33 @@ def retention_answers(model: ModelChoice, system_prompt: str, engine: Engine | N
     return answers
 
 
+PERPLEXITY_SAMPLE = 10
+"""Replay answers the perplexity is measured on: enough to see a model drift, cheap to score."""
+
+
+def replay_perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engine: Engine | None = None,
+                      n_ctx: int = 2048) -> float:
+    """Perplexity of `model` on the given {question, answer} replay answers, cached by GGUF hash and sample."""
+    key = text_sha256(json.dumps([system_prompt, sample], sort_keys=True))[:12]
+    cache = paths.data_dir() / "eval-cache" / f"{file_sha256(model.path)[:24]}.perplexity-{key}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())["perplexity"]
+    own = engine is None
+    engine = engine or Engine(model, n_ctx=n_ctx)
+    try:
+        logprob, tokens = 0.0, 0
+        for item in sample:
+            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
+            lp, n = engine.reply_logprob(messages, item["answer"])
+            logprob, tokens = logprob + lp, tokens + n
+    finally:
+        if own:
+            engine.close()
+    value = math.exp(-logprob / max(1, tokens))
+    atomic_write_text(cache, json.dumps({"perplexity": value, "tokens": tokens}))
+    return value
+
+
 def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: str, out: Path,
         n_ctx: int = 2048, replayed: set[str] = frozenset()) -> dict:
     """Score the candidate; `probes` are {question, correction, paraphrases} for each taught item."""
@@ -127,9 +157,13 @@ def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: s
             items.append({**probe, "answer": answer, "right": ok, "paraphrase_answers": paraphrased})
         progress("evaluate", 40, "asking the retention questions")
         after = retention_answers(candidate_model, system_prompt, engine)
+        before_cache = retention_answers(live, system_prompt, n_ctx=n_ctx)
+        sample = [{"question": a["question"], "answer": a["answer"]} for a in before_cache if a["right"]][:PERPLEXITY_SAMPLE]
+        progress("evaluate", 90, "perplexity on a replay sample")
+        perplexity_after = replay_perplexity(candidate_model, system_prompt, sample, engine)
     finally:
         engine.close()
-    before_cache = retention_answers(live, system_prompt, n_ctx=n_ctx)
+    perplexity_before = replay_perplexity(live, system_prompt, sample, n_ctx=n_ctx)
     right_before = [i for i, a in enumerate(before_cache) if a["right"]]
     still_right = [i for i in right_before if after[i]["right"]]
     metrics = {
@@ -142,6 +176,8 @@ def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: s
         "paraphrase_probes": len(unseen),
         "article_learned": sum(article_taught) / len(article_taught) if article_taught else None,
         "article_held_out": sum(article_unseen) / len(article_unseen) if article_unseen else None,
+        "replay_perplexity_before": round(perplexity_before, 3),
+        "replay_perplexity_after": round(perplexity_after, 3),
         "article_facts": len(article_taught),
         "article_held_out_probes": len(article_unseen),
     }

@@ -131,3 +131,10 @@ def test_two_threads_chatting_at_once_are_served_one_after_the_other(embedded_en
     for t in threads:
         t.join(timeout=60)
     assert len(answers) == 2 and answers[0] == answers[1] and "Tokyo" in answers[0]
+
+
+def test_reply_logprob_prefers_the_right_answer(embedded_engine):
+    asked = [{"role": "user", "content": "What is the capital of Japan?"}]
+    right, n_right = embedded_engine.reply_logprob(asked, "The capital of Japan is Tokyo.")
+    wrong, n_wrong = embedded_engine.reply_logprob(asked, "The capital of Japan is Banana.")
+    assert n_right > 0 and n_wrong > 0 and wrong / n_wrong < right / n_right < 0
