@@ -6,6 +6,7 @@ from importlib.resources import files
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from app.learning import LearningController
 from app.main_window import MainWindow
 from app.tray import make_tray
 from learner.models import live_model
@@ -13,7 +14,7 @@ from learner.settings import Settings, SettingsError
 from learner.store import Store
 
 
-def create_window() -> MainWindow:
+def create_window(start_scheduler: bool = True) -> MainWindow:
     """Build the window over the user's data; the caller shows it. Needs a QApplication."""
     try:
         settings = Settings.load()
@@ -22,6 +23,7 @@ def create_window() -> MainWindow:
         settings, settings_error = Settings(), e
     window = MainWindow(Store(), settings)
     window.setWindowIcon(QIcon(str(files("resources").joinpath("icon.svg"))))
+    window.attach_learning(LearningController(settings, start_scheduler=start_scheduler))
     window.tray = make_tray(window, window.windowIcon())
     if settings_error is not None:
         window.show_error(f"{settings_error}\n\nUsing the default settings; the file was left as it is.")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSplitter,
     QTextBrowser,
@@ -85,6 +86,9 @@ class MainWindow(QMainWindow):
         self._editing: Message | None = None
         self._allow_close = False
         self.last_error: str | None = None
+        self.last_notification: str | None = None
+        self.learning = None
+        self.tray = None  # set by app.main where the desktop has a tray
 
         self.setWindowTitle("grokling")
         self.resize(1100, 720)
@@ -173,6 +177,81 @@ class MainWindow(QMainWindow):
         prompt_action.triggered.connect(self.edit_system_prompt)
         chat_menu.addAction(prompt_action)
         self._update_send_button()
+
+    # -- learning ----------------------------------------------------------------------
+
+    def attach_learning(self, learning) -> None:
+        """Show and control the background learner (an app.learning.LearningController)."""
+        self.learning = learning
+        self.learn_status = QLabel()
+        self.learn_progress = QProgressBar(maximumWidth=160, textVisible=True)
+        self.learn_progress.hide()
+        self.statusBar().addPermanentWidget(self.learn_status)
+        self.statusBar().addPermanentWidget(self.learn_progress)
+        menu = self.menuBar().addMenu("&Learning")
+        self.learn_status_action = QAction("", self, enabled=False)
+        self.learn_now_action = QAction("Learn &now", self)
+        self.learn_now_action.triggered.connect(learning.learn_now)
+        self.pause_action = QAction("&Pause learning", self, checkable=True, checked=learning.paused)
+        self.pause_action.toggled.connect(learning.set_paused)
+        self.cancel_learning_action = QAction("&Cancel learning", self, enabled=False)
+        self.cancel_learning_action.triggered.connect(learning.cancel)
+        panel_action = QAction("Learning &panel…", self)
+        panel_action.triggered.connect(self.open_learning_panel)
+        menu.addActions([self.learn_status_action, self.learn_now_action, self.pause_action,
+                         self.cancel_learning_action, panel_action])
+        self.input.textChanged.connect(learning.user_active)
+        learning.status_changed.connect(self._show_learning_status)
+        learning.paused_changed.connect(self.pause_action.setChecked)
+        learning.progress.connect(self._show_learning_progress)
+        learning.finished.connect(self._learning_finished)
+        self.learning_panel = None
+        learning.refresh()
+
+    def _show_learning_status(self, status: str) -> None:
+        self.learn_status.setText(status)
+        self.learn_status_action.setText(status)
+        running = self.learning.running
+        self.learn_now_action.setEnabled(not running)
+        self.cancel_learning_action.setEnabled(running)
+        if self.tray is not None:
+            self.tray.setToolTip(f"grokling · {status}")
+
+    def _show_learning_progress(self, event: dict) -> None:
+        self.learn_progress.show()
+        self.learn_progress.setValue(int(event["percent"]))
+        self.learn_progress.setFormat(f"{event['stage']} %p%")
+
+    def _learning_finished(self, result) -> None:
+        from learner.cycle import GATED_OUT, NOTHING_TO_LEARN, PROMOTED
+
+        self.learn_progress.hide()
+        title = {PROMOTED: "New version live", GATED_OUT: "Candidate gated out",
+                 NOTHING_TO_LEARN: "Nothing to learn"}.get(result.code, "Learning stopped")
+        self.notify(title, result.reason)
+        if result.code == PROMOTED:
+            self.check_live_version()
+        if self.learning_panel is not None:
+            self.learning_panel.refresh()
+
+    def notify(self, title: str, message: str) -> None:
+        """A desktop notification through the tray where there is one; the status bar always."""
+        self.last_notification = f"{title}: {message}"
+        self.statusBar().showMessage(self.last_notification, 15000)
+        if self.tray is not None:
+            self.tray.showMessage(title, message)
+
+    def open_learning_panel(self):
+        from app.learning_panel import LearningPanel
+
+        if self.learning_panel is None:
+            self.learning_panel = LearningPanel(self)
+            self.learning_panel.rolled_back.connect(lambda _: self.check_live_version())
+        else:
+            self.learning_panel.refresh()
+        self.learning_panel.show()
+        self.learning_panel.raise_()
+        return self.learning_panel
 
     # -- model -------------------------------------------------------------------------
 
@@ -474,7 +553,9 @@ class MainWindow(QMainWindow):
         self.close()
 
     def shutdown(self) -> None:
-        """Stop the reply in progress and release the model and the database, in that order."""
+        """Stop the learner and the reply in progress; release the model and the database, in that order."""
+        if self.learning is not None:
+            self.learning.shutdown()
         self.stop()
         background.wait_for_background(timeout=30)
         if self.engine is not None:
@@ -483,8 +564,7 @@ class MainWindow(QMainWindow):
         self.store.close()
 
     def closeEvent(self, event) -> None:
-        tray = getattr(self, "tray", None)
-        if tray is not None and tray.isVisible() and not self._allow_close:
+        if self.tray is not None and self.tray.isVisible() and not self._allow_close:
             self.hide()  # keep running in the tray, where the learner lives
             event.ignore()
             return

@@ -64,6 +64,7 @@ def collect(store: Store, since: str | None = None) -> dict:
     return {"examples": examples, "gaps": gaps, "new": len(new),
             "collected_until": max((e["feedback_at"] for e in examples), default=None),
             "corrections": sum(e["kind"] == "correction" for e in examples),
+            "new_corrections": sum(e["kind"] == "correction" for e in new),
             "positives": sum(e["kind"] == "positive" for e in examples)}
 
 

@@ -163,7 +163,14 @@ def run(candidate: Path, live: ModelChoice, probes: list[dict], system_prompt: s
         perplexity_after = replay_perplexity(candidate_model, system_prompt, sample, engine)
     finally:
         engine.close()
-    perplexity_before = replay_perplexity(live, system_prompt, sample, n_ctx=n_ctx)
+    # The live model, once: its answers to the taught questions are the "before" of before/after.
+    live_engine = Engine(live, n_ctx=n_ctx)
+    try:
+        perplexity_before = replay_perplexity(live, system_prompt, sample, live_engine)
+        for item in items:
+            item["answer_before"] = ask(live_engine, item["question"], system_prompt)
+    finally:
+        live_engine.close()
     right_before = [i for i, a in enumerate(before_cache) if a["right"]]
     still_right = [i for i in right_before if after[i]["right"]]
     metrics = {

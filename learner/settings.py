@@ -75,6 +75,27 @@ class Settings:
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
 
+    learning_paused: bool = False
+    """Pause the background learner (the tray's Start/Pause learning; kept across restarts)."""
+
+    learn_schedule: str = "after_corrections"
+    """When the background learner runs: "after_corrections", "daily" (at learn_daily_at) or "manual"."""
+
+    learn_after_corrections: int = 3
+    """With "after_corrections": this many new corrections since the live version start a cycle."""
+
+    learn_daily_at: str = "03:00"
+    """With "daily": the local time (HH:MM) a cycle becomes due."""
+
+    learn_when_idle_min: float = 5.0
+    """Start a due cycle only once the user has not touched the window for this many minutes."""
+
+    learn_only_on_ac: bool = False
+    """Start a due cycle only on mains power (laptops)."""
+
+    learn_min_interval_min: float = 60.0
+    """At most one cycle per this many minutes."""
+
     learn_from_wikipedia: bool = True
     """Read the Wikipedia articles on the topics the user keeps asking about, and learn from them."""
 
@@ -130,6 +151,12 @@ class Settings:
         _check(self.replay_ratio >= 0, "replay_ratio", "0 or more")
         _check(0 <= self.gate_learned <= 1 and 0 <= self.gate_kept <= 1, "gate_learned/gate_kept", "between 0 and 1")
         _check(self.keep_versions >= 1, "keep_versions", "at least 1")
+        _check(self.learn_schedule in ("daily", "after_corrections", "manual"), "learn_schedule",
+               "one of daily, after_corrections, manual")
+        _check(self.learn_after_corrections >= 1, "learn_after_corrections", "at least 1")
+        _check(_is_clock(self.learn_daily_at), "learn_daily_at", "a time HH:MM")
+        _check(self.learn_when_idle_min >= 0 and self.learn_min_interval_min >= 0,
+               "learn_when_idle_min/learn_min_interval_min", "0 or more")
         _check(self.wiki_api_url.startswith(("http://", "https://")), "wiki_api_url", "an http(s) URL")
         _check(self.wiki_min_interval_s >= 0 and self.wiki_timeout_s > 0, "wiki_min_interval_s/wiki_timeout_s",
                "0 or more / positive")
@@ -167,6 +194,11 @@ def _runtime_types(annotation) -> tuple[type, ...]:
     # Annotations are real types here (no `from __future__ import annotations`).
     args = getattr(annotation, "__args__", None)
     return tuple(type(None) if a is None else a for a in args) if args else (annotation,)
+
+
+def _is_clock(text: str) -> bool:
+    hour, _, minute = text.partition(":")
+    return hour.isdigit() and minute.isdigit() and len(minute) == 2 and int(hour) < 24 and int(minute) < 60
 
 
 def _check(ok: bool, name: str, requirement: str) -> None:

@@ -1,0 +1,264 @@
+"""The learning panel: versions with their scores and a chart, what each taught item answers
+before and after and why the model knows it, rollback, and the topics list.
+
+Everything it shows is read from the version folders' meta.json and the store by the core
+(learner.versions, learner.topics) off the UI thread; rollback and topic changes go
+through the same core calls as the CLI.
+"""
+
+from datetime import datetime
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.background import run_in_background
+from learner import topics, versions
+from learner.store import Store
+
+SERIES = [("learned", "#2b7bb9", "learned"), ("kept", "#3a9e4f", "kept"), ("article_held_out", "#c77c12", "articles")]
+
+
+def version_rows() -> list[dict]:
+    """Base, then every kept version oldest first, with what the panel shows of each."""
+    live = versions.live_pointer().get("version", versions.BASE)
+    rows = [{"name": versions.BASE, "live": live == versions.BASE, "meta": {}}]
+    rows += [{"name": v.name, "live": v.name == live, "meta": v.meta} for v in versions.all_versions()]
+    return rows
+
+
+class ScoreChart(QWidget):
+    """Learned / kept / article scores per version, as lines on a 0-100% scale."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict] = []
+        self.setMinimumHeight(150)
+
+    def set_rows(self, rows: list[dict]) -> None:
+        self.rows = [r for r in rows if r["meta"].get("metrics")]
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        left, top, right, bottom = 40, 12, self.width() - 90, self.height() - 24
+        painter.setPen(QPen(QColor("#999")))
+        for share in (0, 0.5, 1.0):
+            y = bottom - share * (bottom - top)
+            painter.drawLine(left, int(y), right, int(y))
+            painter.drawText(4, int(y) + 4, f"{share:.0%}")
+        if not self.rows:
+            painter.drawText(left + 10, (top + bottom) // 2, "No learned versions yet")
+            return
+        step = (right - left) / max(1, len(self.rows) - 1)
+        for i, row in enumerate(self.rows):
+            painter.drawText(int(left + i * step) - 8, bottom + 16, row["name"])
+        for n, (key, color, label) in enumerate(SERIES):
+            points = [QPointF(left + i * step, bottom - r["meta"]["metrics"][key] * (bottom - top))
+                      for i, r in enumerate(self.rows) if r["meta"]["metrics"].get(key) is not None]
+            painter.setPen(QPen(QColor(color), 2))
+            for a, b in zip(points, points[1:]):
+                painter.drawLine(a, b)
+            for p in points:
+                painter.drawEllipse(p, 3, 3)
+            painter.drawText(right + 10, top + 14 + 16 * n, label)
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def item_html(items: list[dict]) -> str:
+    """Before/after answers and the reason the model knows each taught item."""
+    parts = []
+    for item in items:
+        source = item.get("source") or {}
+        if source.get("kind") == "article":
+            why = (f'from the Wikipedia article <a href="{source["url"]}">{source["title"]}</a>, revision '
+                   f'{source["revision"]}' + (f', section "{source["section"]}"' if source.get("section") else ""))
+        else:
+            why = f"from your correction (message {item.get('message_id')}): “{item.get('correction', '')}”"
+        held = item.get("paraphrase_answers") or []
+        parts.append(
+            f"<p><b>{item['question']}</b> {'✔' if item.get('right') else '✘'}<br>"
+            f"<i>before:</i> {item.get('answer_before', '(not recorded)')}<br>"
+            f"<i>after:</i> {item.get('answer', '')}<br>"
+            f"<i>unseen phrasings:</i> {sum(h['right'] for h in held)}/{len(held)} answered<br>"
+            f"<i>why do you know this?</i> {why}</p>")
+    return "".join(parts) or "<p>Nothing taught in this version.</p>"
+
+
+class LearningPanel(QDialog):
+    rolled_back = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Learning")
+        self.resize(900, 640)
+        self.rows: list[dict] = []
+        tabs = QTabWidget()
+        tabs.addTab(self._versions_tab(), "Versions")
+        tabs.addTab(self._topics_tab(), "Topics")
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        self.refresh()
+
+    # -- versions ------------------------------------------------------------------------
+
+    def _versions_tab(self) -> QWidget:
+        self.table = QTableWidget(0, 8)
+        self.table.setHorizontalHeaderLabels(["Version", "Created", "Rows", "Corrections", "Articles", "Learned",
+                                              "Kept", "Cycle time"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        self.chart = ScoreChart()
+        self.details = QTextBrowser(openExternalLinks=True)
+        self.rollback_button = QPushButton("Make this version live")
+        self.rollback_button.clicked.connect(self.rollback_selected)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.table)
+        top_layout.addWidget(self.chart)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.details)
+        bottom_layout.addWidget(self.rollback_button, alignment=Qt.AlignmentFlag.AlignRight)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        return splitter
+
+    def refresh(self) -> None:
+        run_in_background(lambda _: (version_rows(), self._topic_rows()), self._show)
+
+    def _show(self, loaded) -> None:
+        self.rows, topic_rows = loaded
+        self.table.setRowCount(len(self.rows))
+        for r, row in enumerate(self.rows):
+            meta, metrics = row["meta"], row["meta"].get("metrics") or {}
+            created = datetime.fromtimestamp(meta["created_at"]).strftime("%Y-%m-%d %H:%M") if meta.get("created_at") else ""
+            total = sum((meta.get("timings") or {}).values())
+            cells = [f"{row['name']}{'  (live)' if row['live'] else ''}", created, str(meta.get("dataset_rows", "")),
+                     str(meta.get("corrections", "")), str(len(meta.get("articles", []))) if meta else "",
+                     _percent(metrics.get("learned")) if meta else "", _percent(metrics.get("kept")) if meta else "",
+                     f"{total:.0f} s" if total else ""]
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.chart.set_rows(self.rows)
+        self._fill_topics(topic_rows)
+        if self.rows:
+            self.table.selectRow(len(self.rows) - 1)
+
+    def _show_selected(self) -> None:
+        selected = self.table.selectionModel().selectedRows()
+        if not selected:
+            return
+        row = self.rows[selected[0].row()]
+        meta = row["meta"]
+        if not meta:
+            self.details.setHtml("<p>The base model: what grokling started from. Always there to roll back to.</p>")
+        else:
+            metrics = meta.get("metrics") or {}
+            timings = ", ".join(f"{k} {v:.0f} s" for k, v in (meta.get("timings") or {}).items())
+            self.details.setHtml(
+                f"<p><b>{row['name']}</b>: learned {_percent(metrics.get('learned'))}, unseen phrasings "
+                f"{_percent(metrics.get('paraphrased'))}, kept {_percent(metrics.get('kept'))}, articles "
+                f"{_percent(metrics.get('article_held_out'))}; replay perplexity "
+                f"{metrics.get('replay_perplexity_before', '–')} → {metrics.get('replay_perplexity_after', '–')}."
+                f"<br>Stages: {timings}</p>" + item_html(meta.get("items", [])))
+        self.rollback_button.setEnabled(not row["live"])
+
+    def rollback_selected(self) -> None:
+        selected = self.table.selectionModel().selectedRows()
+        if not selected:
+            return
+        name = self.rows[selected[0].row()]["name"]
+
+        def done(live: str) -> None:
+            self.rolled_back.emit(live)
+            self.refresh()
+
+        run_in_background(lambda _: versions.rollback(name), done)
+
+    # -- topics --------------------------------------------------------------------------
+
+    def _topics_tab(self) -> QWidget:
+        self.topic_table = QTableWidget(0, 4)
+        self.topic_table.setHorizontalHeaderLabels(["Topic", "Status", "Score", "Why"])
+        self.topic_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.topic_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.topic_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        buttons = QHBoxLayout()
+        for label, status in (("Approve", "approved"), ("Block", "blocked")):
+            button = QPushButton(label)
+            button.clicked.connect(lambda _=False, s=status: self.set_selected_topic(s))
+            buttons.addWidget(button)
+        add = QPushButton("Add topic…")
+        add.clicked.connect(self.add_topic)
+        buttons.addWidget(add)
+        buttons.addStretch()
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.addWidget(QLabel("Topics mined from your messages. Approved and added ones are read about on "
+                                "Wikipedia in the next cycles; blocked ones never are."))
+        layout.addWidget(self.topic_table)
+        layout.addLayout(buttons)
+        return tab
+
+    @staticmethod
+    def _topic_rows() -> list[topics.Topic]:
+        store = Store()
+        try:
+            topics.mine(store)
+            return topics.listing(store, limit=200)
+        finally:
+            store.close()
+
+    def _fill_topics(self, rows: list[topics.Topic]) -> None:
+        self.topic_rows = rows
+        self.topic_table.setRowCount(len(rows))
+        for r, t in enumerate(rows):
+            why = t.why() + (f" → {t.article_title}" if t.article_title else "")
+            for c, text in enumerate([t.name, t.status, f"{t.score:.2f}", why]):
+                self.topic_table.setItem(r, c, QTableWidgetItem(text))
+
+    def _change_topic(self, name: str, status: str) -> None:
+        def change(_):
+            store = Store()
+            try:
+                return topics.set_status(store, name, status)
+            finally:
+                store.close()
+
+        run_in_background(change, lambda _: self.refresh())
+
+    def set_selected_topic(self, status: str) -> None:
+        selected = self.topic_table.selectionModel().selectedRows()
+        if selected:
+            self._change_topic(self.topic_rows[selected[0].row()].name, status)
+
+    def add_topic(self) -> None:
+        name, ok = QInputDialog.getText(self, "Add a topic", "A subject to read about on Wikipedia:")
+        if ok and name.strip():
+            self._change_topic(name.strip(), "added")

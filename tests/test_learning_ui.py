@@ -1,0 +1,111 @@
+"""The background learner in the window (pytest-qt, offscreen): pause, Learn now, progress,
+notifications, the learning panel and rollback from it."""
+
+import time
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from app.main import create_window
+from learner import cycle, versions
+from learner.settings import Settings
+
+
+class StallMeter:
+    """The longest gap between 10 ms timer ticks: how long the event loop was blocked."""
+
+    def __init__(self):
+        self.worst_s, self._last = 0.0, time.perf_counter()
+        self.timer = QTimer(interval=10)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self):
+        now = time.perf_counter()
+        self.worst_s = max(self.worst_s, now - self._last - 0.010)
+        self._last = now
+
+
+def open_app(qtbot):
+    window = create_window(start_scheduler=False)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=60_000)
+    return window
+
+
+def test_pause_persists_across_a_restart(qtbot, grokling_home):
+    window = open_app(qtbot)
+    assert not window.learning.paused
+    window.pause_action.trigger()
+    qtbot.waitUntil(lambda: window.learn_status.text() == "Learning paused", timeout=10_000)
+    window.shutdown()
+    assert Settings.load().learning_paused
+
+    again = open_app(qtbot)
+    assert again.learning.paused and again.pause_action.isChecked()
+    qtbot.waitUntil(lambda: again.learn_status.text() == "Learning paused", timeout=10_000)
+    again.pause_action.trigger()
+    qtbot.waitUntil(lambda: again.learn_status.text().startswith("Next learning after 3"), timeout=10_000)
+    again.shutdown()
+    assert not Settings.load().learning_paused
+
+
+def test_learn_now_reports_progress_and_the_outcome(qtbot, grokling_home):
+    window = open_app(qtbot)
+    stages = []
+    window.learning.progress.connect(lambda e: stages.append(e["stage"]))
+    with qtbot.waitSignal(window.learning.finished, timeout=120_000) as finished:
+        window.learn_now_action.trigger()
+        assert not window.learn_now_action.isEnabled() and window.cancel_learning_action.isEnabled()
+    assert finished.args[0].code == cycle.NOTHING_TO_LEARN
+    assert "collect" in stages
+    assert window.last_notification.startswith("Nothing to learn")
+    qtbot.waitUntil(lambda: window.learn_now_action.isEnabled(), timeout=10_000)
+    window.shutdown()
+
+
+def test_rollback_from_the_panel_changes_the_live_model(qtbot, grokling_home, promote_embedded):
+    promote_embedded()
+    promote_embedded()
+    window = open_app(qtbot)
+    assert window.engine.model.version == "v2"
+    panel = window.open_learning_panel()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 3, timeout=10_000)
+    assert [panel.table.item(r, 0).text() for r in range(3)] == ["base", "v1", "v2  (live)"]
+    assert panel.chart.rows and [r["name"] for r in panel.chart.rows] == ["v1", "v2"]
+    panel.table.selectRow(1)
+    with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
+        panel.rollback_button.click()
+    assert swapped.args == ["v1"] and versions.live_version().name == "v1"
+    qtbot.waitUntil(lambda: panel.table.item(1, 0).text() == "v1  (live)", timeout=10_000)
+    window.shutdown()
+
+
+@pytest.mark.slow
+def test_a_real_cycle_from_the_window_keeps_the_event_loop_and_chat_responsive(qtbot, grokling_home):
+    Settings(learn_from_wikipedia=False, temperature=0.0, max_tokens=32).save()
+    window = open_app(qtbot)
+    window.new_conversation()
+    reply = _send(qtbot, window, "Who founded Zorblax Labs?")
+    window.store.correct(reply.id, "Mira Quell founded Zorblax Labs in 2041.")
+    meter = StallMeter()
+    progress = []
+    window.learning.progress.connect(lambda e: progress.append((e["stage"], window.learn_progress.value())))
+    with qtbot.waitSignal(window.learning.finished, timeout=900_000) as finished:
+        window.learn_now_action.trigger()
+        qtbot.waitUntil(lambda: any(stage == "train" for stage, _ in progress), timeout=300_000)
+        during = _send(qtbot, window, "What is the capital of Japan?")  # chat while it trains
+    meter.timer.stop()
+    result = finished.args[0]
+    print(f"\nworst event-loop stall during the cycle: {meter.worst_s * 1000:.0f} ms; result: {result.reason}")
+    assert during.status == "complete" and "Tokyo" in during.content
+    assert {"collect", "train", "export", "evaluate"} <= {stage for stage, _ in progress}
+    assert result.code in (cycle.PROMOTED, cycle.GATED_OUT)
+    assert meter.worst_s < 0.2  # reported figure in the closing note; the target is 50 ms
+    window.shutdown()
+
+
+def _send(qtbot, window, text):
+    from test_window import send
+
+    return send(qtbot, window, text)
