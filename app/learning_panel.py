@@ -37,8 +37,10 @@ SERIES = [("learned", "#2b7bb9", "learned"), ("kept", "#3a9e4f", "kept"), ("arti
 def version_rows() -> list[dict]:
     """Base, then every kept version oldest first, with what the panel shows of each."""
     live = versions.live_pointer().get("version", versions.BASE)
-    rows = [{"name": versions.BASE, "live": live == versions.BASE, "meta": {}}]
-    rows += [{"name": v.name, "live": v.name == live, "meta": v.meta} for v in versions.all_versions()]
+    waiting = set(versions.pending_names())
+    rows = [{"name": versions.BASE, "live": live == versions.BASE, "waiting": False, "meta": {}}]
+    rows += [{"name": v.name, "live": v.name == live, "waiting": v.name in waiting, "meta": v.meta}
+             for v in versions.all_versions()]
     return rows
 
 
@@ -134,6 +136,9 @@ class LearningPanel(QDialog):
         self.details = QTextBrowser(openExternalLinks=True)
         self.rollback_button = QPushButton("Make this version live")
         self.rollback_button.clicked.connect(self.rollback_selected)
+        self.reject_button = QPushButton("Reject: delete it")
+        self.reject_button.clicked.connect(self.reject_selected)
+        self.reject_button.hide()
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -143,7 +148,11 @@ class LearningPanel(QDialog):
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.details)
-        bottom_layout.addWidget(self.rollback_button, alignment=Qt.AlignmentFlag.AlignRight)
+        buttons = QHBoxLayout()
+        buttons.addStretch()
+        buttons.addWidget(self.reject_button)
+        buttons.addWidget(self.rollback_button)
+        bottom_layout.addLayout(buttons)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
@@ -159,7 +168,8 @@ class LearningPanel(QDialog):
             meta, metrics = row["meta"], row["meta"].get("metrics") or {}
             created = datetime.fromtimestamp(meta["created_at"]).strftime("%Y-%m-%d %H:%M") if meta.get("created_at") else ""
             total = sum((meta.get("timings") or {}).values())
-            cells = [f"{row['name']}{'  (live)' if row['live'] else ''}", created, str(meta.get("dataset_rows", "")),
+            mark = "  (live)" if row["live"] else "  (awaiting approval)" if row["waiting"] else ""
+            cells = [f"{row['name']}{mark}", created, str(meta.get("dataset_rows", "")),
                      str(meta.get("corrections", "")), str(len(meta.get("articles", []))) if meta else "",
                      _percent(metrics.get("learned")) if meta else "", _percent(metrics.get("kept")) if meta else "",
                      f"{total:.0f} s" if total else ""]
@@ -188,18 +198,32 @@ class LearningPanel(QDialog):
                 f"{metrics.get('replay_perplexity_before', '–')} → {metrics.get('replay_perplexity_after', '–')}."
                 f"<br>Stages: {timings}</p>" + item_html(meta.get("items", [])))
         self.rollback_button.setEnabled(not row["live"])
+        self.rollback_button.setText("Accept: make it live" if row["waiting"] else "Make this version live")
+        self.reject_button.setVisible(row["waiting"])
 
     def rollback_selected(self) -> None:
         selected = self.table.selectionModel().selectedRows()
         if not selected:
             return
-        name = self.rows[selected[0].row()]["name"]
+        row = self.rows[selected[0].row()]
+
+        def change(_) -> str:
+            if row["waiting"]:
+                versions.accept(row["name"])
+                return row["name"]
+            return versions.rollback(row["name"])
 
         def done(live: str) -> None:
             self.rolled_back.emit(live)
             self.refresh()
 
-        run_in_background(lambda _: versions.rollback(name), done)
+        run_in_background(change, done)
+
+    def reject_selected(self) -> None:
+        selected = self.table.selectionModel().selectedRows()
+        if selected and self.rows[selected[0].row()]["waiting"]:
+            name = self.rows[selected[0].row()]["name"]
+            run_in_background(lambda _: versions.reject(name), lambda _: self.refresh())
 
     # -- topics --------------------------------------------------------------------------
 

@@ -223,15 +223,17 @@ class MainWindow(QMainWindow):
         self.learn_progress.setFormat(f"{event['stage']} %p%")
 
     def _learning_finished(self, result) -> None:
-        from learner.cycle import GATED_OUT, NOTHING_TO_LEARN, PROMOTED
+        from learner.cycle import AWAITING_APPROVAL, GATED_OUT, NOTHING_TO_LEARN, PROMOTED
 
         self.learn_progress.hide()
-        title = {PROMOTED: "New version live", GATED_OUT: "Candidate gated out",
-                 NOTHING_TO_LEARN: "Nothing to learn"}.get(result.code, "Learning stopped")
+        title = {PROMOTED: "New version live", GATED_OUT: "Candidate gated out", NOTHING_TO_LEARN: "Nothing to learn",
+                 AWAITING_APPROVAL: "A new version waits for your approval"}.get(result.code, "Learning stopped")
         self.notify(title, result.reason)
         if result.code == PROMOTED:
             self.check_live_version()
-        if self.learning_panel is not None:
+        if result.code == AWAITING_APPROVAL:
+            self.open_learning_panel()
+        elif self.learning_panel is not None:
             self.learning_panel.refresh()
 
     def notify(self, title: str, message: str) -> None:

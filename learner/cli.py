@@ -7,10 +7,12 @@
     grokling versions [--json]
     grokling rollback [VERSION]
     grokling topics [--approve NAME | --block NAME | --add NAME] [--json]
+    grokling accept|reject [VERSION]
 
 Exit status: 0 done; 1 the model failed to answer (the reason is printed and stored);
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
-learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy.
+learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy,
+6 waiting for your approval.
 """
 
 import argparse
@@ -57,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollback = commands.add_parser("rollback", help="make an earlier version (or 'base') live")
     rollback.add_argument("version", nargs="?", help="default: the version before the live one")
+
+    for verb, help_text in (("accept", "make a candidate that waits for approval live"),
+                            ("reject", "delete a candidate that waits for approval")):
+        approval = commands.add_parser(verb, help=help_text)
+        approval.add_argument("version", nargs="?", help="default: the newest one waiting")
 
     topic = commands.add_parser("topics", help="what you talk about, and which topics the learner reads about")
     change = topic.add_mutually_exclusive_group()
@@ -165,16 +172,18 @@ def cmd_versions(args) -> int:
     base_gguf = Path(model_path).expanduser() if model_path else embedded_gguf()
     rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(base_gguf),
              "metrics": None, "created_at": None}]
+    waiting = set(versions.pending_names())
     for v in versions.all_versions():
         rows.append({"version": v.name, "live": v.name == live, "gguf": str(v.gguf), "metrics": v.meta.get("metrics"),
-                     "created_at": v.meta.get("created_at")})
+                     "created_at": v.meta.get("created_at"), "awaiting_approval": v.name in waiting})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
         m = r["metrics"] or {}
         scores = f"learned {m['learned']:.0%} kept {m['kept']:.0%}" if m.get("learned") is not None else ""
-        print(f"{'*' if r['live'] else ' '} {r['version']:<6} {scores:<24} {r['gguf']}")
+        waits = " (awaiting approval: grokling accept / reject)" if r.get("awaiting_approval") else ""
+        print(f"{'*' if r['live'] else ' '} {r['version']:<6} {scores:<24} {r['gguf']}{waits}")
     return 0
 
 
@@ -187,6 +196,23 @@ def cmd_rollback(args) -> int:
         print(f"grokling: {e}", file=sys.stderr)
         return 2
     print(f"{name} is live")
+    return 0
+
+
+def cmd_approval(args) -> int:
+    from learner import versions
+
+    waiting = [v.name for v in versions.awaiting_approval()]
+    name = args.version or (waiting[-1] if waiting else None)
+    if name is None:
+        print("grokling: no version is waiting for approval", file=sys.stderr)
+        return 2
+    try:
+        (versions.accept if args.command == "accept" else versions.reject)(name)
+    except versions.VersionError as e:
+        print(f"grokling: {e}", file=sys.stderr)
+        return 2
+    print(f"{name} is live" if args.command == "accept" else f"{name} deleted")
     return 0
 
 
@@ -218,7 +244,8 @@ def cmd_topics(args) -> int:
 
 
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
-            "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics}
+            "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
+            "reject": cmd_approval}
 
 if __name__ == "__main__":
     sys.exit(main())

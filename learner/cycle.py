@@ -9,7 +9,8 @@ into this run's folder; nothing the app serves changes until the atomic promotio
 end, so a kill at any point leaves the live model and the database as they were.
 
 Exit status: 0 a new version is live; 3 nothing new to learn; 4 the candidate was gated
-out; 5 another cycle is running; 1 failure; 130 cancelled.
+out; 5 another cycle is running; 6 the candidate passed and waits for the user's approval
+(setting require_approval); 1 failure; 130 cancelled.
 """
 
 import fcntl
@@ -26,7 +27,7 @@ from learner.settings import Settings
 from learner.stage import claim_stdout_for_events, event, progress
 from learner.store import Store
 
-PROMOTED, NOTHING_TO_LEARN, GATED_OUT, BUSY, FAILED, CANCELLED = 0, 3, 4, 5, 1, 130
+PROMOTED, NOTHING_TO_LEARN, GATED_OUT, BUSY, AWAITING_APPROVAL, FAILED, CANCELLED = 0, 3, 4, 5, 6, 1, 130
 
 
 @dataclass
@@ -103,7 +104,8 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         if metrics["article_held_out"] is not None:
             reason += f", articles {from_articles:.0%} (needs {settings.gate_articles:.0%})"
         return CycleResult(GATED_OUT, reason, metrics=metrics, timings=timings)
-    progress("promote", 0, "making the new version live")
+    progress("promote", 0, "keeping the candidate for your approval" if settings.require_approval
+             else "making the new version live")
     version = timed("promote", versions.promote, candidate, run_dir / "adapter", dataset_dir, {
         "metrics": metrics, "timings": timings, "dataset_sha256": dataset_meta["sha256"],
         "dataset_rows": dataset_meta["rows"], "dataset_kinds": dataset_meta["kinds"],
@@ -112,7 +114,11 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         "base": str(checkpoint), "quant": settings.quant, "train": {k: train_meta[k] for k in
                                                                      ("device", "qlora", "first_loss", "final_loss", "settings")},
         "items": evaluation["items"], "previous": live.version,
-    }, settings.keep_versions)
+    }, settings.keep_versions, make_live=not settings.require_approval)
+    if settings.require_approval:
+        reason = f"{version.name} passed the gate and waits for your approval"
+        progress("promote", 100, reason)
+        return CycleResult(AWAITING_APPROVAL, reason, version=version.name, metrics=metrics, timings=timings)
     progress("promote", 100, f"{version.name} is live")
     return CycleResult(PROMOTED, f"{version.name} is live", version=version.name, metrics=metrics, timings=timings)
 

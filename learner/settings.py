@@ -75,6 +75,9 @@ class Settings:
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
 
+    require_approval: bool = False
+    """A candidate that passed the gate waits for you to accept it (learning panel, `grokling accept`)."""
+
     learning_paused: bool = False
     """Pause the background learner (the tray's Start/Pause learning; kept across restarts)."""
 

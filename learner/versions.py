@@ -79,8 +79,9 @@ def set_live(name: str) -> None:
     atomic_write_text(_pointer(), json.dumps({"version": name, "previous": current, "changed_at": time.time()}))
 
 
-def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int) -> Version:
-    """Assemble a new version folder from a cycle's outputs, make it live, prune old ones."""
+def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int, make_live: bool = True) -> Version:
+    """Assemble a new version folder from a cycle's outputs, make it live (or leave it awaiting
+    the user's approval), prune old ones."""
     name = f"v{max([v.number for v in all_versions()], default=0) + 1}"
     staging = versions_dir() / f".{name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -90,7 +91,10 @@ def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int) -> 
     shutil.copy2(dataset / "train.jsonl", staging / "train.jsonl")
     write_meta(staging, {**meta, "version": name, "created_at": time.time()})
     staging.rename(versions_dir() / name)
-    set_live(name)
+    if make_live:
+        set_live(name)
+    else:
+        atomic_write_text(_pending(), json.dumps(sorted(set(pending_names()) | {name})))
     prune(keep)
     return next(v for v in all_versions() if v.name == name)
 
@@ -108,6 +112,39 @@ def prune(keep: int) -> list[str]:
     for stale in versions_dir().glob(".v*.partial"):  # left by a promotion that was killed
         shutil.rmtree(stale, ignore_errors=True)
     return removed
+
+
+def _pending() -> Path:
+    return versions_dir() / "pending.json"
+
+
+def pending_names() -> list[str]:
+    try:
+        return json.loads(_pending().read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+
+
+def awaiting_approval() -> list[Version]:
+    """Candidates that passed the gate and wait for the user (the `require_approval` setting)."""
+    pending = set(pending_names())
+    return [v for v in all_versions() if v.name in pending]
+
+
+def accept(name: str) -> None:
+    """The user approves a waiting candidate: it goes live."""
+    if name not in pending_names():
+        raise VersionError(f"{name!r} is not a version awaiting approval")
+    set_live(name)
+    atomic_write_text(_pending(), json.dumps([n for n in pending_names() if n != name]))
+
+
+def reject(name: str) -> None:
+    """The user turns a waiting candidate down: it is deleted."""
+    if name not in pending_names():
+        raise VersionError(f"{name!r} is not a version awaiting approval")
+    shutil.rmtree(versions_dir() / name, ignore_errors=True)
+    atomic_write_text(_pending(), json.dumps([n for n in pending_names() if n != name]))
 
 
 def rollback(name: str | None = None) -> str:

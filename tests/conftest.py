@@ -48,13 +48,14 @@ def promote_embedded(tmp_path):
     """Promote a copy of the embedded GGUF as if a learning cycle had produced it."""
     from learner import versions
 
-    def promote(keep: int = 3):
+    def promote(keep: int = 3, make_live: bool = True):
         adapter = tmp_path / "adapter"
         adapter.mkdir(exist_ok=True)
         (adapter / "adapter_model.safetensors").write_bytes(b"weights")
         dataset = tmp_path / "dataset"
         dataset.mkdir(exist_ok=True)
         (dataset / "train.jsonl").write_text("{}\n")
-        return versions.promote(embedded_gguf(), adapter, dataset, {"metrics": {"learned": 1.0, "kept": 1.0}}, keep)
+        return versions.promote(embedded_gguf(), adapter, dataset, {"metrics": {"learned": 1.0, "kept": 1.0}}, keep,
+                                make_live)
 
     return promote

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from learner import versions
 from learner.store import Store
 
 GROKLING = shutil.which("grokling", path=str(Path(sys.executable).parent)) or "grokling"
@@ -98,3 +99,16 @@ def test_malformed_settings_are_reported_with_the_key(grokling_home, content, me
 
 def test_version(grokling_home):
     assert grokling("--version", home=grokling_home).stdout.decode().startswith("grokling ")
+
+
+def test_accept_and_reject_waiting_versions(promote_embedded):
+    promote_embedded()
+    promote_embedded(make_live=False)
+    listed = subprocess.run([GROKLING, "versions"], capture_output=True, text=True).stdout
+    assert "v2" in listed and "awaiting approval" in listed
+    assert subprocess.run([GROKLING, "accept"], capture_output=True, text=True).stdout.strip() == "v2 is live"
+    rejected = subprocess.run([GROKLING, "reject", "v1"], capture_output=True, text=True)
+    assert rejected.returncode == 2 and "not a version awaiting approval" in rejected.stderr
+    promote_embedded(make_live=False)
+    assert subprocess.run([GROKLING, "reject"], capture_output=True, text=True).stdout.strip() == "v3 deleted"
+    assert [v.name for v in versions.all_versions()] == ["v1", "v2"]

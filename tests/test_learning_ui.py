@@ -109,3 +109,24 @@ def _send(qtbot, window, text):
     from test_window import send
 
     return send(qtbot, window, text)
+
+
+def test_approval_holds_a_candidate_until_accepted(qtbot, grokling_home, promote_embedded):
+    promote_embedded()
+    promote_embedded(make_live=False)  # what a cycle does with require_approval on
+    promote_embedded(make_live=False)
+    assert versions.live_version().name == "v1" and [v.name for v in versions.awaiting_approval()] == ["v2", "v3"]
+    window = open_app(qtbot)
+    assert window.engine.model.version == "v1"
+    panel = window.open_learning_panel()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 4, timeout=10_000)
+    assert panel.table.item(2, 0).text() == "v2  (awaiting approval)"
+    panel.table.selectRow(3)
+    assert panel.reject_button.isVisible() and panel.rollback_button.text().startswith("Accept")
+    panel.reject_button.click()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 3, timeout=10_000)
+    panel.table.selectRow(2)
+    with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
+        panel.rollback_button.click()
+    assert swapped.args == ["v2"] and versions.awaiting_approval() == []
+    window.shutdown()
