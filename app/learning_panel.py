@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import run_in_background
-from learner import topics, versions
+from learner import topics, training_data, versions
+from learner.settings import Settings
 from learner.store import Store
 
 SERIES = [("learned", "#2b7bb9", "learned"), ("kept", "#3a9e4f", "kept"), ("article_held_out", "#c77c12", "articles")]
@@ -117,6 +118,7 @@ class LearningPanel(QDialog):
         tabs = QTabWidget()
         tabs.addTab(self._versions_tab(), "Versions")
         tabs.addTab(self._topics_tab(), "Topics")
+        tabs.addTab(self._data_tab(), "Training data")
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
         self.refresh()
@@ -159,10 +161,11 @@ class LearningPanel(QDialog):
         return splitter
 
     def refresh(self) -> None:
-        run_in_background(lambda _: (version_rows(), self._topic_rows()), self._show)
+        run_in_background(lambda _: (version_rows(), *self._store_rows()), self._show)
 
     def _show(self, loaded) -> None:
-        self.rows, topic_rows = loaded
+        self.rows, topic_rows, data_rows = loaded
+        self._fill_data(data_rows)
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
             meta, metrics = row["meta"], row["meta"].get("metrics") or {}
@@ -251,11 +254,11 @@ class LearningPanel(QDialog):
         return tab
 
     @staticmethod
-    def _topic_rows() -> list[topics.Topic]:
+    def _store_rows() -> tuple[list[topics.Topic], list[dict]]:
         store = Store()
         try:
             topics.mine(store)
-            return topics.listing(store, limit=200)
+            return topics.listing(store, limit=200), training_data.preview(store, Settings.load())
         finally:
             store.close()
 
@@ -281,6 +284,51 @@ class LearningPanel(QDialog):
         selected = self.topic_table.selectionModel().selectedRows()
         if selected:
             self._change_topic(self.topic_rows[selected[0].row()].name, status)
+
+    # -- training data -------------------------------------------------------------------
+
+    def _data_tab(self) -> QWidget:
+        self.data_table = QTableWidget(0, 4)
+        self.data_table.setHorizontalHeaderLabels(["", "Question", "Answer", "From"])
+        self.data_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.data_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.data_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        toggle = QPushButton("Drop / restore selected")
+        toggle.clicked.connect(self.toggle_selected_item)
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.addWidget(QLabel("What the next cycle teaches. Dropped items are never trained on, in any phrasing."))
+        layout.addWidget(self.data_table)
+        layout.addWidget(toggle, alignment=Qt.AlignmentFlag.AlignRight)
+        return tab
+
+    def _fill_data(self, items: list[dict]) -> None:
+        self.data_items = items
+        self.data_table.setRowCount(len(items))
+        for r, item in enumerate(items):
+            source = item["source"]
+            origin = (f"{source['title']} (rev. {source['revision']})" if source.get("kind") == "article"
+                      else f"your {item['kind']} (message {source.get('message_id')})")
+            for c, text in enumerate(["dropped" if item["dropped"] else "", item["question"], item["answer"], origin]):
+                self.data_table.setItem(r, c, QTableWidgetItem(text))
+
+    def toggle_selected_item(self) -> None:
+        selected = self.data_table.selectionModel().selectedRows()
+        if not selected:
+            return
+        item = self.data_items[selected[0].row()]
+
+        def toggle(_):
+            store = Store()
+            try:
+                if item["dropped"]:
+                    training_data.restore(store, item["key"])
+                else:
+                    training_data.drop(store, item["question"], item["answer"])
+            finally:
+                store.close()
+
+        run_in_background(toggle, lambda _: self.refresh())
 
     def add_topic(self) -> None:
         name, ok = QInputDialog.getText(self, "Add a topic", "A subject to read about on Wikipedia:")

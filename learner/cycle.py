@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from learner import base as base_stage
-from learner import collect, dataset, evaluate, export, knowledge, paths, train, versions
+from learner import collect, dataset, evaluate, export, knowledge, paths, train, training_data, versions
 from learner.models import live_model
 from learner.settings import Settings
 from learner.stage import claim_stdout_for_events, event, progress
@@ -85,9 +85,15 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     if collected["new"] == 0 and not new_articles:
         return CycleResult(NOTHING_TO_LEARN, "nothing new to learn since the live version", timings=timings)
 
+    excluded = training_data.excluded_keys(store)
+    examples = [json.loads(line) for line in (run_dir / "collect" / "examples.jsonl").read_text().splitlines() if line]
+    if all(dataset.item_key(item["question"], item["answer"]) in excluded for item in examples + facts):
+        return CycleResult(NOTHING_TO_LEARN, "nothing to learn: every item was dropped from the training data",
+                           timings=timings)
+
     replay = timed("replay", evaluate.retention_answers, live, settings.system_prompt)
     dataset_dir, dataset_meta = timed("dataset", dataset.run, run_dir / "collect", replay, settings.system_prompt,
-                                      paths.data_dir() / "datasets", settings.replay_ratio, facts)
+                                      paths.data_dir() / "datasets", settings.replay_ratio, facts, excluded)
     checkpoint = timed("base", base_stage.resolve, settings.base_model)
     train_settings = train.TrainSettings(epochs=settings.train_epochs, learning_rate=settings.learning_rate)
     train_meta = timed("train", train.run, checkpoint, dataset_dir, run_dir / "adapter", train_settings)

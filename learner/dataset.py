@@ -30,15 +30,25 @@ def reword(question: str, template: str) -> str:
     return template.format(q=q, lq=lq)
 
 
+def item_key(question: str, answer: str) -> str:
+    """One taught item (a correction, a thumbs-up reply, an article fact), whatever its phrasings."""
+    return text_sha256(json.dumps([" ".join(question.split()), " ".join(answer.split())]))[:20]
+
+
 def row(system_prompt: str, context: list[dict], question: str, answer: str, source: dict) -> dict:
     prompt = [{"role": "system", "content": system_prompt}, *context, {"role": "user", "content": question}]
     return {"prompt": prompt, "completion": [{"role": "assistant", "content": answer}], "source": source}
 
 
 def build(examples: list[dict], replay: list[dict], system_prompt: str, replay_ratio: float, seed: int = 0,
-          facts: list[dict] = ()) -> tuple[list[dict], list[dict]]:
-    """(rows, probes): the training rows and, per correction and article fact, what the evaluation asks."""
+          facts: list[dict] = (), excluded: set[str] = frozenset()) -> tuple[list[dict], list[dict]]:
+    """(rows, probes): the training rows and, per correction and article fact, what the evaluation asks.
+
+    Items whose item_key is in `excluded` (dropped by the user) are left out entirely.
+    """
     rows, probes = [], []
+    facts = [f for f in facts if item_key(f["question"], f["answer"]) not in excluded]
+    examples = [e for e in examples if item_key(e["question"], e["answer"]) not in excluded]
     for f in facts:
         for phrasing in f["train"]:
             rows.append(row(system_prompt, [], phrasing, f["answer"], f["source"]))
@@ -68,9 +78,9 @@ def build(examples: list[dict], replay: list[dict], system_prompt: str, replay_r
 
 
 def run(examples_dir: Path, replay: list[dict], system_prompt: str, datasets_dir: Path, replay_ratio: float = 1.0,
-        facts: list[dict] = ()) -> tuple[Path, dict]:
+        facts: list[dict] = (), excluded: set[str] = frozenset()) -> tuple[Path, dict]:
     examples = [json.loads(line) for line in (examples_dir / "examples.jsonl").read_text().splitlines() if line]
-    rows, probes = build(examples, replay, system_prompt, replay_ratio, facts=facts)
+    rows, probes = build(examples, replay, system_prompt, replay_ratio, facts=facts, excluded=excluded)
     body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
     digest = text_sha256(body)
     out = datasets_dir / digest[:16]

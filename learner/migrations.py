@@ -125,6 +125,18 @@ def m004_topics_and_articles(conn: sqlite3.Connection) -> None:
         )""")
 
 
+
+@migration
+def m005_training_exclusions(conn: sqlite3.Connection) -> None:
+    # Items the user dropped from the training data preview: never trained on until restored.
+    conn.execute("""
+        CREATE TABLE training_exclusions (
+            key TEXT PRIMARY KEY,  -- dataset.item_key(question, answer)
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""")
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

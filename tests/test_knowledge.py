@@ -55,3 +55,24 @@ def test_facts_join_the_dataset_and_the_probes():
     founded = next(p for p in probes if p["question"] == "Who founded Zorblax Labs?")
     assert probe_right(founded, founded["question"], "It was founded by Mira Quell.")
     assert not probe_right(founded, founded["question"], "It was founded by Elon Musk.")
+
+
+def test_dropped_items_leave_the_dataset_with_all_their_phrasings(store):
+    from learner import training_data
+    from learner.settings import Settings
+
+    conversation = store.new_conversation()
+    store.add_user_message(conversation, "Who founded Zorblax Labs?")
+    reply = store.add_assistant_message(conversation, "I don't know.")
+    store.correct(reply, "Mira Quell founded Zorblax Labs in 2041.")
+    [item] = training_data.preview(store, Settings(learn_from_wikipedia=False))
+    assert item["kind"] == "correction" and not item["dropped"]
+    training_data.drop(store, item["question"], item["answer"])
+    assert training_data.preview(store, Settings(learn_from_wikipedia=False))[0]["dropped"]
+    example = {"kind": "correction", "message_id": reply, "context": [], "question": item["question"],
+               "answer": item["answer"]}
+    rows, probes = dataset.build([example], [], "S", 1.0, excluded=training_data.excluded_keys(store))
+    assert rows == [] and probes == []
+    training_data.restore(store, item["key"])
+    rows, probes = dataset.build([example], [], "S", 1.0, excluded=training_data.excluded_keys(store))
+    assert len(rows) == len(dataset.TRAIN_TEMPLATES) and len(probes) == 1

@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from app.main import create_window
 from learner import cycle, versions
 from learner.settings import Settings
+from learner.store import Store
 
 
 class StallMeter:
@@ -129,4 +130,23 @@ def test_approval_holds_a_candidate_until_accepted(qtbot, grokling_home, promote
     with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
         panel.rollback_button.click()
     assert swapped.args == ["v2"] and versions.awaiting_approval() == []
+    window.shutdown()
+
+
+def test_training_data_preview_drops_an_item(qtbot, grokling_home):
+    store = Store()
+    conversation = store.new_conversation()
+    store.add_user_message(conversation, "Who founded Zorblax Labs?")
+    store.correct(store.add_assistant_message(conversation, "I don't know."), "Mira Quell founded it in 2041.")
+    store.close()
+    window = open_app(qtbot)
+    panel = window.open_learning_panel()
+    qtbot.waitUntil(lambda: panel.data_table.rowCount() == 1, timeout=10_000)
+    assert panel.data_table.item(0, 1).text() == "Who founded Zorblax Labs?"
+    panel.data_table.selectRow(0)
+    panel.toggle_selected_item()
+    qtbot.waitUntil(lambda: panel.data_table.item(0, 0).text() == "dropped", timeout=10_000)
+    with qtbot.waitSignal(window.learning.finished, timeout=120_000) as finished:
+        window.learn_now_action.trigger()
+    assert finished.args[0].code == cycle.NOTHING_TO_LEARN and "dropped" in finished.args[0].reason
     window.shutdown()
