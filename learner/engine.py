@@ -83,6 +83,9 @@ def check_gguf(path: Path) -> None:
         raise ModelLoadError(f"{path} is not a GGUF model file")
 
 
+LOGPROB_FLOOR = -30.0
+
+
 class Engine:
     def __init__(self, model: ModelChoice, *, n_ctx: int = 4096, n_threads: int | None = None):
         self.n_ctx = n_ctx
@@ -178,7 +181,9 @@ class Engine:
                 logits = np.ctypeslib.as_array(llama_get_logits_ith(self._llm.ctx, -1),
                                                shape=(self._llm.n_vocab(),)).astype(np.float64)
                 top = logits.max()
-                total += logits[token] - top - np.log(np.exp(logits - top).sum())
+                # Floored at e^-30: one token the model rules out entirely (a -inf logit) must not make
+                # the sum infinite and drown what every other token says.
+                total += max(LOGPROB_FLOOR, float(logits[token] - top - np.log(np.exp(logits - top).sum())))
                 self._llm.eval([token])
         return total, len(tokens)
 
