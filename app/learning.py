@@ -86,7 +86,7 @@ class LearningController(QObject):
     def facts(self) -> schedule.Facts:
         return schedule.Facts(now=datetime.now(), paused=self.paused, running=self.running,
                               last_cycle_ended=schedule.last_cycle_ended(),
-                              new_corrections=schedule.new_corrections(self.store),
+                              new_corrections=schedule.new_corrections(self.store, self.settings),
                               idle_s=time.monotonic() - self._last_input, on_ac_power=schedule.on_ac_power())
 
     def _tick(self) -> None:

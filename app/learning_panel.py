@@ -257,8 +257,9 @@ class LearningPanel(QDialog):
     def _store_rows() -> tuple[list[topics.Topic], list[dict]]:
         store = Store()
         try:
-            topics.mine(store)
-            return topics.listing(store, limit=200), training_data.preview(store, Settings.load())
+            settings = Settings.load()
+            topics.mine(store, settings)
+            return topics.listing(store, limit=200), training_data.preview(store, settings)
         finally:
             store.close()
 

@@ -341,6 +341,11 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self.rename_conversation(conversation_id))
         menu.addAction("System prompt…", lambda: self.edit_system_prompt(conversation_id))
+        opted_out = bool(self.store.conversation(conversation_id).learning_opt_out)
+        learn = menu.addAction("Learn from this chat")
+        learn.setCheckable(True)
+        learn.setChecked(not opted_out)
+        learn.toggled.connect(lambda on: self.store.set_learning_opt_out(conversation_id, not on))
         menu.addAction("Delete…", lambda: self.delete_conversation(conversation_id))
         menu.exec(self.conversation_list.mapToGlobal(position))
 

@@ -225,7 +225,7 @@ def cmd_topics(args) -> int:
         if name is not None:
             topic = topics.set_status(store, name, status)
             print(f"{topic.name}: {status}", file=sys.stderr)
-    topics.mine(store, half_life_days=settings.topic_half_life_days)
+    topics.mine(store, settings)
     picked = {t.key for t in topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle)}
     listing = topics.listing(store, args.limit)
     if args.json:

@@ -5,6 +5,8 @@ Run as: python -m learner.collect [--out DIR]
 - a correction's text is the target for the question it answered;
 - a thumbs-up reply (not corrected) is a positive example as it stands;
 - a thumbs-down without a correction is not trained on: its question is recorded as a gap.
+Conversations the user opted out of are skipped (all of them with learn_from_chats off),
+and personal data is scrubbed (learner.privacy) before anything is written.
 Every correction ever made is collected (training starts from the base each cycle, so
 what versions 1..N learned stays in); `new` counts those made since the live version.
 """
@@ -13,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from learner.privacy import scrub
+from learner.settings import Settings
 from learner.stage import progress, text_sha256, write_meta
 from learner.store import Store
 
@@ -28,8 +32,9 @@ def _latest_feedback(store: Store) -> list[dict]:
           coalesce((SELECT rating FROM feedback f WHERE f.message_id = m.id AND rating IS NOT NULL
            ORDER BY f.id DESC LIMIT 1), 0) AS rating,
           (SELECT max(created_at) FROM feedback f WHERE f.message_id = m.id) AS feedback_at
-        FROM messages m
-        WHERE m.role = 'assistant' AND EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = m.id)
+        FROM messages m JOIN conversations c ON c.id = m.conversation_id
+        WHERE m.role = 'assistant' AND c.learning_opt_out = 0
+          AND EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = m.id)
         ORDER BY m.id"""))
 
 
@@ -45,9 +50,12 @@ def _context(store: Store, conversation_id: int, message_id: int) -> tuple[list[
     return [{"role": r["role"], "content": r["content"]} for r in earlier], rows[-1]["content"]
 
 
-def collect(store: Store, since: str | None = None) -> dict:
+def collect(store: Store, since: str | None = None, settings: Settings | None = None) -> dict:
+    """Examples from conversations the user has not opted out of, personal data scrubbed (settings)."""
+    settings = settings or Settings()
     examples, gaps = [], []
-    for row in _latest_feedback(store):
+    rows = _latest_feedback(store) if settings.learn_from_chats else []
+    for row in rows:
         found = _context(store, row["conversation_id"], row["message_id"])
         if found is None:
             continue
@@ -60,6 +68,13 @@ def collect(store: Store, since: str | None = None) -> dict:
             examples.append({**base, "kind": "positive", "answer": row["reply"]})
         elif row["rating"] == -1:
             gaps.append({**base, "kind": "gap", "reply": row["reply"]})
+    if settings.scrub_personal_data:
+        patterns = tuple(settings.scrub_patterns)
+        for e in examples + gaps:
+            for key in ("question", "answer", "reply"):
+                if e.get(key):
+                    e[key] = scrub(e[key], patterns)
+            e["context"] = [{**m, "content": scrub(m["content"], patterns)} for m in e["context"]]
     new = [e for e in examples if since is None or e["feedback_at"] > since]
     return {"examples": examples, "gaps": gaps, "new": len(new),
             "collected_until": max((e["feedback_at"] for e in examples), default=None),
@@ -68,10 +83,10 @@ def collect(store: Store, since: str | None = None) -> dict:
             "positives": sum(e["kind"] == "positive" for e in examples)}
 
 
-def run(store: Store, out: Path, since: str | None = None) -> dict:
+def run(store: Store, out: Path, since: str | None = None, settings: Settings | None = None) -> dict:
     """Write examples.jsonl and gaps.jsonl into `out`, with meta.json."""
     progress("collect", 0, "reading feedback")
-    found = collect(store, since)
+    found = collect(store, since, settings)
     out.mkdir(parents=True, exist_ok=True)
     body = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in found["examples"])
     (out / "examples.jsonl").write_text(body, encoding="utf-8")
@@ -89,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Collect corrections and thumbs-up replies from the store.")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    print(json.dumps(run(Store(), args.out or paths.data_dir() / "runs" / "manual" / "collect"), indent=2))
+    print(json.dumps(run(Store(), args.out or paths.data_dir() / "runs" / "manual" / "collect", None, Settings.load()),
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         finally:
             timings[name] = round(time.perf_counter() - started, 2)
 
-    collected = timed("collect", collect.run, store, run_dir / "collect", since)
+    collected = timed("collect", collect.run, store, run_dir / "collect", since, settings)
     learned_articles = {(a["title"], a["revision"]) for a in (live_meta.meta.get("articles", []) if live_meta else [])}
     articles, facts = [], []
     if settings.learn_from_wikipedia and settings.topics_per_cycle:
@@ -132,8 +132,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
 def _knowledge(settings: Settings, store: Store, out) -> dict:
     client = knowledge.client_from_settings(settings)
     try:
-        return knowledge.run(store, client, out, settings.topic_min_mentions, settings.topics_per_cycle,
-                             settings.facts_per_article, settings.topic_half_life_days)
+        return knowledge.run(store, client, out, settings)
     finally:
         client.close()
 

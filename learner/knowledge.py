@@ -268,16 +268,15 @@ def gather(store: Store, client: WikiClient, chosen: list[topics.Topic]) -> tupl
     return found, failures
 
 
-def run(store: Store, client: WikiClient, out: Path, min_mentions: int = 3, topics_per_cycle: int = 3,
-        max_facts: int = 12, half_life_days: float = 14.0) -> dict:
+def run(store: Store, client: WikiClient, out: Path, settings) -> dict:
     started = time.perf_counter()
     progress("knowledge", 0, "mining topics")
-    topics.mine(store, half_life_days=half_life_days)
-    chosen = topics.to_learn(store, min_mentions, topics_per_cycle)
+    topics.mine(store, settings)
+    chosen = topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle)
     found, failures = gather(store, client, chosen)
     rows, articles = [], []
     for topic, article in found:
-        facts = facts_from(article, max_facts)
+        facts = facts_from(article, settings.facts_per_article)
         articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
                          "url": article.url, "facts": len(facts)})
         if not facts:
@@ -314,8 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.load()
     client = client_from_settings(settings)
     try:
-        meta = run(Store(), client, args.out or paths.data_dir() / "knowledge", settings.topic_min_mentions,
-                   settings.topics_per_cycle, settings.facts_per_article, settings.topic_half_life_days)
+        meta = run(Store(), client, args.out or paths.data_dir() / "knowledge", settings)
     finally:
         client.close()
     print(json.dumps({k: meta[k] for k in ("topics", "articles", "failures", "facts")}, indent=2))

@@ -137,6 +137,12 @@ def m005_training_exclusions(conn: sqlite3.Connection) -> None:
             created_at TEXT NOT NULL
         )""")
 
+
+@migration
+def m006_learning_opt_out(conn: sqlite3.Connection) -> None:
+    # 1: the learner never reads this conversation (corrections, thumbs-up, topics).
+    conn.execute("ALTER TABLE conversations ADD COLUMN learning_opt_out INTEGER NOT NULL DEFAULT 0")
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

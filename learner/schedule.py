@@ -70,12 +70,12 @@ def decide(settings, facts: Facts) -> Decision:
     return Decision(True, "Learning starting")
 
 
-def new_corrections(store) -> int:
+def new_corrections(store, settings) -> int:
     """Corrections made since the live version's data was collected."""
     from learner import collect, versions
 
     live = versions.live_version()
-    return collect.collect(store, live.meta.get("collected_until") if live else None)["new_corrections"]
+    return collect.collect(store, live.meta.get("collected_until") if live else None, settings)["new_corrections"]
 
 
 def last_cycle_ended() -> datetime | None:

@@ -6,6 +6,7 @@ ignored, so a typo in a hand-edited file does not quietly change nothing.
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
@@ -74,6 +75,15 @@ class Settings:
 
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
+
+    learn_from_chats: bool = True
+    """Learn from your corrections, thumbs-up and topics. Off: only topics you add yourself are learned."""
+
+    scrub_personal_data: bool = True
+    """Replace e-mail addresses, phone and card numbers with placeholders before text enters training data."""
+
+    scrub_patterns: list = dataclasses.field(default_factory=list)
+    """More regular expressions to scrub (e.g. an employee id format)."""
 
     require_approval: bool = False
     """A candidate that passed the gate waits for you to accept it (learning panel, `grokling accept`)."""
@@ -160,6 +170,8 @@ class Settings:
         _check(_is_clock(self.learn_daily_at), "learn_daily_at", "a time HH:MM")
         _check(self.learn_when_idle_min >= 0 and self.learn_min_interval_min >= 0,
                "learn_when_idle_min/learn_min_interval_min", "0 or more")
+        _check(all(isinstance(p, str) and _compiles(p) for p in self.scrub_patterns), "scrub_patterns",
+               "a list of valid regular expressions")
         _check(self.wiki_api_url.startswith(("http://", "https://")), "wiki_api_url", "an http(s) URL")
         _check(self.wiki_min_interval_s >= 0 and self.wiki_timeout_s > 0, "wiki_min_interval_s/wiki_timeout_s",
                "0 or more / positive")
@@ -197,6 +209,14 @@ def _runtime_types(annotation) -> tuple[type, ...]:
     # Annotations are real types here (no `from __future__ import annotations`).
     args = getattr(annotation, "__args__", None)
     return tuple(type(None) if a is None else a for a in args) if args else (annotation,)
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
 
 
 def _is_clock(text: str) -> bool:

@@ -36,6 +36,7 @@ class Conversation:
     system_prompt: str | None
     created_at: str
     updated_at: str
+    learning_opt_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,10 @@ class Store:
     def set_system_prompt(self, conversation_id: int, system_prompt: str | None) -> None:
         prompt = clean_text(system_prompt).strip() if system_prompt else None
         self._update_conversation(conversation_id, system_prompt=prompt or None)
+
+    def set_learning_opt_out(self, conversation_id: int, opt_out: bool) -> None:
+        """Keep this conversation out of everything the learner reads (or let it back in)."""
+        self._update_conversation(conversation_id, learning_opt_out=int(opt_out))
 
     def delete_conversation(self, conversation_id: int) -> None:
         with self._lock:

@@ -17,6 +17,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from learner.privacy import scrub
+from learner.settings import Settings
 from learner.store import NotFoundError, Store, now
 
 STOPWORDS = frozenset("""
@@ -137,9 +139,14 @@ def _age_days(stamp: str, at: datetime) -> float:
     return max(0.0, (at - datetime.fromisoformat(stamp)).total_seconds() / 86400)
 
 
-def mine(store: Store, half_life_days: float = 14.0, bad_reply_boost: float = 1.0,
-         at: datetime | None = None) -> int:
-    """Recompute every topic's counts from the user's messages; the number of topics with mentions."""
+def mine(store: Store, settings: Settings | None = None, at: datetime | None = None, bad_reply_boost: float = 1.0) -> int:
+    """Recompute every topic's counts from the user's messages; the number of topics with mentions.
+
+    Opted-out conversations are skipped (every conversation with learn_from_chats off), and
+    messages are scrubbed of personal data first: an e-mail address never becomes a topic
+    that is searched for on Wikipedia.
+    """
+    settings = settings or Settings()
     at = at or datetime.now(timezone.utc)
     rows = store.query("""
         SELECT u.id, u.content, u.created_at, r.content AS reply,
@@ -149,8 +156,10 @@ def mine(store: Store, half_life_days: float = 14.0, bad_reply_boost: float = 1.
         FROM messages u
         LEFT JOIN messages r ON r.id = (SELECT min(id) FROM messages
                                         WHERE conversation_id = u.conversation_id AND id > u.id AND role = 'assistant')
-        WHERE u.role = 'user'
-        ORDER BY u.id""")
+        JOIN conversations c ON c.id = u.conversation_id
+        WHERE u.role = 'user' AND c.learning_opt_out = 0 AND ?
+        ORDER BY u.id""", [int(settings.learn_from_chats)])
+    patterns = tuple(settings.scrub_patterns)
     score: Counter = Counter()
     mentions: Counter = Counter()
     bad: Counter = Counter()
@@ -159,8 +168,9 @@ def mine(store: Store, half_life_days: float = 14.0, bad_reply_boost: float = 1.
     examples: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         went_badly = row["rating"] < 0 or row["corrected"] or bool(row["reply"] and DODGES.search(row["reply"]))
-        weight = 0.5 ** (_age_days(row["created_at"], at) / half_life_days) * (1 + bad_reply_boost * went_badly)
-        for key, name in candidates(row["content"]).items():
+        weight = 0.5 ** (_age_days(row["created_at"], at) / settings.topic_half_life_days) * (1 + bad_reply_boost * went_badly)
+        text = scrub(row["content"], patterns) if settings.scrub_personal_data else row["content"]
+        for key, name in candidates(text).items():
             score[key] += weight
             mentions[key] += 1
             bad[key] += went_badly

@@ -21,7 +21,7 @@ def preview(store: Store, settings) -> list[dict]:
     """[{key, kind, question, answer, source, dropped}] for every item the next cycle would teach."""
     dropped = excluded_keys(store)
     items = []
-    for e in collect.collect(store)["examples"]:
+    for e in collect.collect(store, settings=settings)["examples"]:
         items.append({"kind": e["kind"], "question": e["question"], "answer": e["answer"],
                       "source": {"kind": e["kind"], "message_id": e["message_id"]}})
     if settings.learn_from_wikipedia:

@@ -6,6 +6,7 @@ import pytest
 from fake_mediawiki import FakeMediaWikiServer, FakeWiki
 
 from learner import knowledge, topics
+from learner.settings import Settings
 from learner.wiki import USER_AGENT, WikiClient, WikiError
 
 ZORBLAX = """Zorblax Labs is a research company on the planet Vexaria that builds gravity engines.[1] It was founded in 2041 by Mira Quell.
@@ -112,10 +113,10 @@ def test_a_failing_article_never_fails_the_stage(wiki, store, tmp_path):
     fake, server = wiki
     fake.malformed.add("Zorblax Labs")
     topics.set_status(store, "Zorblax Labs", "added")
-    meta = knowledge.run(store, client(server), tmp_path / "knowledge")
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", Settings())
     assert meta["facts"] == 0 and "Zorblax Labs" in meta["failures"][0]["reason"]
     fake.malformed.clear()
-    meta = knowledge.run(store, client(server), tmp_path / "knowledge")
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", Settings())
     assert meta["articles"][0]["title"] == "Zorblax Labs" and meta["facts"] >= 3
     rows = knowledge.read_facts(tmp_path / "knowledge")
     assert {r["source"]["revision"] for r in rows} == {7}

@@ -1,0 +1,55 @@
+"""Personal data scrubbing: what the user typed is cleaned before it enters any training data
+or leaves the machine as a Wikipedia search.
+
+E-mail addresses, phone numbers and card-like numbers (13-19 digits passing the Luhn
+check) become placeholders; more patterns come from the `scrub_patterns` setting
+(regular expressions). The conversation store keeps the user's words as typed: they are
+the user's, on the user's machine. What is scrubbed is what the model would be taught.
+"""
+
+import re
+from functools import lru_cache
+
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+DATE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}")
+CARD_LIKE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?!\w)")
+
+
+def luhn_ok(digits: str) -> bool:
+    total, double = 0, False
+    for d in reversed(digits):
+        n = int(d) * (2 if double else 1)
+        total += n - 9 if n > 9 else n
+        double = not double
+    return total % 10 == 0
+
+
+def _card(match: re.Match) -> str:
+    digits = re.sub(r"\D", "", match.group())
+    return "[card number]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else match.group()
+
+
+def _phone(match: re.Match) -> str:
+    text = match.group()
+    digits = re.sub(r"\D", "", text)
+    groups = len(re.findall(r"\d+", text))
+    # Dates, amounts and codes are digits with separators too: a phone number has 7-15 digits and
+    # a country or area code, or at least three groups (and is not a date).
+    phone_like = text.startswith(("+", "(")) or (groups >= 3 and not DATE.fullmatch(text))
+    return "[phone number]" if 7 <= len(digits) <= 15 and phone_like else text
+
+
+@lru_cache(maxsize=16)
+def _extra(patterns: tuple[str, ...]) -> list[re.Pattern]:
+    return [re.compile(p) for p in patterns]
+
+
+def scrub(text: str, extra_patterns: tuple[str, ...] = ()) -> str:
+    """`text` with personal data replaced by placeholders like [email]."""
+    text = EMAIL.sub("[email]", text)
+    text = CARD_LIKE.sub(_card, text)
+    text = PHONE.sub(_phone, text)
+    for pattern in _extra(tuple(extra_patterns)):
+        text = pattern.sub("[redacted]", text)
+    return text

@@ -1,0 +1,60 @@
+"""Personal data never reaches training data; opted-out and deleted chats are never learned from."""
+
+import pytest
+
+from learner import collect, topics
+from learner.privacy import scrub
+from learner.settings import Settings, SettingsError
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Mail jane.doe+news@example.co.uk today", "Mail [email] today"),
+    ("Call +44 20 7946 0958 or (555) 123-4567 or 555 123 4567", "Call [phone number] or [phone number] or [phone number]"),
+    ("Card 4111 1111 1111 1111, exp 12/29", "Card [card number], exp 12/29"),
+    ("Not a card: 1234 5678 9012 3456", "Not a card: 1234 5678 9012 3456"),  # fails the Luhn check
+    ("Founded on 12-05-2041, cost 12,500 in 1999; pi is 3.14159", "Founded on 12-05-2041, cost 12,500 in 1999; pi is 3.14159"),
+])
+def test_scrub(text, expected):
+    assert scrub(text) == expected
+
+
+def test_configured_patterns_and_bad_ones():
+    assert scrub("Badge EMP-48213 here", ("EMP-\\d+",)) == "Badge [redacted] here"
+    with pytest.raises(SettingsError, match="scrub_patterns"):
+        Settings(scrub_patterns=["(unclosed"])
+
+
+def teach(store, question, answer):
+    conversation = store.new_conversation()
+    store.add_user_message(conversation, question)
+    store.correct(store.add_assistant_message(conversation, "I don't know."), answer)
+    return conversation
+
+
+def test_collected_examples_are_scrubbed_and_respect_opt_outs(store):
+    kept = teach(store, "What is Mira's e-mail, mira@zorblax.example?", "Call Mira on +1 415 555 0100.")
+    private = teach(store, "Who founded Zorblax Labs?", "Mira Quell, in 2041.")
+    gone = teach(store, "What is the capital of Vexaria?", "Drennport.")
+    store.set_learning_opt_out(private, True)
+    store.delete_conversation(gone)
+    [example] = collect.collect(store)["examples"]
+    assert example["question"] == "What is Mira's e-mail, [email]?"
+    assert example["answer"] == "Call Mira on [phone number]."
+    assert "mira@zorblax.example" in store.thread(kept)[0].content  # the user's own record stays as typed
+    assert collect.collect(store, settings=Settings(learn_from_chats=False))["examples"] == []
+    store.set_learning_opt_out(private, False)
+    assert len(collect.collect(store)["examples"]) == 2
+
+
+def test_topics_skip_opted_out_chats_and_never_mine_personal_data(store):
+    for _ in range(3):
+        teach(store, "Tell me about Zorblax Labs, write to ceo@zorblax.example", "Sure.")
+    hidden = [teach(store, "What is Quorvath Ridge?", "A ridge.") for _ in range(3)]
+    for conversation in hidden:
+        store.set_learning_opt_out(conversation, True)
+    topics.mine(store)
+    names = {t.name for t in topics.listing(store)}
+    assert "Zorblax Labs" in names and "Quorvath Ridge" not in names
+    assert not any("@" in n or "zorblax.example" in n for n in names)
+    topics.mine(store, Settings(learn_from_chats=False))
+    assert topics.listing(store) == []
