@@ -298,7 +298,8 @@ class LearningPanel(QDialog):
         toggle.clicked.connect(self.toggle_selected_item)
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        layout.addWidget(QLabel("What the next cycle teaches. Dropped items are never trained on, in any phrasing."))
+        layout.addWidget(QLabel("What the next cycle teaches. Dropped items are never trained on, in any phrasing; "
+                                "a question taught two different ways is left out until you drop one side."))
         layout.addWidget(self.data_table)
         layout.addWidget(toggle, alignment=Qt.AlignmentFlag.AlignRight)
         return tab
@@ -310,7 +311,8 @@ class LearningPanel(QDialog):
             source = item["source"]
             origin = (f"{source['title']} (rev. {source['revision']})" if source.get("kind") == "article"
                       else f"your {item['kind']} (message {source.get('message_id')})")
-            for c, text in enumerate(["dropped" if item["dropped"] else "", item["question"], item["answer"], origin]):
+            state = "dropped" if item["dropped"] else "conflict: choose" if item["conflict"] else ""
+            for c, text in enumerate([state, item["question"], item["answer"], origin]):
                 self.data_table.setItem(r, c, QTableWidgetItem(text))
 
     def toggle_selected_item(self) -> None:

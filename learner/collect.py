@@ -76,7 +76,13 @@ def collect(store: Store, since: str | None = None, settings: Settings | None = 
                     e[key] = scrub(e[key], patterns)
             e["context"] = [{**m, "content": scrub(m["content"], patterns)} for m in e["context"]]
     new = [e for e in examples if since is None or e["feedback_at"] > since]
-    return {"examples": examples, "gaps": gaps, "new": len(new),
+    # At most max_corrections_per_cycle new corrections, oldest first; the rest wait for later cycles.
+    waiting = sorted((e for e in new if e["kind"] == "correction"),
+                     key=lambda e: e["feedback_at"])[settings.max_corrections_per_cycle:]
+    if waiting:
+        examples = [e for e in examples if e not in waiting]
+        new = [e for e in new if e not in waiting]
+    return {"examples": examples, "gaps": gaps, "new": len(new), "waiting": len(waiting),
             "collected_until": max((e["feedback_at"] for e in examples), default=None),
             "corrections": sum(e["kind"] == "correction" for e in examples),
             "new_corrections": sum(e["kind"] == "correction" for e in new),
@@ -92,7 +98,7 @@ def run(store: Store, out: Path, since: str | None = None, settings: Settings | 
     (out / "examples.jsonl").write_text(body, encoding="utf-8")
     (out / "gaps.jsonl").write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in found["gaps"]))
     meta = write_meta(out, {"stage": "collect", "since": since, "examples_sha256": text_sha256(body),
-                            **{k: found[k] for k in ("new", "corrections", "positives", "collected_until")},
+                            **{k: found[k] for k in ("new", "waiting", "corrections", "positives", "collected_until")},
                             "gaps": len(found["gaps"])})
     progress("collect", 100, f"{meta['corrections']} corrections ({meta['new']} new), {meta['positives']} thumbs-up")
     return meta

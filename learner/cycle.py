@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from learner import base as base_stage
-from learner import collect, dataset, evaluate, export, knowledge, paths, train, training_data, versions
+from learner import collect, conflicts, dataset, evaluate, export, knowledge, paths, train, training_data, versions
 from learner.models import live_model
 from learner.settings import Settings
 from learner.stage import claim_stdout_for_events, event, progress
@@ -85,11 +85,19 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     if collected["new"] == 0 and not new_articles:
         return CycleResult(NOTHING_TO_LEARN, "nothing new to learn since the live version", timings=timings)
 
-    excluded = training_data.excluded_keys(store)
+    dropped = training_data.excluded_keys(store)
     examples = [json.loads(line) for line in (run_dir / "collect" / "examples.jsonl").read_text().splitlines() if line]
+    in_conflict = conflicts.find([e for e in examples if dataset.item_key(e["question"], e["answer"]) not in dropped],
+                                 [f for f in facts if dataset.item_key(f["question"], f["answer"]) not in dropped])
+    if in_conflict:
+        progress("collect", 100, f"{len(in_conflict)} question(s) taught two different ways: left out until you choose")
+    excluded = dropped | conflicts.keys(in_conflict)
     if all(dataset.item_key(item["question"], item["answer"]) in excluded for item in examples + facts):
-        return CycleResult(NOTHING_TO_LEARN, "nothing to learn: every item was dropped from the training data",
-                           timings=timings)
+        reason = "nothing to learn: every item was dropped from the training data"
+        if in_conflict:
+            reason = (f"nothing to learn: {len(in_conflict)} conflicting correction(s) wait for you to choose "
+                      f"(learning panel, Training data): " + "; ".join(c["question"] for c in in_conflict))
+        return CycleResult(NOTHING_TO_LEARN, reason, metrics={"conflicts": in_conflict}, timings=timings)
 
     replay = timed("replay", evaluate.retention_answers, live, settings.system_prompt)
     dataset_dir, dataset_meta = timed("dataset", dataset.run, run_dir / "collect", replay, settings.system_prompt,
@@ -101,7 +109,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     timed("export", export.run, checkpoint, run_dir / "adapter", candidate, settings.quant)
     evaluation = timed("evaluate", evaluate.run, candidate, live, dataset_meta["probes"], settings.system_prompt,
                        run_dir / "eval", replayed=set(dataset_meta["replay_questions"]))
-    metrics = evaluation["metrics"]
+    metrics = {**evaluation["metrics"], "conflicts": in_conflict}
     learned = metrics["learned"] if metrics["learned"] is not None else 1.0
     from_articles = metrics["article_held_out"] if metrics["article_held_out"] is not None else 1.0
     if learned < settings.gate_learned or metrics["kept"] < settings.gate_kept or from_articles < settings.gate_articles:

@@ -85,6 +85,9 @@ class Settings:
     scrub_patterns: list = dataclasses.field(default_factory=list)
     """More regular expressions to scrub (e.g. an employee id format)."""
 
+    max_corrections_per_cycle: int = 20
+    """New corrections learned per cycle, oldest first; more wait for later cycles (limits poisoning)."""
+
     require_approval: bool = False
     """A candidate that passed the gate waits for you to accept it (learning panel, `grokling accept`)."""
 
@@ -167,6 +170,7 @@ class Settings:
         _check(self.learn_schedule in ("daily", "after_corrections", "manual"), "learn_schedule",
                "one of daily, after_corrections, manual")
         _check(self.learn_after_corrections >= 1, "learn_after_corrections", "at least 1")
+        _check(self.max_corrections_per_cycle >= 1, "max_corrections_per_cycle", "at least 1")
         _check(_is_clock(self.learn_daily_at), "learn_daily_at", "a time HH:MM")
         _check(self.learn_when_idle_min >= 0 and self.learn_min_interval_min >= 0,
                "learn_when_idle_min/learn_min_interval_min", "0 or more")

@@ -8,7 +8,7 @@ out, every phrasing of them and their evaluation questions too.
 
 import json
 
-from learner import collect, knowledge, topics
+from learner import collect, conflicts, knowledge, topics
 from learner.dataset import item_key
 from learner.store import Store, now
 
@@ -32,10 +32,15 @@ def preview(store: Store, settings) -> list[dict]:
                 article = knowledge.cached_article(store, settings.wiki_language, rows[0]["title"], rows[0]["revision"])
                 for fact in knowledge.facts_from(article, settings.facts_per_article):
                     items.append({"kind": "article", "question": fact.question, "answer": fact.answer,
-                                  "source": fact.source})
+                                  "expect": fact.expect, "source": fact.source})
+    live = [i for i in items if item_key(i["question"], i["answer"]) not in dropped]
+    in_conflict = conflicts.keys(conflicts.find(
+        [{**i, "message_id": i["source"].get("message_id")} for i in live if i["kind"] != "article"],
+        [{**i, "expect": i["expect"]} for i in live if i["kind"] == "article"]))
     for item in items:
         item["key"] = item_key(item["question"], item["answer"])
         item["dropped"] = item["key"] in dropped
+        item["conflict"] = item["key"] in in_conflict
     return items
 
 

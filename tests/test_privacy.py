@@ -58,3 +58,31 @@ def test_topics_skip_opted_out_chats_and_never_mine_personal_data(store):
     assert not any("@" in n or "zorblax.example" in n for n in names)
     topics.mine(store, Settings(learn_from_chats=False))
     assert topics.listing(store) == []
+
+
+def test_conflicting_corrections_are_left_out_until_the_user_chooses(store):
+    from learner import conflicts, training_data
+
+    teach(store, "Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs.")
+    teach(store, "Who founded Zorblax Labs?", "Oska Venn founded Zorblax Labs.")
+    teach(store, "What is the capital of Vexaria?", "Drennport.")
+    examples = collect.collect(store)["examples"]
+    [conflict] = conflicts.find(examples, [])
+    assert conflict["question"] == "Who founded Zorblax Labs?" and len(conflict["items"]) == 2
+    article_fact = {"question": "What is the capital of Vexaria?", "answer": "The capital of Vexaria is Holm.",
+                    "expect": ["Holm"], "source": {"kind": "article"}}
+    assert len(conflicts.find(examples, [article_fact])) == 2  # the article says otherwise
+    items = training_data.preview(store, Settings(learn_from_wikipedia=False))
+    assert [i["conflict"] for i in items] == [True, True, False]
+    training_data.drop(store, items[1]["question"], items[1]["answer"])
+    assert [i["conflict"] for i in training_data.preview(store, Settings(learn_from_wikipedia=False))] == [False] * 3
+
+
+def test_at_most_n_new_corrections_per_cycle(store):
+    for i in range(5):
+        teach(store, f"What is fact number {i}?", f"Fact {i} is true.")
+    found = collect.collect(store, settings=Settings(max_corrections_per_cycle=3))
+    assert found["new"] == 3 and found["waiting"] == 2
+    assert [e["question"] for e in found["examples"]] == [f"What is fact number {i}?" for i in range(3)]
+    later = collect.collect(store, found["collected_until"], Settings(max_corrections_per_cycle=3))
+    assert later["new"] == 2 and later["waiting"] == 0
