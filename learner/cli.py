@@ -8,6 +8,7 @@
     grokling rollback [VERSION]
     grokling topics [--approve NAME | --block NAME | --add NAME] [--json]
     grokling accept|reject [VERSION]
+    grokling data export FILE.zip [--with-models] | grokling data delete --yes
 
 Exit status: 0 done; 1 the model failed to answer (the reason is printed and stored);
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
@@ -20,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from learner import __version__
+from learner import __version__, paths
 from learner.chat import send
 from learner.engine import Engine, EngineError, Sampling
 from learner.models import ModelNotFoundError, embedded_gguf
@@ -64,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
                             ("reject", "delete a candidate that waits for approval")):
         approval = commands.add_parser(verb, help=help_text)
         approval.add_argument("version", nargs="?", help="default: the newest one waiting")
+
+    data = commands.add_parser("data", help="export all your data to one zip, or delete all of it")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    data_export = data_commands.add_parser("export", help="database, conversations, settings, version data")
+    data_export.add_argument("zip", help="the .zip file to write")
+    data_export.add_argument("--with-models", action="store_true", help="include the learned GGUFs (large)")
+    data_delete = data_commands.add_parser("delete", help="delete the whole data folder")
+    data_delete.add_argument("--yes", action="store_true", required=True, help="yes, delete everything")
 
     topic = commands.add_parser("topics", help="what you talk about, and which topics the learner reads about")
     change = topic.add_mutually_exclusive_group()
@@ -175,15 +184,22 @@ def cmd_versions(args) -> int:
     waiting = set(versions.pending_names())
     for v in versions.all_versions():
         rows.append({"version": v.name, "live": v.name == live, "gguf": str(v.gguf), "metrics": v.meta.get("metrics"),
-                     "created_at": v.meta.get("created_at"), "awaiting_approval": v.name in waiting})
+                     "created_at": v.meta.get("created_at"), "awaiting_approval": v.name in waiting,
+                     "bytes": versions.folder_bytes(v.path)})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    if not args.json:
+        data = paths.data_dir()
+        sizes = {name: versions.folder_bytes(data / name) / 1e6 for name in ("versions", "runs", "base")}
+        print(f"disk: versions {sizes['versions']:.0f} MB (budget {Settings.load().versions_budget_mb} MB), "
+              f"recent cycles {sizes['runs']:.0f} MB, base checkpoint {sizes['base']:.0f} MB")
     for r in rows:
         m = r["metrics"] or {}
         scores = f"learned {m['learned']:.0%} kept {m['kept']:.0%}" if m.get("learned") is not None else ""
         waits = " (awaiting approval: grokling accept / reject)" if r.get("awaiting_approval") else ""
-        print(f"{'*' if r['live'] else ' '} {r['version']:<6} {scores:<24} {r['gguf']}{waits}")
+        size = f"{r['bytes'] / 1e6:5.0f} MB" if r.get("bytes") else " " * 8
+        print(f"{'*' if r['live'] else ' '} {r['version']:<6} {scores:<24} {size} {r['gguf']}{waits}")
     return 0
 
 
@@ -216,6 +232,22 @@ def cmd_approval(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from learner import userdata
+
+    if args.data_command == "export":
+        names = userdata.export_all(Path(args.zip), args.with_models)
+        print(f"wrote {args.zip}: {len(names)} files")
+        return 0
+    try:
+        home = userdata.delete_all()
+    except userdata.DataBusyError as e:
+        print(f"grokling: {e}", file=sys.stderr)
+        return 5
+    print(f"deleted {home}")
+    return 0
+
+
 def cmd_topics(args) -> int:
     from learner import topics
 
@@ -245,7 +277,7 @@ def cmd_topics(args) -> int:
 
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
             "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
-            "reject": cmd_approval}
+            "reject": cmd_approval, "data": cmd_data}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,6 +16,7 @@ out; 5 another cycle is running; 6 the candidate passed and waits for the user's
 import fcntl
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -60,8 +61,19 @@ def run_cycle(settings: Settings, store: Store) -> CycleResult:
         lock.close()
 
 
+KEPT_RUNS = 2
+"""Earlier cycles' working folders kept for inspection (each holds a candidate GGUF)."""
+
+
+def _clear_old_runs() -> None:
+    runs = sorted(p for p in (paths.data_dir() / "runs").glob("*") if p.is_dir())
+    for old in runs[:-KEPT_RUNS] if len(runs) > KEPT_RUNS else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _run(settings: Settings, store: Store) -> CycleResult:
     timings: dict[str, float] = {}
+    _clear_old_runs()
     run_dir = paths.data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     live = live_model(settings)
     live_meta = versions.live_version()
@@ -128,7 +140,8 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         "base": str(checkpoint), "quant": settings.quant, "train": {k: train_meta[k] for k in
                                                                      ("device", "qlora", "first_loss", "final_loss", "settings")},
         "items": evaluation["items"], "previous": live.version,
-    }, settings.keep_versions, make_live=not settings.require_approval)
+    }, settings.keep_versions, make_live=not settings.require_approval,
+        budget_bytes=settings.versions_budget_mb * 1_000_000)
     if settings.require_approval:
         reason = f"{version.name} passed the gate and waits for your approval"
         progress("promote", 100, reason)

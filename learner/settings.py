@@ -76,6 +76,9 @@ class Settings:
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
 
+    versions_budget_mb: int = 1500
+    """Disk for learned versions: the oldest go first beyond it (never the live or the rollback one)."""
+
     learn_from_chats: bool = True
     """Learn from your corrections, thumbs-up and topics. Off: only topics you add yourself are learned."""
 
@@ -167,6 +170,7 @@ class Settings:
         _check(self.replay_ratio >= 0, "replay_ratio", "0 or more")
         _check(0 <= self.gate_learned <= 1 and 0 <= self.gate_kept <= 1, "gate_learned/gate_kept", "between 0 and 1")
         _check(self.keep_versions >= 1, "keep_versions", "at least 1")
+        _check(self.versions_budget_mb >= 1, "versions_budget_mb", "at least 1")
         _check(self.learn_schedule in ("daily", "after_corrections", "manual"), "learn_schedule",
                "one of daily, after_corrections, manual")
         _check(self.learn_after_corrections >= 1, "learn_after_corrections", "at least 1")

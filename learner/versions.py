@@ -79,7 +79,8 @@ def set_live(name: str) -> None:
     atomic_write_text(_pointer(), json.dumps({"version": name, "previous": current, "changed_at": time.time()}))
 
 
-def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int, make_live: bool = True) -> Version:
+def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int, make_live: bool = True,
+            budget_bytes: int | None = None) -> Version:
     """Assemble a new version folder from a cycle's outputs, make it live (or leave it awaiting
     the user's approval), prune old ones."""
     name = f"v{max([v.number for v in all_versions()], default=0) + 1}"
@@ -95,17 +96,26 @@ def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int, mak
         set_live(name)
     else:
         atomic_write_text(_pending(), json.dumps(sorted(set(pending_names()) | {name})))
-    prune(keep)
+    prune(keep, budget_bytes)
     return next(v for v in all_versions() if v.name == name)
 
 
-def prune(keep: int) -> list[str]:
-    """Remove the oldest versions beyond `keep`, never the live one or the one before it."""
+def folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def prune(keep: int, budget_bytes: int | None = None) -> list[str]:
+    """Remove the oldest versions beyond `keep` or while all of them exceed `budget_bytes`;
+    never the live one, the one before it (the rollback) or one awaiting approval."""
     pointer = live_pointer()
-    protected = {pointer.get("version"), pointer.get("previous")}
+    protected = {pointer.get("version"), pointer.get("previous"), *pending_names()}
     removable = [v for v in all_versions() if v.name not in protected]
     removed = []
-    while len(all_versions()) > keep and removable:
+
+    def over_budget() -> bool:
+        return budget_bytes is not None and sum(folder_bytes(v.path) for v in all_versions()) > budget_bytes
+
+    while (len(all_versions()) > keep or over_budget()) and removable:
         victim = removable.pop(0)
         shutil.rmtree(victim.path)
         removed.append(victim.name)

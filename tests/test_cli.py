@@ -112,3 +112,23 @@ def test_accept_and_reject_waiting_versions(promote_embedded):
     promote_embedded(make_live=False)
     assert subprocess.run([GROKLING, "reject"], capture_output=True, text=True).stdout.strip() == "v3 deleted"
     assert [v.name for v in versions.all_versions()] == ["v1", "v2"]
+
+
+def test_export_all_then_delete_all(grokling_home, tmp_path, promote_embedded):
+    import zipfile
+
+    store = Store()
+    conversation = store.new_conversation()
+    store.add_user_message(conversation, "Remember my tea: oolong")
+    store.close()
+    promote_embedded()
+    exported = subprocess.run([GROKLING, "data", "export", str(tmp_path / "mine.zip")], capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(tmp_path / "mine.zip") as z:
+        names = set(z.namelist())
+        assert {"grokling.db", "conversations.jsonl", "versions/v1/meta.json", "versions/live.json"} <= names
+        assert not any(n.endswith(".gguf") for n in names)
+        assert "oolong" in z.read("conversations.jsonl").decode()
+    assert subprocess.run([GROKLING, "data", "delete"], capture_output=True).returncode == 2  # needs --yes
+    deleted = subprocess.run([GROKLING, "data", "delete", "--yes"], capture_output=True, text=True)
+    assert deleted.returncode == 0 and not grokling_home.exists()

@@ -37,7 +37,28 @@ def grokling(*args, check=True) -> subprocess.CompletedProcess:
     return result
 
 
-def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home):
+CONNECTION_LOG = """
+import os, socket
+
+def _log(kind, target):
+    with open(os.environ["GROKLING_TEST_CONNECTIONS"], "a") as f:
+        f.write(f"{kind} {target!r}\\n")
+
+_connect, _connect_ex, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+socket.socket.connect = lambda self, address: (_log("connect", address), _connect(self, address))[1]
+socket.socket.connect_ex = lambda self, address: (_log("connect", address), _connect_ex(self, address))[1]
+socket.getaddrinfo = lambda host, *a, **k: (_log("resolve", host), _getaddrinfo(host, *a, **k))[1]
+"""
+
+
+def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home, tmp_path, monkeypatch):
+    # Every process this test starts logs each connection and name lookup it makes.
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(CONNECTION_LOG)
+    connections = tmp_path / "connections.log"
+    monkeypatch.setenv("PYTHONPATH", str(hooks))
+    monkeypatch.setenv("GROKLING_TEST_CONNECTIONS", str(connections))
     wiki = FakeWiki()
     wiki.add("Quorvath Ridge", ARTICLE, revision=42)
     with FakeMediaWikiServer(wiki) as server:
@@ -64,3 +85,9 @@ def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home):
         extracts = sum(r["params"].get("prop") == "extracts" for r in wiki.requests)
         assert grokling("learn", "--now", check=False).returncode == cycle.NOTHING_TO_LEARN
         assert sum(r["params"].get("prop") == "extracts" for r in wiki.requests) == extracts
+
+    # Chat and a full cycle talked to nothing but the (fake) wiki on loopback.
+    port = int(server.api_url.split(":")[2].split("/")[0])
+    seen = set(connections.read_text().splitlines())
+    allowed = {f"connect ('127.0.0.1', {port})", "resolve '127.0.0.1'"}
+    assert seen and seen <= allowed, seen - allowed

@@ -114,3 +114,16 @@ def test_a_kill_at_any_point_of_promotion_leaves_a_working_live_model(make_versi
     newest = make_version()  # and the next promotion works
     assert versions.live_version().name == newest.name
     assert not list(versions.versions_dir().glob(".v*.partial"))
+
+
+def test_the_disk_budget_removes_the_oldest_but_never_live_or_rollback(promote_embedded):
+    from learner import versions as v
+
+    promote_embedded(keep=10)
+    promote_embedded(keep=10)
+    size = v.folder_bytes(v.all_versions()[0].path)
+    v3 = promote_embedded(keep=10)
+    v.prune(keep=10, budget_bytes=int(size * 2.5))
+    assert [x.name for x in v.all_versions()] == ["v2", "v3"] and v3.name == "v3"
+    v.prune(keep=10, budget_bytes=1)  # over any budget: live (v3) and rollback (v2) still stay
+    assert [x.name for x in v.all_versions()] == ["v2", "v3"]

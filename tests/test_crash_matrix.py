@@ -1,0 +1,82 @@
+"""kill -9 in every stage of a learning cycle, and in the middle of a reply (slow: minutes).
+
+After each kill: the live model loads, no message is lost, the database passes
+PRAGMA integrity_check; and after all of them the next cycle succeeds.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from learner import cycle, versions
+from learner.engine import Engine
+from learner.learning_job import LearningJob
+from learner.models import live_model
+from learner.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+GROKLING = str(Path(sys.executable).with_name("grokling"))
+STAGES = ["collect", "knowledge", "dataset", "train", "export", "evaluate", "promote"]
+
+
+def state(home: Path) -> tuple[int, str]:
+    db = sqlite3.connect(home / "grokling.db")
+    try:
+        return db.execute("SELECT count(*) FROM messages").fetchone()[0], db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+def assert_intact(home: Path, messages: int) -> None:
+    assert state(home) == (messages, "ok")
+    assert versions.live_version() is None  # nothing half-promoted went live
+    Engine(live_model(Settings()), n_ctx=256).close()  # and the live model loads
+
+
+def test_kill_in_every_stage_then_learn(grokling_home):
+    subprocess.run([GROKLING, "correct", "--question", "Who founded Zorblax Labs?", "--answer",
+                    "Mira Quell founded Zorblax Labs in 2041.", "--temperature", "0"], check=True, capture_output=True)
+    messages, _ = state(grokling_home)
+    report = []
+    for stage in STAGES:
+        job = LearningJob()
+
+        def kill_in(event, stage=stage):
+            if event.get("stage") == stage and job.process.poll() is None:
+                os.killpg(job.process.pid, signal.SIGKILL)
+
+        result = job.run(kill_in)
+        report.append(f"{stage}: {result.code}")
+        assert result.code == cycle.FAILED and "died" in result.reason, (stage, result.reason)
+        assert_intact(grokling_home, messages)
+    print("\n" + ", ".join(report))
+
+    learned = subprocess.run([GROKLING, "learn", "--now"], capture_output=True, text=True)
+    assert learned.returncode == cycle.PROMOTED, learned.stdout + learned.stderr
+    assert versions.live_version().name == "v1"
+    assert state(grokling_home)[1] == "ok"
+
+
+def test_kill_mid_reply_loses_nothing(grokling_home):
+    Settings(max_tokens=400, temperature=0.0).save()
+    ask = subprocess.Popen([GROKLING, "ask", "Write a long story about a dragon who learns to bake bread."],
+                           stdout=subprocess.PIPE, start_new_session=True)
+    assert ask.stdout.read(20)  # the reply is streaming
+    time.sleep(0.5)
+    os.killpg(ask.pid, signal.SIGKILL)
+    ask.wait()
+    db = sqlite3.connect(grokling_home / "grokling.db")
+    rows = db.execute("SELECT role, content FROM messages ORDER BY id").fetchall()
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    assert rows[0] == ("user", "Write a long story about a dragon who learns to bake bread.")
+    again = subprocess.run([GROKLING, "ask", "What is the capital of Japan?", "--temperature", "0"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0 and "Tokyo" in again.stdout
