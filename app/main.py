@@ -4,12 +4,13 @@ import sys
 from importlib.resources import files
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.learning import LearningController
 from app.main_window import MainWindow
 from app.tray import make_tray
 from learner.models import live_model
+from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import Store
 
@@ -39,7 +40,12 @@ def create_window(start_scheduler: bool = True) -> MainWindow:
 def run() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("grokling")
-    window = create_window()
+    try:
+        window = create_window()
+    except DataDirError as e:
+        print(f"grokling: {e}", file=sys.stderr)
+        QMessageBox.critical(None, "grokling", str(e))
+        return 2
     window.show()
     if window.conversation_list.count():
         window.conversation_list.setCurrentRow(0)

@@ -18,6 +18,7 @@ learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 b
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from learner import __version__, paths
 from learner.chat import send
 from learner.engine import Engine, EngineError, Sampling
 from learner.models import ModelNotFoundError, embedded_gguf
+from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import NotFoundError, Store
 from learner.atomic import atomic_write_text
@@ -91,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return COMMANDS[args.command](args)
-    except (SettingsError, EngineError, ModelNotFoundError, EmptyMessageError, NotFoundError, ValueError) as e:
+    except (SettingsError, EngineError, ModelNotFoundError, EmptyMessageError, NotFoundError, ValueError,
+            DataDirError) as e:
         print(f"grokling: {e}", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as e:  # a full disk, a locked or unwritable database
+        print(f"grokling: the database could not be written ({e}); nothing was changed", file=sys.stderr)
         return 2
 
 

@@ -12,11 +12,19 @@ import platformdirs
 APP_NAME = "grokling"
 
 
+class DataDirError(OSError):
+    """The data folder cannot be created or written to."""
+
+
 def data_dir() -> Path:
     """The folder holding the database, settings, models and learning runs; created on demand."""
     override = os.environ.get("GROKLING_HOME")
     path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataDirError(f"grokling cannot keep its data in {path}: {e.strerror or e}. "
+                           "Free the path, or set GROKLING_HOME to a writable folder.") from e
     return path
 
 

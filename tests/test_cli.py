@@ -132,3 +132,11 @@ def test_export_all_then_delete_all(grokling_home, tmp_path, promote_embedded):
     assert subprocess.run([GROKLING, "data", "delete"], capture_output=True).returncode == 2  # needs --yes
     deleted = subprocess.run([GROKLING, "data", "delete", "--yes"], capture_output=True, text=True)
     assert deleted.returncode == 0 and not grokling_home.exists()
+
+
+def test_an_unusable_data_dir_is_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GROKLING_HOME", str(blocker / "grokling"))
+    run = subprocess.run([GROKLING, "ask", "hi"], capture_output=True, text=True)
+    assert run.returncode == 2 and "cannot keep its data" in run.stderr and "Traceback" not in run.stderr
