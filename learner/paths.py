@@ -5,6 +5,7 @@ temporary folder; a user can point it at another disk).
 """
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -34,3 +35,11 @@ def db_path() -> Path:
 
 def settings_path() -> Path:
     return data_dir() / "settings.json"
+
+
+def module_command(module: str) -> list[str]:
+    """The command that runs `python -m module`, also from a PyInstaller bundle (no python there:
+    the app's own executable runs it, see app/launcher.py)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, f"--run-module={module}"]
+    return [sys.executable, "-m", module]

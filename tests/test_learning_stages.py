@@ -1,6 +1,7 @@
 """Each learning stage alone, on small data; the cycle's quick exits through the real subprocess."""
 
 import json
+import sys
 
 from learner import collect, cycle, dataset, evaluate
 from learner.learning_job import LearningJob, cycle_command
@@ -79,7 +80,7 @@ def test_the_cycle_subprocess_reports_nothing_to_learn_as_json_lines(grokling_ho
     assert result.code == cycle.NOTHING_TO_LEARN and "nothing new" in result.reason
     assert events[0]["event"] == "progress" and events[0]["stage"] == "collect"
     assert events[-1]["event"] == "done" and events[-1]["code"] == 3
-    assert cycle_command("/py") == ["/py", "-m", "learner.cycle"]
+    assert cycle_command() == [sys.executable, "-m", "learner.cycle"]
 
 
 def test_a_second_cycle_while_one_runs_is_refused(grokling_home):
