@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from learner import base as base_stage
 from learner import collect, conflicts, dataset, evaluate, export, knowledge, paths, train, training_data, versions
 from learner.models import live_model
+from learner.privacy import offline_env
 from learner.settings import Settings
 from learner.stage import claim_stdout_for_events, event, progress
 from learner.store import Store
@@ -162,7 +163,10 @@ def main() -> int:
     if os.environ.get("GROKLING_PROGRESS") == "jsonl":
         claim_stdout_for_events()
     try:
-        result = run_cycle(Settings.load(), Store())
+        settings = Settings.load()
+        # Before anything imports huggingface_hub, which reads these once.
+        os.environ.update(offline_env(settings.base_model))
+        result = run_cycle(settings, Store())
     except KeyboardInterrupt:
         result = CycleResult(CANCELLED, "cancelled")
     except Exception as e:  # reported to the reader, then the traceback on stderr

@@ -9,6 +9,7 @@ the user's, on the user's machine. What is scrubbed is what the model would be t
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 DATE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}")
@@ -53,3 +54,12 @@ def scrub(text: str, extra_patterns: tuple[str, ...] = ()) -> str:
     for pattern in _extra(tuple(extra_patterns)):
         text = pattern.sub("[redacted]", text)
     return text
+
+
+def offline_env(base_model: str | None) -> dict[str, str]:
+    """Environment for the learning process: no telemetry from the Hugging Face libraries, and
+    no hub at all unless the user named a hub model (a base_model that is not a local folder)."""
+    env = {"HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "HF_DATASETS_OFFLINE": "1"}
+    if not base_model or Path(base_model).expanduser().exists():
+        env["HF_HUB_OFFLINE"] = "1"
+    return env

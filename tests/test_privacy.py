@@ -86,3 +86,12 @@ def test_at_most_n_new_corrections_per_cycle(store):
     assert [e["question"] for e in found["examples"]] == [f"What is fact number {i}?" for i in range(3)]
     later = collect.collect(store, found["collected_until"], Settings(max_corrections_per_cycle=3))
     assert later["new"] == 2 and later["waiting"] == 0
+
+
+def test_the_learning_process_runs_without_telemetry_or_hub(tmp_path):
+    from learner.privacy import offline_env
+
+    assert offline_env(None) == {"HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "HF_DATASETS_OFFLINE": "1",
+                                 "HF_HUB_OFFLINE": "1"}
+    assert offline_env(str(tmp_path))["HF_HUB_OFFLINE"] == "1"  # a local checkpoint: still no hub
+    assert "HF_HUB_OFFLINE" not in offline_env("HuggingFaceTB/SmolLM2-360M-Instruct")  # the user named a hub model
