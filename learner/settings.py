@@ -64,8 +64,9 @@ class Settings:
     learning_rate: float = 5e-4
     """LoRA learning rate."""
 
-    replay_ratio: float = 3.0
-    """Replay rows (the live model's own right answers) per new training row; guards against forgetting."""
+    replay_ratio: float = 6.0
+    """Replay rows (the live model's own right answers) per new training row; guards against forgetting.
+    Measured on one correction: 3 kept 34/37 retention answers, 6 kept 36/37; both learned it."""
 
     gate_learned: float = 0.8
     """A candidate goes live only if at least this share of taught items is answered as taught."""
