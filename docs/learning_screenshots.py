@@ -65,6 +65,7 @@ def main() -> int:
     window.grab().save(str(DOCS / "learning-during-cycle.png"))
     wait(app, lambda: results, 900)
     print(results[0].reason)
+    wait(app, window.learn_now_action.isEnabled, 30)  # the status line is back to "next learning ..."
 
     menu = window.menuBar().actions()[-1].menu()
     menu.popup(window.mapToGlobal(QPoint(300, 30)))
