@@ -80,3 +80,35 @@ def test_kill_mid_reply_loses_nothing(grokling_home):
     again = subprocess.run([GROKLING, "ask", "What is the capital of Japan?", "--temperature", "0"],
                            capture_output=True, text=True)
     assert again.returncode == 0 and "Tokyo" in again.stdout
+
+
+MID_SWAP = """
+import os, threading, time
+from learner import chat, versions
+from learner.engine import Engine
+from learner.models import embedded_model, live_model
+from learner.settings import Settings
+from learner.store import Store
+
+store, settings = Store(), Settings(temperature=0.0, max_tokens=24)
+engine = Engine(embedded_model(), n_ctx=512)
+conversation = store.new_conversation()
+reply = chat.send(store, engine, conversation, "What is the capital of Japan?", settings)
+for _ in reply:
+    pass
+swap = threading.Thread(target=engine.swap, args=(live_model(settings),))
+swap.start()  # the window does this when live.json changes
+time.sleep(0.05)
+os._exit(137)  # killed while the new model loads
+"""
+
+
+def test_kill_mid_swap_loses_nothing(grokling_home, promote_embedded):
+    promote_embedded()  # v1 live: the window would swap to it
+    child = subprocess.run([sys.executable, "-c", MID_SWAP], capture_output=True, text=True)
+    assert child.returncode == 137, child.stderr
+    assert state(grokling_home) == (2, "ok")  # the question and its reply were stored before the kill
+    Engine(live_model(Settings()), n_ctx=256).close()
+    again = subprocess.run([GROKLING, "ask", "What is the capital of Japan?", "--temperature", "0"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0 and "Tokyo" in again.stdout
