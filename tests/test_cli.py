@@ -140,3 +140,16 @@ def test_an_unusable_data_dir_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("GROKLING_HOME", str(blocker / "grokling"))
     run = subprocess.run([GROKLING, "ask", "hi"], capture_output=True, text=True)
     assert run.returncode == 2 and "cannot keep its data" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_two_instances_share_the_database_safely(grokling_home):
+    # A second app (or the CLI beside the window) is not refused: SQLite in WAL mode lets
+    # both write, and learn.lock keeps learning to one cycle at a time.
+    runs = [subprocess.Popen([GROKLING, "ask", f"Say the number {i}.", "--temperature", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    assert all(run.wait(timeout=300) == 0 for run in runs)
+    store = Store()
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert len(store.conversations()) == 3
+    assert sorted(m.role for c in store.conversations() for m in store.thread(c.id)) == ["assistant"] * 3 + ["user"] * 3
+    store.close()
