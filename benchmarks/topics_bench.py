@@ -38,7 +38,7 @@ FRAMES = ["What is {s}?", "Tell me more about {s}.", "How does {s} compare to ot
 def fill_store(store: Store, n: int) -> None:
     rng = random.Random(0)
     with store.transaction() as db:
-        for i in range(n // 10):
+        for _ in range(n // 10):
             db.execute("INSERT INTO conversations (title, created_at, updated_at) VALUES ('bench', '2026-11-01', '2026-11-01')")
             cid = db.execute("SELECT max(id) FROM conversations").fetchone()[0]
             for _ in range(10):
