@@ -71,8 +71,10 @@ class Settings:
     gate_learned: float = 0.8
     """A candidate goes live only if at least this share of taught items is answered as taught."""
 
-    gate_kept: float = 0.9
-    """... and at least this share of the retention questions the live model got right stays right."""
+    gate_kept: float = 0.95
+    """... and at least this share of the retention questions the live model got right stays right.
+    At 0.9, five poisoned corrections ("the capital of France is Berlin") went live keeping 38/42;
+    honest cycles measured 36/37 to 42/42."""
 
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
