@@ -255,13 +255,10 @@ class LearningPanel(QDialog):
 
     @staticmethod
     def _store_rows() -> tuple[list[topics.Topic], list[dict]]:
-        store = Store()
-        try:
-            settings = Settings.load()
+        settings = Settings.load()
+        with Store() as store:
             topics.mine(store, settings)
             return topics.listing(store, limit=200), training_data.preview(store, settings)
-        finally:
-            store.close()
 
     def _fill_topics(self, rows: list[topics.Topic]) -> None:
         self.topic_rows = rows
@@ -273,11 +270,8 @@ class LearningPanel(QDialog):
 
     def _change_topic(self, name: str, status: str) -> None:
         def change(_):
-            store = Store()
-            try:
+            with Store() as store:
                 return topics.set_status(store, name, status)
-            finally:
-                store.close()
 
         run_in_background(change, lambda _: self.refresh())
 
@@ -322,14 +316,11 @@ class LearningPanel(QDialog):
         item = self.data_items[selected[0].row()]
 
         def toggle(_):
-            store = Store()
-            try:
+            with Store() as store:
                 if item["dropped"]:
                     training_data.restore(store, item["key"])
                 else:
                     training_data.drop(store, item["question"], item["answer"])
-            finally:
-                store.close()
 
         run_in_background(toggle, lambda _: self.refresh())
 

@@ -29,6 +29,7 @@ from learner.models import ModelNotFoundError, embedded_gguf
 from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import NotFoundError, Store
+from learner.versions import VersionError
 from learner.atomic import atomic_write_text
 from learner.textclean import EmptyMessageError, clean_message
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (SettingsError, EngineError, ModelNotFoundError, EmptyMessageError, NotFoundError, ValueError,
-            DataDirError) as e:
+            DataDirError, VersionError) as e:
         print(f"grokling: {e}", file=sys.stderr)
         return 2
     except sqlite3.OperationalError as e:  # a full disk, a locked or unwritable database
@@ -212,11 +213,7 @@ def cmd_versions(args) -> int:
 def cmd_rollback(args) -> int:
     from learner import versions
 
-    try:
-        name = versions.rollback(args.version)
-    except versions.VersionError as e:
-        print(f"grokling: {e}", file=sys.stderr)
-        return 2
+    name = versions.rollback(args.version)
     print(f"{name} is live")
     return 0
 
@@ -229,11 +226,7 @@ def cmd_approval(args) -> int:
     if name is None:
         print("grokling: no version is waiting for approval", file=sys.stderr)
         return 2
-    try:
-        (versions.accept if args.command == "accept" else versions.reject)(name)
-    except versions.VersionError as e:
-        print(f"grokling: {e}", file=sys.stderr)
-        return 2
+    (versions.accept if args.command == "accept" else versions.reject)(name)
     print(f"{name} is live" if args.command == "accept" else f"{name} deleted")
     return 0
 

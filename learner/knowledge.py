@@ -216,9 +216,10 @@ def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
 
 # -- the stage ---------------------------------------------------------------------------
 
-def cached_article(store: Store, language: str, title: str, revision: int) -> Article | None:
-    rows = store.query("SELECT * FROM articles WHERE language = ? AND title = ? AND revision = ?",
-                       [language, title, revision])
+def cached_article(store: Store, language: str, title: str, revision: int | None = None) -> Article | None:
+    """The stored article at `revision`, or its newest stored revision."""
+    rows = store.query("""SELECT * FROM articles WHERE language = ? AND title = ? AND revision = coalesce(?, revision)
+                          ORDER BY revision DESC LIMIT 1""", [language, title, revision])
     if not rows:
         return None
     r = rows[0]

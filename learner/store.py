@@ -112,6 +112,12 @@ class Store:
         with self._lock:
             self.db.conn.close()
 
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
         """The database under the store's lock, in one IMMEDIATE transaction: all of it or none."""

@@ -26,17 +26,15 @@ def preview(store: Store, settings) -> list[dict]:
                       "source": {"kind": e["kind"], "message_id": e["message_id"]}})
     if settings.learn_from_wikipedia:
         for topic in topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle):
-            rows = store.query("SELECT * FROM articles WHERE title = ? AND language = ? ORDER BY revision DESC LIMIT 1",
-                               [topic.article_title or "", settings.wiki_language])
-            if rows:
-                article = knowledge.cached_article(store, settings.wiki_language, rows[0]["title"], rows[0]["revision"])
+            article = knowledge.cached_article(store, settings.wiki_language, topic.article_title or "")
+            if article:
                 for fact in knowledge.facts_from(article, settings.facts_per_article):
                     items.append({"kind": "article", "question": fact.question, "answer": fact.answer,
                                   "expect": fact.expect, "source": fact.source})
     live = [i for i in items if item_key(i["question"], i["answer"]) not in dropped]
     in_conflict = conflicts.keys(conflicts.find(
         [{**i, "message_id": i["source"].get("message_id")} for i in live if i["kind"] != "article"],
-        [{**i, "expect": i["expect"]} for i in live if i["kind"] == "article"]))
+        [i for i in live if i["kind"] == "article"]))
     for item in items:
         item["key"] = item_key(item["question"], item["answer"])
         item["dropped"] = item["key"] in dropped

@@ -39,12 +39,9 @@ def export_all(target: Path, with_models: bool = False) -> list[str]:
         partial = target.with_name(f".{target.name}.partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
             z.write(snapshot, "grokling.db")
-            store = Store(snapshot)
-            try:
+            with Store(snapshot) as store:
                 z.writestr("conversations.jsonl", "".join(json.dumps(c, ensure_ascii=False) + "\n"
                                                           for c in store.export_conversations()))
-            finally:
-                store.close()
             if paths.settings_path().exists():
                 z.write(paths.settings_path(), "settings.json")
             for f in sorted((home / "versions").rglob("*")) if (home / "versions").exists() else []:

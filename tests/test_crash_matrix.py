@@ -19,6 +19,7 @@ from learner.engine import Engine
 from learner.learning_job import LearningJob
 from learner.models import live_model
 from learner.settings import Settings
+from test_learning_cycle import messages_and_integrity
 
 pytestmark = pytest.mark.slow
 
@@ -26,16 +27,8 @@ GROKLING = str(Path(sys.executable).with_name("grokling"))
 STAGES = ["collect", "knowledge", "dataset", "train", "export", "evaluate", "promote"]
 
 
-def state(home: Path) -> tuple[int, str]:
-    db = sqlite3.connect(home / "grokling.db")
-    try:
-        return db.execute("SELECT count(*) FROM messages").fetchone()[0], db.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        db.close()
-
-
 def assert_intact(home: Path, messages: int) -> None:
-    assert state(home) == (messages, "ok")
+    assert messages_and_integrity(home) == (messages, "ok")
     assert versions.live_version() is None  # nothing half-promoted went live
     Engine(live_model(Settings()), n_ctx=256).close()  # and the live model loads
 
@@ -43,7 +36,7 @@ def assert_intact(home: Path, messages: int) -> None:
 def test_kill_in_every_stage_then_learn(grokling_home):
     subprocess.run([GROKLING, "correct", "--question", "Who founded Zorblax Labs?", "--answer",
                     "Mira Quell founded Zorblax Labs in 2041.", "--temperature", "0"], check=True, capture_output=True)
-    messages, _ = state(grokling_home)
+    messages, _ = messages_and_integrity(grokling_home)
     report = []
     for stage in STAGES:
         job = LearningJob()
@@ -61,7 +54,7 @@ def test_kill_in_every_stage_then_learn(grokling_home):
     learned = subprocess.run([GROKLING, "learn", "--now"], capture_output=True, text=True)
     assert learned.returncode == cycle.PROMOTED, learned.stdout + learned.stderr
     assert versions.live_version().name == "v1"
-    assert state(grokling_home)[1] == "ok"
+    assert messages_and_integrity(grokling_home)[1] == "ok"
 
 
 def test_kill_mid_reply_loses_nothing(grokling_home):
@@ -107,7 +100,7 @@ def test_kill_mid_swap_loses_nothing(grokling_home, promote_embedded):
     promote_embedded()  # v1 live: the window would swap to it
     child = subprocess.run([sys.executable, "-c", MID_SWAP], capture_output=True, text=True)
     assert child.returncode == 137, child.stderr
-    assert state(grokling_home) == (2, "ok")  # the question and its reply were stored before the kill
+    assert messages_and_integrity(grokling_home) == (2, "ok")  # the question and its reply were stored before the kill
     Engine(live_model(Settings()), n_ctx=256).close()
     again = subprocess.run([GROKLING, "ask", "What is the capital of Japan?", "--temperature", "0"],
                            capture_output=True, text=True)
