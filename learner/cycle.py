@@ -68,7 +68,7 @@ KEPT_RUNS = 2
 
 def _clear_old_runs() -> None:
     runs = sorted(p for p in (paths.data_dir() / "runs").glob("*") if p.is_dir())
-    for old in runs[:-KEPT_RUNS] if len(runs) > KEPT_RUNS else []:
+    for old in runs[:-KEPT_RUNS]:
         shutil.rmtree(old, ignore_errors=True)
 
 
