@@ -31,7 +31,8 @@ def _latest_feedback(store: Store) -> list[dict]:
            ORDER BY f.id DESC LIMIT 1) AS correction,
           coalesce((SELECT rating FROM feedback f WHERE f.message_id = m.id AND rating IS NOT NULL
            ORDER BY f.id DESC LIMIT 1), 0) AS rating,
-          (SELECT max(created_at) FROM feedback f WHERE f.message_id = m.id) AS feedback_at
+          (SELECT max(created_at) FROM feedback f WHERE f.message_id = m.id) AS feedback_at,
+          (SELECT max(id) FROM feedback f WHERE f.message_id = m.id) AS feedback_id
         FROM messages m JOIN conversations c ON c.id = m.conversation_id
         WHERE m.role = 'assistant' AND c.learning_opt_out = 0
           AND EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = m.id)
@@ -50,8 +51,12 @@ def _context(store: Store, conversation_id: int, message_id: int) -> tuple[list[
     return [{"role": r["role"], "content": r["content"]} for r in earlier], rows[-1]["content"]
 
 
-def collect(store: Store, since: str | None = None, settings: Settings | None = None) -> dict:
-    """Examples from conversations the user has not opted out of, personal data scrubbed (settings)."""
+def collect(store: Store, after_feedback_id: int | None = None, settings: Settings | None = None) -> dict:
+    """Examples from conversations the user has not opted out of, personal data scrubbed (settings).
+
+    Feedback newer than `after_feedback_id` counts as new. The watermark is the feedback row id,
+    not its timestamp: two corrections saved in the same millisecond must not hide each other.
+    """
     settings = settings or Settings()
     examples, gaps = [], []
     rows = _latest_feedback(store) if settings.learn_from_chats else []
@@ -61,7 +66,8 @@ def collect(store: Store, since: str | None = None, settings: Settings | None = 
             continue
         context, question = found
         base = {"message_id": row["message_id"], "conversation_id": row["conversation_id"],
-                "context": context, "question": question, "feedback_at": row["feedback_at"]}
+                "context": context, "question": question,
+                "feedback_at": row["feedback_at"], "feedback_id": row["feedback_id"]}
         if row["correction"]:
             examples.append({**base, "kind": "correction", "answer": row["correction"], "reply": row["reply"]})
         elif row["rating"] == 1 and row["reply"]:
@@ -75,30 +81,30 @@ def collect(store: Store, since: str | None = None, settings: Settings | None = 
                 if e.get(key):
                     e[key] = scrub(e[key], patterns)
             e["context"] = [{**m, "content": scrub(m["content"], patterns)} for m in e["context"]]
-    new = [e for e in examples if since is None or e["feedback_at"] > since]
+    new = [e for e in examples if after_feedback_id is None or e["feedback_id"] > after_feedback_id]
     # At most max_corrections_per_cycle new corrections, oldest first; the rest wait for later cycles.
     waiting = sorted((e for e in new if e["kind"] == "correction"),
-                     key=lambda e: e["feedback_at"])[settings.max_corrections_per_cycle:]
+                     key=lambda e: e["feedback_id"])[settings.max_corrections_per_cycle:]
     if waiting:
         examples = [e for e in examples if e not in waiting]
         new = [e for e in new if e not in waiting]
     return {"examples": examples, "gaps": gaps, "new": len(new), "waiting": len(waiting),
-            "collected_until": max((e["feedback_at"] for e in examples), default=None),
+            "last_feedback_id": max((e["feedback_id"] for e in examples), default=None),
             "corrections": sum(e["kind"] == "correction" for e in examples),
             "new_corrections": sum(e["kind"] == "correction" for e in new),
             "positives": sum(e["kind"] == "positive" for e in examples)}
 
 
-def run(store: Store, out: Path, since: str | None = None, settings: Settings | None = None) -> dict:
+def run(store: Store, out: Path, after_feedback_id: int | None = None, settings: Settings | None = None) -> dict:
     """Write examples.jsonl and gaps.jsonl into `out`, with meta.json."""
     progress("collect", 0, "reading feedback")
-    found = collect(store, since, settings)
+    found = collect(store, after_feedback_id, settings)
     out.mkdir(parents=True, exist_ok=True)
     body = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in found["examples"])
     (out / "examples.jsonl").write_text(body, encoding="utf-8")
     (out / "gaps.jsonl").write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in found["gaps"]))
-    meta = write_meta(out, {"stage": "collect", "since": since, "examples_sha256": text_sha256(body),
-                            **{k: found[k] for k in ("new", "waiting", "corrections", "positives", "collected_until")},
+    meta = write_meta(out, {"stage": "collect", "after_feedback_id": after_feedback_id, "examples_sha256": text_sha256(body),
+                            **{k: found[k] for k in ("new", "waiting", "corrections", "positives", "last_feedback_id")},
                             "gaps": len(found["gaps"])})
     progress("collect", 100, f"{meta['corrections']} corrections ({meta['new']} new), {meta['positives']} thumbs-up")
     return meta

@@ -78,7 +78,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     run_dir = paths.data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     live = live_model(settings)
     live_meta = versions.live_version()
-    since = live_meta.meta.get("collected_until") if live_meta else None
+    after_feedback_id = live_meta.meta.get("last_feedback_id") if live_meta else None
 
     def timed(name, fn, *args, **kwargs):
         started = time.perf_counter()
@@ -87,7 +87,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         finally:
             timings[name] = round(time.perf_counter() - started, 2)
 
-    collected = timed("collect", collect.run, store, run_dir / "collect", since, settings)
+    collected = timed("collect", collect.run, store, run_dir / "collect", after_feedback_id, settings)
     learned_articles = {(a["title"], a["revision"]) for a in (live_meta.meta.get("articles", []) if live_meta else [])}
     articles, facts = [], []
     if settings.learn_from_wikipedia and settings.topics_per_cycle:
@@ -137,7 +137,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         "metrics": metrics, "timings": timings, "dataset_sha256": dataset_meta["sha256"],
         "dataset_rows": dataset_meta["rows"], "dataset_kinds": dataset_meta["kinds"],
         "corrections": collected["corrections"], "positives": collected["positives"],
-        "collected_until": collected["collected_until"], "articles": articles,
+        "last_feedback_id": collected["last_feedback_id"], "articles": articles,
         "base": str(checkpoint), "quant": settings.quant, "train": {k: train_meta[k] for k in
                                                                      ("device", "qlora", "first_loss", "final_loss", "settings")},
         "items": evaluation["items"], "previous": live.version,

@@ -75,7 +75,7 @@ def new_corrections(store, settings) -> int:
     from learner import collect, versions
 
     live = versions.live_version()
-    return collect.collect(store, live.meta.get("collected_until") if live else None, settings)["new_corrections"]
+    return collect.collect(store, live.meta.get("last_feedback_id") if live else None, settings)["new_corrections"]
 
 
 def last_cycle_ended() -> datetime | None:

@@ -40,7 +40,7 @@ def test_collect_sorts_feedback_into_corrections_positives_and_gaps(store, tmp_p
     assert by_question["What is my name?"]["context"] == [
         {"role": "user", "content": "My name is Ada."}, {"role": "assistant", "content": "Hello Ada."}]
     assert "What is the capital of Vexaria?" not in by_question  # a thumbs-down alone is a gap
-    later = collect.collect(store, since=max(e["feedback_at"] for e in examples))
+    later = collect.collect(store, max(e["feedback_id"] for e in examples))
     assert later["new"] == 0 and later["corrections"] == 2  # everything is kept, nothing is new
 
 

@@ -81,10 +81,12 @@ def test_conflicting_corrections_are_left_out_until_the_user_chooses(store):
 def test_at_most_n_new_corrections_per_cycle(store):
     for i in range(5):
         teach(store, f"What is fact number {i}?", f"Fact {i} is true.")
+    # Saved within one millisecond, as on a fast machine: the cap must still hand each over exactly once.
+    store.db.execute("UPDATE feedback SET created_at = '2026-11-23T10:00:00.000+00:00'")
     found = collect.collect(store, settings=Settings(max_corrections_per_cycle=3))
     assert found["new"] == 3 and found["waiting"] == 2
     assert [e["question"] for e in found["examples"]] == [f"What is fact number {i}?" for i in range(3)]
-    later = collect.collect(store, found["collected_until"], Settings(max_corrections_per_cycle=3))
+    later = collect.collect(store, found["last_feedback_id"], Settings(max_corrections_per_cycle=3))
     assert later["new"] == 2 and later["waiting"] == 0
 
 
