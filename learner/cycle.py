@@ -91,7 +91,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     learned_articles = {(a["title"], a["revision"]) for a in (live_meta.meta.get("articles", []) if live_meta else [])}
     articles, facts = [], []
     if settings.learn_from_wikipedia and settings.topics_per_cycle:
-        knowledge_meta = timed("knowledge", _knowledge, settings, store, run_dir / "knowledge")
+        knowledge_meta = timed("knowledge", knowledge.run_with_settings, store, run_dir / "knowledge", settings, live)
         articles = [a for a in knowledge_meta["articles"] if a["facts"]]
         facts = knowledge.read_facts(run_dir / "knowledge")
     new_articles = [a for a in articles if (a["title"], a["revision"]) not in learned_articles]
@@ -149,14 +149,6 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         return CycleResult(AWAITING_APPROVAL, reason, version=version.name, metrics=metrics, timings=timings)
     progress("promote", 100, f"{version.name} is live")
     return CycleResult(PROMOTED, f"{version.name} is live", version=version.name, metrics=metrics, timings=timings)
-
-
-def _knowledge(settings: Settings, store: Store, out) -> dict:
-    client = knowledge.client_from_settings(settings)
-    try:
-        return knowledge.run(store, client, out, settings)
-    finally:
-        client.close()
 
 
 def main() -> int:

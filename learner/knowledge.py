@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from learner import topics
+from learner import fact_writer, topics
+from learner.engine import Engine
+from learner.models import ModelChoice
 from learner.evaluate import key_terms
 from learner.stage import progress, text_sha256, write_meta
 from learner.store import Store, now
@@ -183,16 +185,23 @@ def _year_facts(article: Article, section: str, sentence: str, source: dict) -> 
     return [fact] if fact else []
 
 
-def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
-    """Grounded facts of one article, most central first (lead, then patterns, then sections)."""
+def passages(article: Article) -> list[tuple[str, list[str]]]:
+    """(section, prose sentences) of the lead ("") and the sections worth learning; [] for stubs and lists."""
     if article.title.lower().startswith(("list of", "lists of", "index of", "outline of")):
         return []
-    lead = sentences(clean(article.lead))
-    sections = [(s["title"], sentences(clean(s["text"]))) for s in article.sections
-                if s["title"].strip().lower() not in SKIPPED_SECTIONS][:MAX_SECTIONS]
-    words = sum(len(s.split()) for s in lead) + sum(len(s.split()) for _, ss in sections for s in ss)
-    if words < MIN_ARTICLE_WORDS:
+    found = [("", sentences(clean(article.lead)))]
+    found += [(s["title"], sentences(clean(s["text"]))) for s in article.sections
+              if s["title"].strip().lower() not in SKIPPED_SECTIONS][:MAX_SECTIONS]
+    if sum(len(s.split()) for _, ss in found for s in ss) < MIN_ARTICLE_WORDS:
         return []
+    return found
+
+
+def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
+    """Grounded facts of one article, most central first (lead, then patterns, then sections)."""
+    if not (parts := passages(article)):
+        return []
+    lead, sections = parts[0][1], parts[1:]
     source = {"kind": "article", "title": article.title, "revision": article.revision, "url": article.url}
     central, patterned, opening, dated = [], [], [], []
     if fact := _lead_fact(article, lead, source):
@@ -212,6 +221,24 @@ def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
             questions.add(fact.question)
             facts.append(fact)
     return facts[:max_facts]
+
+
+def written_facts(article: Article, writer: Engine) -> tuple[list[Fact], list[dict]]:
+    """Facts the chat model wrote about each passage and the checks passed (learner.fact_writer), and the rejects."""
+    source = {"kind": "article", "title": article.title, "revision": article.revision, "url": article.url}
+    facts, rejected = [], []
+    for section, ss in passages(article):
+        if ss:
+            passage = [_with_subject(s, article.title) for s in ss[:SENTENCES_PER_SECTION]]
+            written, refused = fact_writer.write(writer, article.title, section, passage, source)
+            facts += [Fact(**f) for f in written]
+            rejected += refused
+    unique, asked = [], set()
+    for fact in facts:  # a small model asks the same question of several passages
+        if fact.question.lower() not in asked:
+            asked.add(fact.question.lower())
+            unique.append(fact)
+    return unique, rejected
 
 
 # -- the stage ---------------------------------------------------------------------------
@@ -269,15 +296,24 @@ def gather(store: Store, client: WikiClient, chosen: list[topics.Topic]) -> tupl
     return found, failures
 
 
-def run(store: Store, client: WikiClient, out: Path, settings) -> dict:
+def run(store: Store, client: WikiClient, out: Path, settings, writer: Engine | None = None) -> dict:
+    """Facts of the articles on the topics to learn; with a `writer`, its checked questions join the templates'."""
     started = time.perf_counter()
     progress("knowledge", 0, "mining topics")
     topics.mine(store, settings)
     chosen = topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle)
     found, failures = gather(store, client, chosen)
     rows, articles = [], []
+    written_count = rejected_count = 0
     for topic, article in found:
         facts = facts_from(article, settings.facts_per_article)
+        if writer is not None and facts:
+            progress("knowledge", 90, f"writing questions about {article.title!r}")
+            written, rejected = written_facts(article, writer)
+            asked = {f.question.lower() for f in facts}
+            written = [f for f in written if f.question.lower() not in asked]
+            facts += written[:max(0, settings.facts_per_article - len(facts))]
+            written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
         articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
                          "url": article.url, "facts": len(facts)})
         if not facts:
@@ -288,7 +324,9 @@ def run(store: Store, client: WikiClient, out: Path, settings) -> dict:
     (out / "facts.jsonl").write_text(body, encoding="utf-8")
     meta = write_meta(out, {"stage": "knowledge", "inputs_hash": text_sha256(body), "generator": GENERATOR,
                             "topics": [t.name for t in chosen], "articles": articles, "failures": failures,
-                            "facts": len(rows), "seconds": round(time.perf_counter() - started, 2)})
+                            "facts": len(rows), "writer": writer.model.version if writer else None,
+                            "written": written_count, "written_rejected": rejected_count,
+                            "seconds": round(time.perf_counter() - started, 2)})
     progress("knowledge", 100, f"{len(rows)} facts from {len(articles)} article(s)"
              + (f"; {len(failures)} skipped" if failures else ""))
     return meta
@@ -299,24 +337,29 @@ def read_facts(folder: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line] if path.exists() else []
 
 
-def client_from_settings(settings) -> WikiClient:
-    return WikiClient(settings.wiki_api_url, settings.wiki_language, settings.wiki_min_interval_s,
-                      settings.wiki_timeout_s)
+def run_with_settings(store: Store, out: Path, settings, live: ModelChoice) -> dict:
+    """The stage as configured: the wiki from settings, and the live model as the writer if enabled."""
+    client = WikiClient(settings.wiki_api_url, settings.wiki_language, settings.wiki_min_interval_s,
+                        settings.wiki_timeout_s)
+    writer = Engine(live, n_ctx=2048) if settings.model_written_facts else None
+    try:
+        return run(store, client, out, settings, writer)
+    finally:
+        client.close()
+        if writer is not None:
+            writer.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     from learner import paths
+    from learner.models import live_model
     from learner.settings import Settings
 
     parser = argparse.ArgumentParser(description="Fetch the articles on the user's topics and write facts.")
     parser.add_argument("--out", type=Path, default=None, help="default: <data dir>/knowledge")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    client = client_from_settings(settings)
-    try:
-        meta = run(Store(), client, args.out or paths.data_dir() / "knowledge", settings)
-    finally:
-        client.close()
+    meta = run_with_settings(Store(), args.out or paths.data_dir() / "knowledge", settings, live_model(settings))
     print(json.dumps({k: meta[k] for k in ("topics", "articles", "failures", "facts")}, indent=2))
 
 

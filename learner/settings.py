@@ -145,6 +145,11 @@ class Settings:
     facts_per_article: int = 12
     """Facts taken from one article, most central first."""
 
+    model_written_facts: bool = False
+    """Also let the chat model write quiz questions about each article passage, each checked against
+    the passage (learner.fact_writer), on top of the templates' facts. Worth it with a model that
+    writes sound questions; see benchmarks/fact_writer_bench.py for the embedded model's figures."""
+
     gate_articles: float = 0.5
     """... and at least this share of held-out questions about the fetched articles is answered."""
 

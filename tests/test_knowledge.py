@@ -76,3 +76,40 @@ def test_dropped_items_leave_the_dataset_with_all_their_phrasings(store):
     training_data.restore(store, item["key"])
     rows, probes = dataset.build([example], [], "S", 1.0, excluded=training_data.excluded_keys(store))
     assert len(rows) == len(dataset.TRAIN_TEMPLATES) and len(probes) == 1
+
+
+PASSAGE = ["Zorblax Labs is a research company on the planet Vexaria that builds gravity engines.",
+           "Zorblax Labs was founded in 2041 by Mira Quell."]
+
+
+def test_written_pairs_are_parsed_and_checked_against_the_passage():
+    from learner import fact_writer
+
+    reply = "Q1: Who founded Zorblax Labs?\nA1: Mira Quell\n\nQ: What does Zorblax Labs build?\nA: \"Gravity engines\"\nQ: oops"
+    assert fact_writer.pairs(reply) == [("Who founded Zorblax Labs?", "Mira Quell"),
+                                        ("What does Zorblax Labs build?", "Gravity engines")]
+    check = fact_writer.check
+    assert check("Who founded Zorblax Labs?", "Mira Quell", "Zorblax Labs", PASSAGE) == (PASSAGE[1], ["Mira", "Quell"])
+    # The answer names the subject: the question may ask for it without naming it.
+    assert check("Which company builds gravity engines on Vexaria?", "Zorblax Labs", "Zorblax Labs", PASSAGE)[0] == PASSAGE[0]
+    assert check("Who founded Zorblax Labs?", "Oska Venn", "Zorblax Labs", PASSAGE) == "the answer is not in the passage"
+    assert check("Who was the founder of it?", "Mira Quell", "Zorblax Labs", PASSAGE) == "names neither the subject nor asks for it"
+    assert check("What is the answer about Zorblax Labs?", "Mira Quell", "Zorblax Labs", PASSAGE) == \
+        "about the text, not the subject"
+    assert check("Who is the CEO of Zorblax Labs today?", "Mira Quell", "Zorblax Labs", PASSAGE) == \
+        "asks about what the passage does not say"
+    assert check("Who founded Zorblax Labs in 2041?", "Zorblax Labs", "Zorblax Labs", PASSAGE) == \
+        "the answer adds nothing to the question"
+    assert check("Zorblax Labs founder", "Mira Quell", "Zorblax Labs", PASSAGE) == "not a question"
+
+
+def test_the_embedded_model_writes_only_grounded_facts(embedded_engine):
+    facts, rejected = knowledge.written_facts(article(), embedded_engine)
+    sentences = {knowledge._with_subject(s, "Zorblax Labs") for _, ss in knowledge.passages(article()) for s in ss}
+    assert facts or rejected  # it wrote something, and every pair was judged
+    for fact in facts:
+        assert fact.answer in sentences  # the trained answer is the article's own sentence
+        assert all(t.lower() in fact.answer.lower() for t in fact.expect)
+        assert fact.source["writer"] == "model" and fact.source["revision"] == 7
+        assert set(fact.held_out).isdisjoint(fact.train)
+    assert len({f.question.lower() for f in facts}) == len(facts)

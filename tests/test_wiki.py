@@ -121,3 +121,14 @@ def test_a_failing_article_never_fails_the_stage(wiki, store, tmp_path):
     rows = knowledge.read_facts(tmp_path / "knowledge")
     assert {r["source"]["revision"] for r in rows} == {7}
     assert any(r["question"] == "Who founded Zorblax Labs?" and r["expect"] == ["Mira", "Quell"] for r in rows)
+
+
+def test_the_chat_model_adds_checked_questions_of_its_own(wiki, store, tmp_path, embedded_engine):
+    _, server = wiki
+    topics.set_status(store, "Zorblax Labs", "added")
+    templates = knowledge.run(store, client(server), tmp_path / "templates", Settings())
+    meta = knowledge.run(store, client(server), tmp_path / "written", Settings(), embedded_engine)
+    assert meta["writer"] == embedded_engine.model.version and meta["written"] + meta["written_rejected"] > 0
+    rows = knowledge.read_facts(tmp_path / "written")
+    assert rows[:templates["facts"]] == knowledge.read_facts(tmp_path / "templates")  # templates first, unchanged
+    assert all(r["source"]["writer"] == "model" for r in rows[templates["facts"]:])
