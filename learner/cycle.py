@@ -26,7 +26,7 @@ from learner import collect, conflicts, dataset, evaluate, export, knowledge, pa
 from learner.models import live_model
 from learner.privacy import offline_env
 from learner.settings import Settings
-from learner.stage import claim_stdout_for_events, event, progress
+from learner.stage import claim_stdout_for_events, event, progress, yield_cpu_to_chat
 from learner.store import Store
 
 PROMOTED, NOTHING_TO_LEARN, GATED_OUT, BUSY, AWAITING_APPROVAL, FAILED, CANCELLED = 0, 3, 4, 5, 6, 1, 130
@@ -154,6 +154,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
 def main() -> int:
     if os.environ.get("GROKLING_PROGRESS") == "jsonl":
         claim_stdout_for_events()
+    yield_cpu_to_chat()
     try:
         settings = Settings.load()
         # Before anything imports huggingface_hub, which reads these once.

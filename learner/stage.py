@@ -49,6 +49,22 @@ def done_with(folder: Path, inputs_hash: str) -> dict | None:
 _events = None  # where JSON lines go once claim_stdout_for_events() ran
 
 
+LEARNING_NICENESS = 19
+"""The learning process's CPU priority: the lowest, so a reply the user waits for gets the cores."""
+
+
+def yield_cpu_to_chat() -> None:
+    """Run this process at the lowest CPU priority (where the OS has nice levels).
+
+    Training keeps every core busy; at equal priority llama.cpp and torch fight over them and
+    a reply streams many times slower (benchmarks/chat_during_learning.py). At the lowest
+    priority the scheduler gives chat the cores whenever it wants them, and training takes
+    the rest.
+    """
+    if hasattr(os, "nice"):
+        os.nice(max(0, LEARNING_NICENESS - os.nice(0)))
+
+
 def claim_stdout_for_events() -> None:
     """Keep stdout for JSON-lines events only: anything else printed (libraries print) goes to stderr."""
     global _events

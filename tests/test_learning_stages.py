@@ -1,10 +1,12 @@
 """Each learning stage alone, on small data; the cycle's quick exits through the real subprocess."""
 
 import json
+import os
 import sys
 
 from learner import collect, cycle, dataset, evaluate
 from learner.learning_job import LearningJob, cycle_command
+from learner.stage import LEARNING_NICENESS
 from learner.store import Store
 
 
@@ -75,8 +77,16 @@ def test_an_answer_counts_when_it_has_the_corrections_key_terms():
 
 
 def test_the_cycle_subprocess_reports_nothing_to_learn_as_json_lines(grokling_home):
-    events = []
-    result = LearningJob().run(events.append)
+    events, niceness = [], []
+    job = LearningJob()
+
+    def on_event(event):
+        if not niceness:  # the process is alive while it reports: it runs at the lowest CPU priority
+            niceness.append(os.getpriority(os.PRIO_PROCESS, job.process.pid))
+        events.append(event)
+
+    result = job.run(on_event)
+    assert niceness == [LEARNING_NICENESS]
     assert result.code == cycle.NOTHING_TO_LEARN and "nothing new" in result.reason
     assert events[0]["event"] == "progress" and events[0]["stage"] == "collect"
     assert events[-1]["event"] == "done" and events[-1]["code"] == 3
