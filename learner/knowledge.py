@@ -296,8 +296,8 @@ def gather(store: Store, client: WikiClient, chosen: list[topics.Topic]) -> tupl
     return found, failures
 
 
-def run(store: Store, client: WikiClient, out: Path, settings, writer: Engine | None = None) -> dict:
-    """Facts of the articles on the topics to learn; with a `writer`, its checked questions join the templates'."""
+def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoice | None = None) -> dict:
+    """Facts of the articles on the topics to learn; with a `writer` model, its checked questions join the templates'."""
     started = time.perf_counter()
     progress("knowledge", 0, "mining topics")
     topics.mine(store, settings)
@@ -305,26 +305,32 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: Engine | 
     found, failures = gather(store, client, chosen)
     rows, articles = [], []
     written_count = rejected_count = 0
-    for topic, article in found:
-        facts = facts_from(article, settings.facts_per_article)
-        if writer is not None and facts:
-            progress("knowledge", 90, f"writing questions about {article.title!r}")
-            written, rejected = written_facts(article, writer)
-            asked = {f.question.lower() for f in facts}
-            written = [f for f in written if f.question.lower() not in asked]
-            facts += written[:max(0, settings.facts_per_article - len(facts))]
-            written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
-        articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
-                         "url": article.url, "facts": len(facts)})
-        if not facts:
-            failures.append({"topic": topic.name, "reason": f"{article.title!r} is a stub or a list"})
-        rows += [fact.__dict__ for fact in facts]
+    engine = None
+    try:
+        for topic, article in found:
+            facts = facts_from(article, settings.facts_per_article)
+            if writer is not None and facts:
+                progress("knowledge", 90, f"writing questions about {article.title!r}")
+                engine = engine or Engine(writer, n_ctx=2048)
+                written, rejected = written_facts(article, engine)
+                asked = {f.question.lower() for f in facts}
+                written = [f for f in written if f.question.lower() not in asked]
+                facts += written[:max(0, settings.facts_per_article - len(facts))]
+                written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
+            articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
+                             "url": article.url, "facts": len(facts)})
+            if not facts:
+                failures.append({"topic": topic.name, "reason": f"{article.title!r} is a stub or a list"})
+            rows += [fact.__dict__ for fact in facts]
+    finally:
+        if engine is not None:
+            engine.close()
     out.mkdir(parents=True, exist_ok=True)
     body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
     (out / "facts.jsonl").write_text(body, encoding="utf-8")
     meta = write_meta(out, {"stage": "knowledge", "inputs_hash": text_sha256(body), "generator": GENERATOR,
                             "topics": [t.name for t in chosen], "articles": articles, "failures": failures,
-                            "facts": len(rows), "writer": writer.model.version if writer else None,
+                            "facts": len(rows), "writer": writer.version if writer else None,
                             "written": written_count, "written_rejected": rejected_count,
                             "seconds": round(time.perf_counter() - started, 2)})
     progress("knowledge", 100, f"{len(rows)} facts from {len(articles)} article(s)"
@@ -341,13 +347,10 @@ def run_with_settings(store: Store, out: Path, settings, live: ModelChoice) -> d
     """The stage as configured: the wiki from settings, and the live model as the writer if enabled."""
     client = WikiClient(settings.wiki_api_url, settings.wiki_language, settings.wiki_min_interval_s,
                         settings.wiki_timeout_s)
-    writer = Engine(live, n_ctx=2048) if settings.model_written_facts else None
     try:
-        return run(store, client, out, settings, writer)
+        return run(store, client, out, settings, live if settings.model_written_facts else None)
     finally:
         client.close()
-        if writer is not None:
-            writer.close()
 
 
 def main(argv: list[str] | None = None) -> None:

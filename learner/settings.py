@@ -145,10 +145,12 @@ class Settings:
     facts_per_article: int = 12
     """Facts taken from one article, most central first."""
 
-    model_written_facts: bool = False
+    model_written_facts: bool = True
     """Also let the chat model write quiz questions about each article passage, each checked against
-    the passage (learner.fact_writer), on top of the templates' facts. Worth it with a model that
-    writes sound questions; see benchmarks/fact_writer_bench.py for the embedded model's figures."""
+    the passage (learner.fact_writer), on top of the templates' facts. Measured on the embedded model
+    (benchmarks/fact_writer_bench.py, three invented articles): 3 of 31 written pairs passed the
+    checks, and with them the model answered 9/16 user questions about the articles against 6/16
+    for the templates alone, keeping 100% of the retention set against 97%. About 4 s per article."""
 
     gate_articles: float = 0.5
     """... and at least this share of held-out questions about the fetched articles is answered."""

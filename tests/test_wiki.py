@@ -123,12 +123,14 @@ def test_a_failing_article_never_fails_the_stage(wiki, store, tmp_path):
     assert any(r["question"] == "Who founded Zorblax Labs?" and r["expect"] == ["Mira", "Quell"] for r in rows)
 
 
-def test_the_chat_model_adds_checked_questions_of_its_own(wiki, store, tmp_path, embedded_engine):
+def test_the_chat_model_adds_checked_questions_of_its_own(wiki, store, tmp_path):
+    from learner.models import embedded_model
+
     _, server = wiki
     topics.set_status(store, "Zorblax Labs", "added")
     templates = knowledge.run(store, client(server), tmp_path / "templates", Settings())
-    meta = knowledge.run(store, client(server), tmp_path / "written", Settings(), embedded_engine)
-    assert meta["writer"] == embedded_engine.model.version and meta["written"] + meta["written_rejected"] > 0
+    meta = knowledge.run(store, client(server), tmp_path / "written", Settings(), embedded_model())
+    assert meta["writer"] == embedded_model().version and meta["written"] + meta["written_rejected"] > 0
     rows = knowledge.read_facts(tmp_path / "written")
     assert rows[:templates["facts"]] == knowledge.read_facts(tmp_path / "templates")  # templates first, unchanged
     assert all(r["source"]["writer"] == "model" for r in rows[templates["facts"]:])
