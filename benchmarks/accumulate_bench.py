@@ -18,7 +18,6 @@ what each costs in training time.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -55,20 +54,17 @@ def make_version(name: str, start: str | Path, examples: list[dict], previous: M
                  all_probes: list[dict], settings: Settings, work: Path) -> dict:
     """Train on `examples` from `start`, export, and score against every fact taught so far."""
     replay = evaluate.retention_answers(previous, settings.system_prompt)
-    rows, _ = dataset.build(examples, replay, settings.system_prompt, settings.replay_ratio)
-    data_dir = work / "dataset"
-    data_dir.mkdir(parents=True)
-    (data_dir / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data_dir, data_meta = dataset.write(*dataset.build(examples, replay, settings.system_prompt, settings.replay_ratio),
+                                        work / "datasets")
     started = time.perf_counter()
-    train_meta = train.run(start, data_dir, work / "adapter",
-                           train.TrainSettings(epochs=settings.train_epochs, learning_rate=settings.learning_rate))
+    train_meta = train.run(start, data_dir, work / "adapter", train.TrainSettings.from_settings(settings))
     train_s = time.perf_counter() - started
     merged = export.merge(start, work / "adapter", work / "merged")  # kept: the next "continue" starts here
     gguf = export.quantize(export.convert(merged, work / "model-f16.gguf"), work / "model.gguf", settings.quant)
     (work / "model-f16.gguf").unlink()
-    replayed = {r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == "replay"}
-    result = evaluate.run(gguf, embedded_model(), all_probes, settings.system_prompt, work / "eval", replayed=replayed)
-    return {"name": name, "gguf": gguf, "merged": merged, "rows": len(rows), "steps": train_meta["steps"],
+    result = evaluate.run(gguf, embedded_model(), all_probes, settings.system_prompt, work / "eval",
+                          replayed=set(data_meta["replay_questions"]))
+    return {"name": name, "gguf": gguf, "merged": merged, "rows": data_meta["rows"], "steps": train_meta["steps"],
             "train_s": train_s, "metrics": result["metrics"], "items": result["items"]}
 
 

@@ -11,7 +11,6 @@ of yielding to chat.
 """
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -84,15 +83,14 @@ def main() -> int:
     work = Path(os.environ["GROKLING_HOME"])
     rows = [dataset.row(settings.system_prompt, [], item["question"], item["expect"][0], {"kind": "replay"})
             for item in evaluate.retention_set()]
-    (work / "data").mkdir()
-    (work / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data, _ = dataset.write(rows, [], work / "datasets")
 
     engine = Engine(embedded_model(), n_ctx=2048)
     reply_speed(engine, 1, 8)  # warm-up
     alone = reply_speed(engine, args.runs, args.max_tokens)
     results = {}
     for label, yield_cpu in (("same priority", False), ("training yields", True)):
-        training = Training(checkpoint, work / "data", work / label.replace(" ", "-"), yield_cpu)
+        training = Training(checkpoint, data, work / label.replace(" ", "-"), yield_cpu)
         try:
             training.wait_for_steps(3)
             solo_from = time.perf_counter()

@@ -13,7 +13,6 @@ each other in the same run.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -80,13 +79,10 @@ def article(title: str) -> Article:
 
 def train_arm(name: str, facts: list[dict], checkpoint, settings: Settings, work: Path) -> dict:
     replay = evaluate.retention_answers(embedded_model(), settings.system_prompt)
-    rows, _ = dataset.build([], replay, settings.system_prompt, settings.replay_ratio, facts=facts)
-    data = work / "dataset"
-    data.mkdir(parents=True)
-    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data, data_meta = dataset.write(*dataset.build([], replay, settings.system_prompt, settings.replay_ratio, facts=facts),
+                                    work / "datasets")
     started = time.perf_counter()
-    meta = train.run(checkpoint, data, work / "adapter",
-                     train.TrainSettings(epochs=settings.train_epochs, learning_rate=settings.learning_rate))
+    meta = train.run(checkpoint, data, work / "adapter", train.TrainSettings.from_settings(settings))
     train_s = time.perf_counter() - started
     gguf = work / "export" / "model.gguf"
     export.run(checkpoint, work / "adapter", gguf, settings.quant)
@@ -94,7 +90,7 @@ def train_arm(name: str, facts: list[dict], checkpoint, settings: Settings, work
     as_trained = evaluate.run(gguf, embedded_model(), trained, settings.system_prompt, work / "eval-trained")
     users = [{"question": q, "expect": terms, "paraphrases": []} for q, terms in QUESTIONS]
     asked = evaluate.run(gguf, embedded_model(), users, settings.system_prompt, work / "eval-users")
-    return {"name": name, "facts": len(facts), "rows": len(rows), "steps": meta["steps"], "train_s": train_s,
+    return {"name": name, "facts": len(facts), "rows": data_meta["rows"], "steps": meta["steps"], "train_s": train_s,
             "trained": as_trained["metrics"], "users": asked["metrics"], "items": asked["items"]}
 
 

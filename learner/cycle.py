@@ -116,8 +116,8 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     dataset_dir, dataset_meta = timed("dataset", dataset.run, run_dir / "collect", replay, settings.system_prompt,
                                       paths.data_dir() / "datasets", settings.replay_ratio, facts, excluded)
     checkpoint = timed("base", base_stage.resolve, settings.base_model)
-    train_settings = train.TrainSettings(epochs=settings.train_epochs, learning_rate=settings.learning_rate)
-    train_meta = timed("train", train.run, checkpoint, dataset_dir, run_dir / "adapter", train_settings)
+    train_meta = timed("train", train.run, checkpoint, dataset_dir, run_dir / "adapter",
+                       train.TrainSettings.from_settings(settings))
     candidate = run_dir / "export" / "model.gguf"
     timed("export", export.run, checkpoint, run_dir / "adapter", candidate, settings.quant)
     evaluation = timed("evaluate", evaluate.run, candidate, live, dataset_meta["probes"], settings.system_prompt,

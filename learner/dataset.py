@@ -77,10 +77,8 @@ def build(examples: list[dict], replay: list[dict], system_prompt: str, replay_r
     return unique, probes
 
 
-def run(examples_dir: Path, replay: list[dict], system_prompt: str, datasets_dir: Path, replay_ratio: float = 1.0,
-        facts: list[dict] = (), excluded: set[str] = frozenset()) -> tuple[Path, dict]:
-    examples = [json.loads(line) for line in (examples_dir / "examples.jsonl").read_text().splitlines() if line]
-    rows, probes = build(examples, replay, system_prompt, replay_ratio, facts=facts, excluded=excluded)
+def write(rows: list[dict], probes: list[dict], datasets_dir: Path, **about) -> tuple[Path, dict]:
+    """The rows as `datasets_dir/<hash>/train.jsonl` with its meta.json (and `about` in it); never rewritten."""
     body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
     digest = text_sha256(body)
     out = datasets_dir / digest[:16]
@@ -92,12 +90,19 @@ def run(examples_dir: Path, replay: list[dict], system_prompt: str, datasets_dir
     for r in rows:
         kinds[r["source"]["kind"]] = kinds.get(r["source"]["kind"], 0) + 1
     meta = write_meta(out, {"stage": "dataset", "inputs_hash": digest, "sha256": digest, "rows": len(rows),
-                            "kinds": kinds, "replay_ratio": replay_ratio, "train_templates": TRAIN_TEMPLATES,
-                            "held_out_templates": HELD_OUT_TEMPLATES, "probes": probes,
-                            "examples": str(examples_dir), "system_prompt": system_prompt,
+                            "kinds": kinds, "train_templates": TRAIN_TEMPLATES,
+                            "held_out_templates": HELD_OUT_TEMPLATES, "probes": probes, **about,
                             "replay_questions": [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == "replay"]})
     progress("dataset", 100, f"{len(rows)} rows ({kinds})")
     return out, meta
+
+
+def run(examples_dir: Path, replay: list[dict], system_prompt: str, datasets_dir: Path, replay_ratio: float = 1.0,
+        facts: list[dict] = (), excluded: set[str] = frozenset()) -> tuple[Path, dict]:
+    examples = [json.loads(line) for line in (examples_dir / "examples.jsonl").read_text().splitlines() if line]
+    rows, probes = build(examples, replay, system_prompt, replay_ratio, facts=facts, excluded=excluded)
+    return write(rows, probes, datasets_dir, replay_ratio=replay_ratio, examples=str(examples_dir),
+                 system_prompt=system_prompt)
 
 
 def main(argv: list[str] | None = None) -> None:

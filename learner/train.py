@@ -52,6 +52,11 @@ class TrainSettings:
     quantize_4bit_on_cuda: bool = True
     """QLoRA (NF4 base) when a CUDA GPU is present; plain LoRA otherwise."""
 
+    @classmethod
+    def from_settings(cls, settings) -> "TrainSettings":
+        """The hyperparameters the user's settings.json exposes; the rest keep these defaults."""
+        return cls(epochs=settings.train_epochs, learning_rate=settings.learning_rate)
+
     def __post_init__(self):
         for name in ("lora_r", "lora_alpha", "min_steps", "max_steps", "batch_size", "max_length"):
             if getattr(self, name) < 1:
