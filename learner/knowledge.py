@@ -25,8 +25,8 @@ from pathlib import Path
 
 from learner import fact_writer, topics
 from learner.engine import Engine
-from learner.models import ModelChoice
 from learner.evaluate import key_terms
+from learner.models import ModelChoice
 from learner.stage import progress, text_sha256, write_meta
 from learner.store import Store, now
 from learner.wiki import Article, WikiClient, WikiError
@@ -185,6 +185,11 @@ def _year_facts(article: Article, section: str, sentence: str, source: dict) -> 
     return [fact] if fact else []
 
 
+def _provenance(article: Article) -> dict:
+    """Where a fact comes from, on every row trained from it (the section is added per fact)."""
+    return {"kind": "article", "title": article.title, "revision": article.revision, "url": article.url}
+
+
 def passages(article: Article) -> list[tuple[str, list[str]]]:
     """(section, prose sentences) of the lead ("") and the sections worth learning; [] for stubs and lists."""
     if article.title.lower().startswith(("list of", "lists of", "index of", "outline of")):
@@ -202,7 +207,7 @@ def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
     if not (parts := passages(article)):
         return []
     lead, sections = parts[0][1], parts[1:]
-    source = {"kind": "article", "title": article.title, "revision": article.revision, "url": article.url}
+    source = _provenance(article)
     central, patterned, opening, dated = [], [], [], []
     if fact := _lead_fact(article, lead, source):
         central.append(fact)
@@ -215,17 +220,22 @@ def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
                     opening.append(fact)
             elif not found:
                 dated += _year_facts(article, section, sentence, source)
-    facts, questions = [], set()
-    for fact in central + patterned + opening + dated:
-        if fact.question not in questions:
-            questions.add(fact.question)
-            facts.append(fact)
-    return facts[:max_facts]
+    return _distinct(central + patterned + opening + dated)[:max_facts]
+
+
+def _distinct(facts: list[Fact], asked: set[str] = frozenset()) -> list[Fact]:
+    """The first fact of each question (ignoring case), leaving out questions already `asked` (lower-cased)."""
+    seen, distinct = set(asked), []
+    for fact in facts:
+        if fact.question.lower() not in seen:
+            seen.add(fact.question.lower())
+            distinct.append(fact)
+    return distinct
 
 
 def written_facts(article: Article, writer: Engine) -> tuple[list[Fact], list[dict]]:
     """Facts the chat model wrote about each passage and the checks passed (learner.fact_writer), and the rejects."""
-    source = {"kind": "article", "title": article.title, "revision": article.revision, "url": article.url}
+    source = _provenance(article)
     facts, rejected = [], []
     for section, ss in passages(article):
         if ss:
@@ -233,12 +243,7 @@ def written_facts(article: Article, writer: Engine) -> tuple[list[Fact], list[di
             written, refused = fact_writer.write(writer, article.title, section, passage, source)
             facts += [Fact(**f) for f in written]
             rejected += refused
-    unique, asked = [], set()
-    for fact in facts:  # a small model asks the same question of several passages
-        if fact.question.lower() not in asked:
-            asked.add(fact.question.lower())
-            unique.append(fact)
-    return unique, rejected
+    return _distinct(facts), rejected  # a small model asks the same question of several passages
 
 
 # -- the stage ---------------------------------------------------------------------------
@@ -309,13 +314,12 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     try:
         for topic, article in found:
             facts = facts_from(article, settings.facts_per_article)
-            if writer is not None and facts:
+            if writer is not None and 0 < len(facts) < settings.facts_per_article:  # room left for its questions
                 progress("knowledge", 90, f"writing questions about {article.title!r}")
                 engine = engine or Engine(writer, n_ctx=2048)
                 written, rejected = written_facts(article, engine)
-                asked = {f.question.lower() for f in facts}
-                written = [f for f in written if f.question.lower() not in asked]
-                facts += written[:max(0, settings.facts_per_article - len(facts))]
+                written = _distinct(written, {f.question.lower() for f in facts})
+                facts += written[:settings.facts_per_article - len(facts)]
                 written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
             articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
                              "url": article.url, "facts": len(facts)})
