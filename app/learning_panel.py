@@ -83,6 +83,19 @@ class ScoreChart(QWidget):
             painter.drawText(right + 10, top + 14 + 16 * n, label)
 
 
+def read_only_table(headers: list[str], stretch: int | None = None) -> QTableWidget:
+    """A table of whole-row selections that the user reads but does not edit; `stretch` takes the spare width."""
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    if stretch is None:
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    else:
+        table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    return table
+
+
 def _percent(value) -> str:
     return "–" if value is None else f"{value:.0%}"
 
@@ -126,13 +139,9 @@ class LearningPanel(QDialog):
     # -- versions ------------------------------------------------------------------------
 
     def _versions_tab(self) -> QWidget:
-        self.table = QTableWidget(0, 8)
-        self.table.setHorizontalHeaderLabels(["Version", "Created", "Rows", "Corrections", "Articles", "Learned",
-                                              "Kept", "Cycle time"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = read_only_table(["Version", "Created", "Rows", "Corrections", "Articles", "Learned", "Kept",
+                                      "Cycle time"])
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.chart = ScoreChart()
         self.details = QTextBrowser(openExternalLinks=True)
@@ -231,11 +240,7 @@ class LearningPanel(QDialog):
     # -- topics --------------------------------------------------------------------------
 
     def _topics_tab(self) -> QWidget:
-        self.topic_table = QTableWidget(0, 4)
-        self.topic_table.setHorizontalHeaderLabels(["Topic", "Status", "Score", "Why"])
-        self.topic_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        self.topic_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.topic_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.topic_table = read_only_table(["Topic", "Status", "Score", "Why"], stretch=3)
         buttons = QHBoxLayout()
         for label, status in (("Approve", "approved"), ("Block", "blocked")):
             button = QPushButton(label)
@@ -283,11 +288,7 @@ class LearningPanel(QDialog):
     # -- training data -------------------------------------------------------------------
 
     def _data_tab(self) -> QWidget:
-        self.data_table = QTableWidget(0, 4)
-        self.data_table.setHorizontalHeaderLabels(["", "Question", "Answer", "From"])
-        self.data_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.data_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.data_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.data_table = read_only_table(["", "Question", "Answer", "From"], stretch=2)
         toggle = QPushButton("Drop / restore selected")
         toggle.clicked.connect(self.toggle_selected_item)
         tab = QWidget()
