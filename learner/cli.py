@@ -25,7 +25,7 @@ from pathlib import Path
 from learner import __version__, paths
 from learner.chat import send
 from learner.engine import Engine, EngineError, Sampling
-from learner.models import ModelNotFoundError, embedded_gguf
+from learner.models import ModelNotFoundError, base_model
 from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import NotFoundError, Store
@@ -183,10 +183,9 @@ def cmd_learn(args) -> int:
 def cmd_versions(args) -> int:
     from learner import versions
 
+    settings = Settings.load()
     live = versions.live_pointer().get("version", versions.BASE)
-    model_path = Settings.load().model_path
-    base_gguf = Path(model_path).expanduser() if model_path else embedded_gguf()
-    rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(base_gguf),
+    rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(base_model(settings).path),
              "metrics": None, "created_at": None}]
     waiting = set(versions.pending_names())
     for v in versions.all_versions():
@@ -196,11 +195,10 @@ def cmd_versions(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    if not args.json:
-        data = paths.data_dir()
-        sizes = {name: versions.folder_bytes(data / name) / 1e6 for name in ("versions", "runs", "base")}
-        print(f"disk: versions {sizes['versions']:.0f} MB (budget {Settings.load().versions_budget_mb} MB), "
-              f"recent cycles {sizes['runs']:.0f} MB, base checkpoint {sizes['base']:.0f} MB")
+    data = paths.data_dir()
+    sizes = {name: versions.folder_bytes(data / name) / 1e6 for name in ("versions", "runs", "base")}
+    print(f"disk: versions {sizes['versions']:.0f} MB (budget {settings.versions_budget_mb} MB), "
+          f"recent cycles {sizes['runs']:.0f} MB, base checkpoint {sizes['base']:.0f} MB")
     for r in rows:
         m = r["metrics"] or {}
         scores = f"learned {m['learned']:.0%} kept {m['kept']:.0%}" if m.get("learned") is not None else ""

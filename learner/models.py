@@ -41,17 +41,23 @@ def embedded_gguf() -> Path:
     return path
 
 
-def live_model(settings: Settings) -> ModelChoice:
-    """The settings' model if named, else the live learned version, else the embedded model."""
+def base_model(settings: Settings) -> ModelChoice:
+    """What is served before anything is learned: the settings' model if named, else the embedded one."""
     if settings.model_path:
         path = Path(settings.model_path).expanduser()
         return ModelChoice(path=path, version=path.stem)
-    from learner.versions import live_version
-
-    version = live_version()
-    if version is not None:
-        return ModelChoice(path=version.gguf, version=version.name, name="SmolLM2-135M-Instruct (learned)")
     return embedded_model()
+
+
+def live_model(settings: Settings) -> ModelChoice:
+    """The settings' model if named, else the live learned version, else the embedded model."""
+    if not settings.model_path:
+        from learner.versions import live_version
+
+        version = live_version()
+        if version is not None:
+            return ModelChoice(path=version.gguf, version=version.name, name="SmolLM2-135M-Instruct (learned)")
+    return base_model(settings)
 
 
 def embedded_model() -> ModelChoice:
