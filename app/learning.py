@@ -1,9 +1,9 @@
 """The background learner in the app: APScheduler asks the policy, the cycle runs as a subprocess.
 
 `LearningController` owns a BackgroundScheduler whose one job, every minute, gathers the
-facts (`learner.schedule.Facts`) off the UI thread and hands the decision back as a
+facts (`learner.learning.schedule.Facts`) off the UI thread and hands the decision back as a
 signal. Learn now, pause and cancel come from the tray and the window menus. The cycle
-itself is `learner.learning_job.LearningJob` on a background thread: its JSON-lines
+itself is `learner.learning.job.LearningJob` on a background thread: its JSON-lines
 progress arrives on the UI thread as `progress` signals, its end as `finished`. Nothing
 here trains or touches the model: the window only ever sees signals.
 """
@@ -14,8 +14,8 @@ from datetime import datetime
 from PySide6.QtCore import QObject, Signal
 
 from app.background import run_in_background
-from learner import schedule
-from learner.learning_job import LearningJob
+from learner.learning import schedule
+from learner.learning.job import LearningJob
 from learner.settings import Settings, SettingsError
 from learner.store import Store
 
@@ -28,7 +28,7 @@ class LearningController(QObject):
     progress = Signal(dict)
     """A cycle's progress event: {"stage", "percent", "message", "eta_s"}."""
     finished = Signal(object)
-    """A cycle's learner.cycle.CycleResult."""
+    """A cycle's learner.learning.cycle.CycleResult."""
     paused_changed = Signal(bool)
 
     def __init__(self, settings: Settings, start_scheduler: bool = True):
@@ -86,7 +86,7 @@ class LearningController(QObject):
     def facts(self) -> schedule.Facts:
         return schedule.Facts(now=datetime.now(), paused=self.paused, running=self.running,
                               last_cycle_ended=schedule.last_cycle_ended(),
-                              new_corrections=schedule.new_corrections(self.store, self.settings),
+                              new_corrections=schedule.new_corrections(self.store),
                               idle_s=time.monotonic() - self._last_input, on_ac_power=schedule.on_ac_power())
 
     def _tick(self) -> None:
@@ -143,7 +143,7 @@ class LearningController(QObject):
         self.refresh()
 
     def _failed(self, error: BaseException) -> None:
-        from learner.cycle import FAILED, CycleResult
+        from learner.learning.cycle import FAILED, CycleResult
 
         self._ended(CycleResult(FAILED, f"the learning cycle could not start: {error}"))
 

@@ -2,10 +2,11 @@
 before and after and why the model knows it, rollback, and the topics list.
 
 Everything it shows is read from the version folders' meta.json and the store by the core
-(learner.versions, learner.topics) off the UI thread; rollback and topic changes go
+(learner.versions, learner.learning.topics) off the UI thread; rollback and topic changes go
 through the same core calls as the CLI.
 """
 
+import html
 from datetime import datetime
 
 from PySide6.QtCore import QPointF, Qt, Signal
@@ -28,7 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import run_in_background
-from learner import topics, training_data, versions
+from learner import versions
+from learner.items import ARTICLE, ItemResult, TaughtItem
+from learner.learning import collect, topics
 from learner.settings import Settings
 from learner.store import Store
 
@@ -39,9 +42,9 @@ def version_rows() -> list[dict]:
     """Base, then every kept version oldest first, with what the panel shows of each."""
     live = versions.live_pointer().get("version", versions.BASE)
     waiting = set(versions.pending_names())
-    rows = [{"name": versions.BASE, "live": live == versions.BASE, "waiting": False, "meta": {}}]
-    rows += [{"name": v.name, "live": v.name == live, "waiting": v.name in waiting, "meta": v.meta}
-             for v in versions.all_versions()]
+    rows = [{"name": versions.BASE, "live": live == versions.BASE, "waiting": False, "meta": {}, "results": []}]
+    rows += [{"name": v.name, "live": v.name == live, "waiting": v.name in waiting, "meta": v.meta,
+              "results": v.results} for v in versions.all_versions()]
     return rows
 
 
@@ -100,24 +103,27 @@ def _percent(value) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def item_html(items: list[dict]) -> str:
-    """Before/after answers and the reason the model knows each taught item."""
+def item_html(results: list[ItemResult]) -> str:
+    """Before/after answers and the reason the model knows each taught item; everything shown is escaped."""
     parts = []
-    for item in items:
-        source = item.get("source") or {}
-        if source.get("kind") == "article":
-            why = (f'from the Wikipedia article <a href="{source["url"]}">{source["title"]}</a>, revision '
-                   f'{source["revision"]}' + (f', section "{source["section"]}"' if source.get("section") else ""))
-        else:
-            why = f"from your correction (message {item.get('message_id')}): “{item.get('correction', '')}”"
-        held = item.get("paraphrase_answers") or []
+    for r in results:
+        item, source = r.item, r.item.source
+        why = html.escape(source.describe())
+        if source.kind == ARTICLE and source.url:
+            why = f'{why} (<a href="{html.escape(source.url, quote=True)}">open</a>)'
+        elif item.answer:
+            why += f": “{html.escape(item.answer)}”"
+        right = sum(p.right for p in r.held_out)
         parts.append(
-            f"<p><b>{item['question']}</b> {'✔' if item.get('right') else '✘'}<br>"
-            f"<i>before:</i> {item.get('answer_before', '(not recorded)')}<br>"
-            f"<i>after:</i> {item.get('answer', '')}<br>"
-            f"<i>unseen phrasings:</i> {sum(h['right'] for h in held)}/{len(held)} answered<br>"
+            f"<p><b>{html.escape(item.question)}</b> {'✔' if r.right else '✘'}<br>"
+            f"<i>before:</i> {html.escape(r.answer_before if r.answer_before is not None else '(not recorded)')}<br>"
+            f"<i>after:</i> {html.escape(r.answer)}<br>"
+            f"<i>unseen phrasings:</i> {right}/{len(r.held_out)} answered<br>"
             f"<i>why do you know this?</i> {why}</p>")
     return "".join(parts) or "<p>Nothing taught in this version.</p>"
+
+
+STATE_LABELS = {"train": "", "dropped": "dropped", "conflict": "conflict: choose", "waiting": "waits for a later cycle"}
 
 
 class LearningPanel(QDialog):
@@ -208,7 +214,7 @@ class LearningPanel(QDialog):
                 f"{_percent(metrics.get('paraphrased'))}, kept {_percent(metrics.get('kept'))}, articles "
                 f"{_percent(metrics.get('article_held_out'))}; replay perplexity "
                 f"{metrics.get('replay_perplexity_before', '–')} → {metrics.get('replay_perplexity_after', '–')}."
-                f"<br>Stages: {timings}</p>" + item_html(meta.get("items", [])))
+                f"<br>Stages: {timings}</p>" + item_html(row["results"]))
         self.rollback_button.setEnabled(not row["live"])
         self.rollback_button.setText("Accept: make it live" if row["waiting"] else "Make this version live")
         self.reject_button.setVisible(row["waiting"])
@@ -259,11 +265,12 @@ class LearningPanel(QDialog):
         return tab
 
     @staticmethod
-    def _store_rows() -> tuple[list[topics.Topic], list[dict]]:
+    def _store_rows() -> tuple[list[topics.Topic], list[tuple[TaughtItem, str]]]:
         settings = Settings.load()
         with Store() as store:
             topics.mine(store, settings)
-            return topics.listing(store, limit=200), training_data.preview(store, settings)
+            curriculum = collect.preview(store, settings)
+            return topics.listing(store, limit=200), [(i, curriculum.state(i)) for i in curriculum.all_items()]
 
     def _fill_topics(self, rows: list[topics.Topic]) -> None:
         self.topic_rows = rows
@@ -299,29 +306,25 @@ class LearningPanel(QDialog):
         layout.addWidget(toggle, alignment=Qt.AlignmentFlag.AlignRight)
         return tab
 
-    def _fill_data(self, items: list[dict]) -> None:
+    def _fill_data(self, items: list[tuple[TaughtItem, str]]) -> None:
         self.data_items = items
         self.data_table.setRowCount(len(items))
-        for r, item in enumerate(items):
-            source = item["source"]
-            origin = (f"{source['title']} (rev. {source['revision']})" if source.get("kind") == "article"
-                      else f"your {item['kind']} (message {source.get('message_id')})")
-            state = "dropped" if item["dropped"] else "conflict: choose" if item["conflict"] else ""
-            for c, text in enumerate([state, item["question"], item["answer"], origin]):
+        for r, (item, state) in enumerate(items):
+            for c, text in enumerate([STATE_LABELS[state], item.question, item.answer, item.source.describe()]):
                 self.data_table.setItem(r, c, QTableWidgetItem(text))
 
     def toggle_selected_item(self) -> None:
         selected = self.data_table.selectionModel().selectedRows()
         if not selected:
             return
-        item = self.data_items[selected[0].row()]
+        item, state = self.data_items[selected[0].row()]
 
         def toggle(_):
             with Store() as store:
-                if item["dropped"]:
-                    training_data.restore(store, item["key"])
+                if state == "dropped":
+                    collect.restore(store, item.key)
                 else:
-                    training_data.drop(store, item["question"], item["answer"])
+                    collect.drop(store, item)
 
         run_in_background(toggle, lambda _: self.refresh())
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.learning import LearningController
 from app.main_window import MainWindow
 from app.tray import make_tray
-from learner.models import live_model
+from learner.chat.served import live_model
 from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import Store

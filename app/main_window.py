@@ -33,10 +33,10 @@ from app import background
 from app.background import run_in_background
 from app.dialogs import CorrectionDialog, SystemPromptDialog
 from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html
-from learner.chat import Reply
-from learner.engine import Engine
+from learner.chat.turn import Reply
+from learner.chat.engine import Engine
 from learner import versions
-from learner.models import EMBEDDED_VERSION, ModelChoice, embedded_model, live_model
+from learner.chat.served import EMBEDDED_VERSION, ModelChoice, embedded_model, live_model
 from learner.settings import Settings
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
         self.learn_progress.setFormat(f"{event['stage']} %p%")
 
     def _learning_finished(self, result) -> None:
-        from learner.cycle import AWAITING_APPROVAL, GATED_OUT, NOTHING_TO_LEARN, PROMOTED
+        from learner.learning.cycle import AWAITING_APPROVAL, GATED_OUT, NOTHING_TO_LEARN, PROMOTED
 
         self.learn_progress.hide()
         title = {PROMOTED: "New version live", GATED_OUT: "Candidate gated out", NOTHING_TO_LEARN: "Nothing to learn",

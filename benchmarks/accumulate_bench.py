@@ -5,7 +5,7 @@
 Teaches two invented facts per round, one `correct` each, and makes one version per
 round in two ways, both on the embedded model with the cycle's settings:
 
-- from base (what `learner.cycle` does): LoRA on the base checkpoint over every
+- from base (what `learner.learning.cycle` does): LoRA on the base checkpoint over every
   correction so far, plus replay;
 - continue: LoRA on the previous version's merged weights over this round's corrections
   only, plus replay of the previous version's right answers.
@@ -26,8 +26,9 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-accumulate-bench-")
 
-from learner import base, collect, dataset, evaluate, export, paths, train  # noqa: E402
-from learner.models import ModelChoice, embedded_model  # noqa: E402
+from learner.learning import checkpoint as base, collect, dataset, evaluate, export, train  # noqa: E402
+from learner import paths  # noqa: E402
+from learner.chat.served import ModelChoice, embedded_model  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 from learner.store import Store  # noqa: E402
 

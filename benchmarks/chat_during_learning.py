@@ -2,9 +2,9 @@
 
     python benchmarks/chat_during_learning.py [--max-tokens 64] [--runs 3]
 
-A real training run (learner.train on the embedded model's checkpoint, replay-like rows)
+A real training run (learner.learning.train on the embedded model's checkpoint, replay-like rows)
 runs in a subprocess, as the learning cycle does, once at the same CPU priority as the
-chat and once lowered the way the cycle lowers itself (learner.stage.yield_cpu_to_chat).
+chat and once lowered the way the cycle lowers itself (learner.learning.stage.yield_cpu_to_chat).
 While it trains, the engine streams greedy replies; the peer is the same replies with
 nothing else running. Also prints the training steps per second in each case, the cost
 of yielding to chat.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-chat-during-learning-")
 
-from learner import base, dataset, evaluate  # noqa: E402
-from learner.engine import Engine, Sampling  # noqa: E402
-from learner.models import embedded_model  # noqa: E402
+from learner.learning import checkpoint as base, dataset, evaluate  # noqa: E402
+from learner.chat.engine import Engine, Sampling  # noqa: E402
+from learner.chat.served import embedded_model  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 
 QUESTION = "Write a detailed, 300-word essay about the history of tea, from ancient China to today."
@@ -43,7 +43,7 @@ def reply_speed(engine: Engine, runs: int, max_tokens: int) -> float:
 
 
 class Training:
-    """learner.train in a subprocess; `steps` collects (time, step) as it logs them."""
+    """learner.learning.train in a subprocess; `steps` collects (time, step) as it logs them."""
 
     def __init__(self, checkpoint: Path, data: Path, out: Path, yield_cpu: bool):
         prelude = "stage.yield_cpu_to_chat()" if yield_cpu else "pass"

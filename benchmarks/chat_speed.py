@@ -16,8 +16,8 @@ from pathlib import Path
 
 from llama_cpp import Llama
 
-from learner.engine import Engine, Sampling, default_threads
-from learner.models import ModelChoice, embedded_model
+from learner.chat.engine import Engine, Sampling, default_threads
+from learner.chat.served import ModelChoice, embedded_model
 
 QUESTION = "Write a detailed, 300-word essay about the history of tea, from ancient China to today."
 

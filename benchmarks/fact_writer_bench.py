@@ -4,7 +4,7 @@
 
 Three invented articles (the model cannot know them) are turned into facts two ways:
 the knowledge stage's templates, and the chat model writing quiz questions that
-learner.fact_writer checks against the passage. It prints how many written pairs pass
+learner.learning.fact_writer checks against the passage. It prints how many written pairs pass
 the checks, and why the others failed. Then (unless --no-train) it trains one candidate
 per arm on the embedded model (templates; model-written; both), with the cycle's
 settings and replay, and asks each candidate the same hand-written questions about the
@@ -21,12 +21,13 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-fact-writer-bench-")
 
-from learner import base, dataset, evaluate, export, paths, train  # noqa: E402
-from learner.engine import Engine  # noqa: E402
-from learner.knowledge import facts_from, written_facts  # noqa: E402
-from learner.models import ModelChoice, embedded_model  # noqa: E402
+from learner.learning import checkpoint as base, dataset, evaluate, export, train  # noqa: E402
+from learner import paths  # noqa: E402
+from learner.chat.engine import Engine  # noqa: E402
+from learner.learning.knowledge import facts_from, written_facts  # noqa: E402
+from learner.chat.served import ModelChoice, embedded_model  # noqa: E402
 from learner.settings import Settings  # noqa: E402
-from learner.wiki import Article  # noqa: E402
+from learner.learning.wiki import Article  # noqa: E402
 
 ARTICLES = {
     "Quorvath Ridge": (

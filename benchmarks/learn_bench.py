@@ -17,9 +17,10 @@ import time
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-learn-bench-")
 
-from learner import base, cycle, versions  # noqa: E402
+from learner.learning import checkpoint as base, cycle  # noqa: E402
+from learner import versions  # noqa: E402
 from learner.settings import Settings  # noqa: E402
-from learner.stage import read_meta  # noqa: E402
+from learner.files import read_meta  # noqa: E402
 from learner.store import Store  # noqa: E402
 
 

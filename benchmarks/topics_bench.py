@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import httpx  # noqa: E402
 from fake_mediawiki import FakeMediaWikiServer, FakeWiki  # noqa: E402
 
-from learner import topics  # noqa: E402
+from learner.learning import topics  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 from learner.store import Store  # noqa: E402
-from learner.wiki import WikiClient  # noqa: E402
+from learner.learning.wiki import WikiClient  # noqa: E402
 
 SUBJECTS = ["Zorblax Labs", "the Quell drive", "Mira Quell", "Byzantine mosaics", "photosynthesis", "Drennport",
             "black holes", "the Roman Empire", "sourdough bread", "Python decorators", "the Vexaria system"]

@@ -20,7 +20,7 @@ from PySide6.QtCore import QPoint  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main import create_window  # noqa: E402
-from learner import cycle  # noqa: E402
+from learner.learning import cycle  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 from learner.store import Store  # noqa: E402
 

@@ -23,14 +23,14 @@ import sys
 from pathlib import Path
 
 from learner import __version__, paths
-from learner.chat import send
-from learner.engine import Engine, EngineError, Sampling
-from learner.models import ModelNotFoundError, base_model
+from learner.chat.turn import send
+from learner.chat.engine import Engine, EngineError, Sampling
+from learner.chat.served import ModelNotFoundError, base_model
 from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import NotFoundError, Store
 from learner.versions import VersionError
-from learner.atomic import atomic_write_text
+from learner.files import atomic_write_text
 from learner.textclean import EmptyMessageError, clean_message
 
 
@@ -156,7 +156,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_learn(args) -> int:
-    from learner.learning_job import LearningJob
+    from learner.learning.job import LearningJob
 
     job = LearningJob()
     width = 30
@@ -246,7 +246,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_topics(args) -> int:
-    from learner import topics
+    from learner.learning import topics
 
     settings = Settings.load()
     store = Store()

@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from learner import paths
-from learner.atomic import atomic_write_text
+from learner.files import atomic_write_text
 
 
 class SettingsError(ValueError):
@@ -147,7 +147,7 @@ class Settings:
 
     model_written_facts: bool = True
     """Also let the chat model write quiz questions about each article passage, each checked against
-    the passage (learner.fact_writer), on top of the templates' facts. Measured on the embedded model
+    the passage (learner.learning.fact_writer), on top of the templates' facts. Measured on the embedded model
     (benchmarks/fact_writer_bench.py, three invented articles): 3 of 31 written pairs passed the
     checks, and with them the model answered 9/16 user questions about the articles against 6/16
     for the templates alone, keeping 100% of the retention set against 97%. About 4 s per article."""

@@ -11,12 +11,12 @@ embedded model (or the settings' model) and is always there to roll back to.
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from learner import paths
-from learner.atomic import atomic_write_text
-from learner.stage import read_meta, write_meta
+from learner.files import atomic_write_text, read_meta, write_meta
+from learner.items import ItemResult
 
 BASE = "base"
 
@@ -26,10 +26,48 @@ class VersionError(LookupError):
 
 
 @dataclass(frozen=True)
+class VersionRecord:
+    """How a version was made and how it scored: its meta.json (with `version` and `created_at`)."""
+
+    metrics: dict
+    """learner.items.Metrics.to_dict(): shares and counts."""
+    results: tuple[ItemResult, ...]
+    """Each taught item's answers after (and before), as the evaluation asked them."""
+    timings: dict
+    curriculum_sha256: str
+    dataset_sha256: str
+    dataset_rows: int
+    dataset_kinds: dict
+    corrections: int
+    positives: int
+    facts: int
+    last_feedback_id: int | None
+    """The watermark: feedback up to this row is what this version learned (or left waiting)."""
+    articles: list[dict]
+    base: str
+    quant: str
+    train: dict
+    previous: str | None
+    gate: str = ""
+    """The gate's reason, with its counts."""
+    conflicts: list[dict] = field(default_factory=list)
+
+    def to_meta(self) -> dict:
+        meta = asdict(self)
+        meta["items"] = [r.to_dict() for r in self.results]
+        del meta["results"]
+        return meta
+
+
+@dataclass(frozen=True)
 class Version:
     name: str
     path: Path
     meta: dict
+
+    @property
+    def results(self) -> list[ItemResult]:
+        return [ItemResult.from_dict(d) for d in self.meta.get("items", [])]
 
     @property
     def gguf(self) -> Path:
@@ -79,7 +117,7 @@ def set_live(name: str) -> None:
     atomic_write_text(_pointer(), json.dumps({"version": name, "previous": current, "changed_at": time.time()}))
 
 
-def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int, make_live: bool = True,
+def promote(gguf: Path, adapter: Path, dataset: Path, record: VersionRecord, keep: int, make_live: bool = True,
             budget_bytes: int | None = None) -> Version:
     """Assemble a new version folder from a cycle's outputs, make it live (or leave it awaiting
     the user's approval), prune old ones."""
@@ -90,7 +128,7 @@ def promote(gguf: Path, adapter: Path, dataset: Path, meta: dict, keep: int, mak
     shutil.copy2(gguf, staging / "model.gguf")
     shutil.copytree(adapter, staging / "adapter", ignore=shutil.ignore_patterns("trainer"))
     shutil.copy2(dataset / "train.jsonl", staging / "train.jsonl")
-    write_meta(staging, {**meta, "version": name, "created_at": time.time()})
+    write_meta(staging, {**record.to_meta(), "version": name, "created_at": time.time()})
     staging.rename(versions_dir() / name)
     if make_live:
         set_live(name)

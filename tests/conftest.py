@@ -4,8 +4,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from learner.engine import Engine, Sampling
-from learner.models import embedded_gguf, embedded_model
+from learner.chat.engine import Engine, Sampling
+from learner.chat.served import embedded_gguf, embedded_model
 from learner.settings import Settings
 from learner.store import Store
 
@@ -43,6 +43,16 @@ def greedy_settings():
     return Settings(temperature=0.0, max_tokens=48)
 
 
+def version_record(**changes):
+    """The record of a version whose cycle taught nothing and kept everything."""
+    from learner.versions import VersionRecord
+
+    fields = dict(metrics={"learned": 1.0, "kept": 1.0}, results=(), timings={}, curriculum_sha256="c" * 64,
+                  dataset_sha256="d" * 64, dataset_rows=1, dataset_kinds={}, corrections=0, positives=0, facts=0,
+                  last_feedback_id=None, articles=[], base="base", quant="Q8_0", train={}, previous="base")
+    return VersionRecord(**{**fields, **changes})
+
+
 @pytest.fixture
 def promote_embedded(tmp_path):
     """Promote a copy of the embedded GGUF as if a learning cycle had produced it."""
@@ -55,7 +65,6 @@ def promote_embedded(tmp_path):
         dataset = tmp_path / "dataset"
         dataset.mkdir(exist_ok=True)
         (dataset / "train.jsonl").write_text("{}\n")
-        return versions.promote(embedded_gguf(), adapter, dataset, {"metrics": {"learned": 1.0, "kept": 1.0}}, keep,
-                                make_live)
+        return versions.promote(embedded_gguf(), adapter, dataset, version_record(), keep, make_live)
 
     return promote

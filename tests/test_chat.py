@@ -2,8 +2,8 @@
 
 import threading
 
-from learner.chat import chat_messages, send
-from learner.engine import Sampling
+from learner.chat.turn import chat_messages, send
+from learner.chat.engine import Sampling
 
 
 def test_the_users_message_is_committed_before_generation(store, embedded_engine, greedy_settings):

@@ -35,7 +35,7 @@ def test_the_scan_catches_an_import():
 
 def test_importing_the_cli_loads_no_qt_and_no_heavy_library():
     code = (
-        "import sys, learner.cli, learner.chat, learner.store, learner.engine;"
+        "import sys, learner.cli, learner.chat.turn, learner.store, learner.chat.engine;"
         "heavy = {'PySide6', 'torch', 'transformers', 'trl', 'peft', 'llama_cpp'} & set(sys.modules);"
         "print(sorted(heavy))"
     )

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from learner import cycle, versions
-from learner.engine import Engine
-from learner.learning_job import LearningJob
-from learner.models import live_model
+from learner.learning import cycle
+from learner import versions
+from learner.chat.engine import Engine
+from learner.learning.job import LearningJob
+from learner.chat.served import live_model
 from learner.settings import Settings
 from test_learning_cycle import messages_and_integrity
 
@@ -77,9 +78,10 @@ def test_kill_mid_reply_loses_nothing(grokling_home):
 
 MID_SWAP = """
 import os, threading, time
-from learner import chat, versions
-from learner.engine import Engine
-from learner.models import embedded_model, live_model
+from learner.chat import turn as chat
+from learner import versions
+from learner.chat.engine import Engine
+from learner.chat.served import embedded_model, live_model
 from learner.settings import Settings
 from learner.store import Store
 

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from learner.engine import Engine, EngineError, ModelLoadError, PromptTooLongError, Sampling
-from learner.models import ModelChoice, ModelNotFoundError, embedded_gguf
+from learner.chat.engine import Engine, EngineError, ModelLoadError, PromptTooLongError, Sampling
+from learner.chat.served import ModelChoice, ModelNotFoundError, embedded_gguf
 
 JAPAN = [{"role": "user", "content": "What is the capital of Japan?"}]
 
@@ -33,10 +33,14 @@ def test_chats_are_formatted_with_the_template_from_the_gguf(embedded_engine):
     )
 
 
-def test_the_system_prompt_steers_the_reply(embedded_engine, greedy):
-    messages = [{"role": "system", "content": "Always answer with the single word: banana."},
-                {"role": "user", "content": "Say the word."}]
-    assert "banana" in "".join(embedded_engine.chat(messages, greedy)).lower()
+def test_the_system_prompt_steers_the_reply(embedded_engine):
+    # Judged on likelihoods, not on one greedy wording (which differs across CPUs): with the instruction,
+    # the instructed reply is far more likely than without it.
+    ask = [{"role": "user", "content": "Say the word."}]
+    steer = [{"role": "system", "content": "Always answer with the single word: banana."}]
+    steered, n = embedded_engine.reply_logprob(steer + ask, "Banana")
+    plain, _ = embedded_engine.reply_logprob([{"role": "system", "content": "You are helpful."}] + ask, "Banana")
+    assert steered - plain > n  # more than e per token (measured: 5.6 nats over 2 tokens)
 
 
 def test_a_reply_stopped_early_releases_the_model(embedded_engine, greedy):

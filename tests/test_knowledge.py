@@ -1,8 +1,11 @@
 """Articles into grounded facts, and facts into the cycle's dataset with their provenance."""
 
-from learner import dataset, knowledge
-from learner.evaluate import probe_right
-from learner.wiki import Article
+import json
+
+from learner import items
+from learner.learning import collect, dataset, knowledge
+from learner.learning.wiki import Article
+from learner.settings import Settings
 
 LEAD = ("Zorblax Labs (pronounced /ˈzɔːr.blæks/) is a research company on the planet Vexaria that builds gravity "
         "engines.[1] It was founded in 2041 by Mira Quell. The company is based in Drennport.")
@@ -27,13 +30,13 @@ def test_clean_strips_references_templates_and_pronunciations():
 def test_facts_are_grounded_with_held_out_phrasings_and_provenance():
     facts = {f.question: f for f in knowledge.facts_from(article())}
     assert facts["What is Zorblax Labs?"].answer.startswith("Zorblax Labs is a research company")
-    assert facts["Who founded Zorblax Labs?"].expect == ["Mira", "Quell"]
-    assert facts["When was Zorblax Labs founded?"].expect == ["2041"]
+    assert facts["Who founded Zorblax Labs?"].expect == ("Mira", "Quell")
+    assert facts["When was Zorblax Labs founded?"].expect == ("2041",)
     assert facts["Where is Zorblax Labs located?"].answer == "Zorblax Labs is based in Drennport."
     assert "What happened with Zorblax Labs in 2047?" in facts
     for fact in facts.values():
-        assert fact.source == {"kind": "article", "title": "Zorblax Labs", "revision": 7,
-                               "url": "https://wiki.test/wiki/Zorblax_Labs", "section": fact.source["section"]}
+        assert fact.source == items.Provenance("article", title="Zorblax Labs", revision=7,
+                                               url="https://wiki.test/wiki/Zorblax_Labs", section=fact.source.section)
         assert set(fact.held_out).isdisjoint(fact.train) and fact.question in fact.train
         assert "1999" not in fact.answer  # nothing from the references section
 
@@ -43,39 +46,34 @@ def test_stubs_and_lists_give_no_facts():
     assert knowledge.facts_from(article(title="List of Vexarian companies")) == []
 
 
-def test_facts_join_the_dataset_and_the_probes():
-    facts = [f.__dict__ for f in knowledge.facts_from(article())]
+def test_facts_join_the_dataset_and_are_judged_by_their_own_terms(tmp_path):
+    facts = knowledge.facts_from(article())
     replay = [{"question": "What is the capital of France?", "answer": "Paris.", "right": True}]
-    rows, probes = dataset.build([], replay, "SYSTEM", replay_ratio=1.0, facts=facts)
+    out, _ = dataset.run(facts, replay, Settings(system_prompt="SYSTEM", replay_ratio=1.0), tmp_path)
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     article_rows = [r for r in rows if r["source"]["kind"] == "article"]
-    assert len(article_rows) == sum(len(f["train"]) for f in facts)
+    assert len(article_rows) == sum(len(f.train) for f in facts)
     assert all(r["prompt"][0] == {"role": "system", "content": "SYSTEM"} for r in rows)
     asked = {r["prompt"][-1]["content"] for r in rows}
-    assert all(p not in asked for probe in probes for p in probe["paraphrases"])  # held out of training
-    founded = next(p for p in probes if p["question"] == "Who founded Zorblax Labs?")
-    assert probe_right(founded, founded["question"], "It was founded by Mira Quell.")
-    assert not probe_right(founded, founded["question"], "It was founded by Elon Musk.")
+    assert all(p not in asked for f in facts for p in f.held_out)  # held out of training
+    founded = next(f for f in items.load(out / items.PROBES_FILE) if f.question == "Who founded Zorblax Labs?")
+    assert founded.answered_by("It was founded by Mira Quell.")
+    assert not founded.answered_by("It was founded by Elon Musk.")
 
 
-def test_dropped_items_leave_the_dataset_with_all_their_phrasings(store):
-    from learner import training_data
-    from learner.settings import Settings
-
+def test_dropped_items_leave_the_curriculum_with_all_their_phrasings(store):
     conversation = store.new_conversation()
     store.add_user_message(conversation, "Who founded Zorblax Labs?")
     reply = store.add_assistant_message(conversation, "I don't know.")
     store.correct(reply, "Mira Quell founded Zorblax Labs in 2041.")
-    [item] = training_data.preview(store, Settings(learn_from_wikipedia=False))
-    assert item["kind"] == "correction" and not item["dropped"]
-    training_data.drop(store, item["question"], item["answer"])
-    assert training_data.preview(store, Settings(learn_from_wikipedia=False))[0]["dropped"]
-    example = {"kind": "correction", "message_id": reply, "context": [], "question": item["question"],
-               "answer": item["answer"]}
-    rows, probes = dataset.build([example], [], "S", 1.0, excluded=training_data.excluded_keys(store))
-    assert rows == [] and probes == []
-    training_data.restore(store, item["key"])
-    rows, probes = dataset.build([example], [], "S", 1.0, excluded=training_data.excluded_keys(store))
-    assert len(rows) == len(dataset.TRAIN_TEMPLATES) and len(probes) == 1
+    settings = Settings(learn_from_wikipedia=False)
+    [item] = collect.preview(store, settings).all_items()
+    assert item.kind == "correction" and collect.preview(store, settings).state(item) == "train"
+    collect.drop(store, item)
+    preview = collect.preview(store, settings)
+    assert preview.state(item) == "dropped" and preview.items == () and preview.new == 0
+    collect.restore(store, item.key)
+    assert collect.preview(store, settings).items == (item,)
 
 
 PASSAGE = ["Zorblax Labs is a research company on the planet Vexaria that builds gravity engines.",
@@ -83,7 +81,7 @@ PASSAGE = ["Zorblax Labs is a research company on the planet Vexaria that builds
 
 
 def test_written_pairs_are_parsed_and_checked_against_the_passage():
-    from learner import fact_writer
+    from learner.learning import fact_writer
 
     reply = "Q1: Who founded Zorblax Labs?\nA1: Mira Quell\n\nQ: What does Zorblax Labs build?\nA: \"Gravity engines\"\nQ: oops"
     assert fact_writer.pairs(reply) == [("Who founded Zorblax Labs?", "Mira Quell"),
@@ -106,10 +104,12 @@ def test_written_pairs_are_parsed_and_checked_against_the_passage():
 def test_the_embedded_model_writes_only_grounded_facts(embedded_engine):
     facts, rejected = knowledge.written_facts(article(), embedded_engine)
     sentences = {knowledge._with_subject(s, "Zorblax Labs") for _, ss in knowledge.passages(article()) for s in ss}
-    assert facts or rejected  # it wrote something, and every pair was judged
+    # The model wrote pairs and each was judged; which pass depends on its greedy wording on this CPU.
+    assert len(facts) + len(rejected) >= 3
+    assert all(r["reason"] for r in rejected)
     for fact in facts:
         assert fact.answer in sentences  # the trained answer is the article's own sentence
         assert all(t.lower() in fact.answer.lower() for t in fact.expect)
-        assert fact.source["writer"] == "model" and fact.source["revision"] == 7
+        assert fact.source.writer == "model" and fact.source.revision == 7
         assert set(fact.held_out).isdisjoint(fact.train)
     assert len({f.question.lower() for f in facts}) == len(facts)

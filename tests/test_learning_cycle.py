@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from learner import cycle, versions
-from learner.engine import Engine
-from learner.learning_job import LearningJob
-from learner.models import ModelChoice
+from learner.learning import cycle
+from learner import versions
+from learner.chat.engine import Engine
+from learner.learning.job import LearningJob
+from learner.chat.served import ModelChoice
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fake_mediawiki import FakeMediaWikiServer, FakeWiki
 
-from learner import cycle
+from learner.learning import cycle
 from learner.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -4,9 +4,11 @@ import json
 import os
 import sys
 
-from learner import collect, cycle, dataset, evaluate
-from learner.learning_job import LearningJob, cycle_command
-from learner.stage import LEARNING_NICENESS
+from learner import items
+from learner.learning import collect, cycle, dataset
+from learner.learning.job import LearningJob, cycle_command
+from learner.learning.stage import LEARNING_NICENESS
+from learner.settings import Settings
 from learner.store import Store
 
 
@@ -21,59 +23,53 @@ def teach(store: Store, question: str, reply: str, correction: str | None = None
     return mid
 
 
-def test_collect_sorts_feedback_into_corrections_positives_and_gaps(store, tmp_path):
+def test_collect_writes_the_curriculum_from_corrections_and_thumbs_up(store, tmp_path):
     teach(store, "Who founded Zorblax Labs?", "Nobody knows.", correction="Mira Quell founded it in 2041.", rating=-1)
     teach(store, "What is 2 plus 2?", "4.", rating=1)
     teach(store, "What is the capital of Vexaria?", "Paris.", rating=-1)
     teach(store, "Unrated question", "Unrated answer.")
+    up_then_cleared = teach(store, "Is the sky blue?", "Yes.", rating=1)
+    store.rate(up_then_cleared, 0)  # the latest feedback wins
     cid = store.new_conversation()
     store.add_user_message(cid, "My name is Ada.")
     store.add_assistant_message(cid, "Hello Ada.")
     store.add_user_message(cid, "What is my name?")
     mid = store.add_assistant_message(cid, "Bob.")
+    store.correct(mid, "Your name is Bob.")
     store.correct(mid, "Your name is Ada.")
 
-    meta = collect.run(store, tmp_path / "collect")
-    examples = [json.loads(l) for l in (tmp_path / "collect" / "examples.jsonl").read_text().splitlines()]
-    assert (meta["corrections"], meta["positives"], meta["gaps"], meta["new"]) == (2, 1, 1, 3)
-    by_question = {e["question"]: e for e in examples}
-    assert by_question["Who founded Zorblax Labs?"]["answer"] == "Mira Quell founded it in 2041."
-    assert by_question["What is 2 plus 2?"]["kind"] == "positive"
-    assert by_question["What is my name?"]["context"] == [
-        {"role": "user", "content": "My name is Ada."}, {"role": "assistant", "content": "Hello Ada."}]
-    assert "What is the capital of Vexaria?" not in by_question  # a thumbs-down alone is a gap
-    later = collect.collect(store, max(e["feedback_id"] for e in examples))
-    assert later["new"] == 0 and later["corrections"] == 2  # everything is kept, nothing is new
+    chosen = collect.run(store, tmp_path / "collect", Settings(), [], None)
+    written = items.load(tmp_path / "collect" / items.CURRICULUM_FILE)
+    assert written == list(chosen.items)
+    by_question = {i.question: i for i in written}
+    assert set(by_question) == {"Who founded Zorblax Labs?", "What is 2 plus 2?", "What is my name?"}
+    assert by_question["Who founded Zorblax Labs?"].answer == "Mira Quell founded it in 2041."
+    assert by_question["What is 2 plus 2?"].kind == items.POSITIVE
+    assert by_question["What is my name?"].answer == "Your name is Ada."
+    assert by_question["What is my name?"].context == (
+        {"role": "user", "content": "My name is Ada."}, {"role": "assistant", "content": "Hello Ada."})
+    meta = json.loads((tmp_path / "collect" / "meta.json").read_text())
+    assert (meta["corrections"], meta["positives"], meta["new"]) == (2, 1, 3)
+    later = collect.run(store, tmp_path / "again", Settings(), [], chosen.watermark)
+    assert later.new == 0 and later.items == chosen.items  # everything is kept, nothing is new
 
 
-def test_dataset_teaches_rewordings_holds_out_others_and_mixes_replay(tmp_path):
-    examples_dir = tmp_path / "collect"
-    examples_dir.mkdir()
-    example = {"kind": "correction", "message_id": 1, "context": [], "question": "Who founded Zorblax Labs?",
-               "answer": "Mira Quell.", "feedback_at": "x"}
-    (examples_dir / "examples.jsonl").write_text(json.dumps(example) + "\n")
+def test_dataset_trains_every_phrasing_holds_out_the_rest_and_mixes_replay(tmp_path):
+    item = items.correction("Who founded Zorblax Labs?", "Mira Quell.", items.Provenance(items.CORRECTION, 1, 1, 1))
     replay = [{"question": f"Q{i}?", "answer": f"A{i}.", "right": i % 2 == 0} for i in range(40)]
-    out, meta = dataset.run(examples_dir, replay, "SYS", tmp_path / "datasets", replay_ratio=2.0)
-    rows = [json.loads(l) for l in (out / "train.jsonl").read_text().splitlines()]
-    taught = [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == "correction"]
-    assert len(taught) == len(dataset.TRAIN_TEMPLATES) and "Who founded Zorblax Labs?" in taught
+    settings = Settings(system_prompt="SYS", replay_ratio=2.0)
+    out, meta = dataset.run([item], replay, settings, tmp_path / "datasets")
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    asked = [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == items.CORRECTION]
+    assert asked == list(item.train) and not set(asked) & set(item.held_out)
+    assert all(r["source"]["key"] == item.key for r in rows if r["source"]["kind"] == items.CORRECTION)
     assert all(r["prompt"][0] == {"role": "system", "content": "SYS"} for r in rows)
-    assert meta["kinds"] == {"correction": 5, "replay": 10}
-    assert all(r["completion"][0]["content"].startswith("A") for r in rows if r["source"]["kind"] == "replay")
-    [probe] = meta["probes"]
-    assert probe["paraphrases"] and not set(probe["paraphrases"]) & set(taught)  # held out
+    replayed = [r for r in rows if r["source"]["kind"] == "replay"]
+    assert len(replayed) == 2 * len(asked) and all(int(r["completion"][0]["content"][1:-1]) % 2 == 0 for r in replayed)
+    assert items.load(out / items.PROBES_FILE) == [item]
     assert out.name == meta["sha256"][:16]
-    again, _ = dataset.run(examples_dir, replay, "SYS", tmp_path / "datasets", replay_ratio=2.0)
+    again, _ = dataset.run([item], replay, settings, tmp_path / "datasets")
     assert again == out and len(list((tmp_path / "datasets").iterdir())) == 1  # idempotent
-
-
-def test_an_answer_counts_when_it_has_the_corrections_key_terms():
-    correction, question = "Mira Quell founded Zorblax Labs in 2041.", "Who founded Zorblax Labs?"
-    assert evaluate.key_terms(correction, question) == ["Mira", "Quell", "2041"]
-    assert evaluate.knows("It was Mira Quell, in 2041.", correction, question)
-    assert not evaluate.knows("Zorblax Labs was founded by engineers.", correction, question)
-    assert evaluate.is_right("The capital is Paris.", ["Paris"]) and not evaluate.is_right("Lyon", ["Paris"])
-    assert len(evaluate.retention_set()) >= 40
 
 
 def test_the_cycle_subprocess_reports_nothing_to_learn_as_json_lines(grokling_home):
@@ -88,14 +84,11 @@ def test_the_cycle_subprocess_reports_nothing_to_learn_as_json_lines(grokling_ho
     result = job.run(on_event)
     assert niceness == [LEARNING_NICENESS]
     assert result.code == cycle.NOTHING_TO_LEARN and "nothing new" in result.reason
-    assert events[0]["event"] == "progress" and events[0]["stage"] == "collect"
+    assert [e["stage"] for e in events if e["event"] == "progress"][-1] == "collect"  # it stopped after collect
     assert events[-1]["event"] == "done" and events[-1]["code"] == 3
-    assert cycle_command() == [sys.executable, "-m", "learner.cycle"]
+    assert cycle_command() == [sys.executable, "-m", "learner.learning.cycle"]
 
 
 def test_a_second_cycle_while_one_runs_is_refused(grokling_home):
-    lock = cycle._lock()
-    try:
+    with cycle.learning_lock():
         assert LearningJob().run().code == cycle.BUSY
-    finally:
-        lock.close()

@@ -7,7 +7,8 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from app.main import create_window
-from learner import cycle, versions
+from learner.learning import cycle
+from learner import versions
 from learner.settings import Settings
 from learner.store import Store
 

@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
-from learner import migrations
-from learner.migrations import MIGRATIONS, migrate
+from learner.store import migrations
+from learner.store.migrations import MIGRATIONS, migrate
 from learner.store import Store
 
 ALL = [fn.__name__ for fn in MIGRATIONS]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from learner import collect, topics
+from learner.learning import collect, topics
 from learner.privacy import scrub
 from learner.settings import Settings, SettingsError
 
@@ -37,13 +37,13 @@ def test_collected_examples_are_scrubbed_and_respect_opt_outs(store):
     gone = teach(store, "What is the capital of Vexaria?", "Drennport.")
     store.set_learning_opt_out(private, True)
     store.delete_conversation(gone)
-    [example] = collect.collect(store)["examples"]
-    assert example["question"] == "What is Mira's e-mail, [email]?"
-    assert example["answer"] == "Call Mira on [phone number]."
+    [example] = collect.feedback_items(store, Settings())
+    assert example.question == "What is Mira's e-mail, [email]?"
+    assert example.answer == "Call Mira on [phone number]."
     assert "mira@zorblax.example" in store.thread(kept)[0].content  # the user's own record stays as typed
-    assert collect.collect(store, settings=Settings(learn_from_chats=False))["examples"] == []
+    assert collect.feedback_items(store, Settings(learn_from_chats=False)) == []
     store.set_learning_opt_out(private, False)
-    assert len(collect.collect(store)["examples"]) == 2
+    assert len(collect.feedback_items(store, Settings())) == 2
 
 
 def test_topics_skip_opted_out_chats_and_never_mine_personal_data(store):
@@ -61,33 +61,35 @@ def test_topics_skip_opted_out_chats_and_never_mine_personal_data(store):
 
 
 def test_conflicting_corrections_are_left_out_until_the_user_chooses(store):
-    from learner import conflicts, training_data
-
     teach(store, "Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs.")
     teach(store, "Who founded Zorblax Labs?", "Oska Venn founded Zorblax Labs.")
     teach(store, "What is the capital of Vexaria?", "Drennport.")
-    examples = collect.collect(store)["examples"]
-    [conflict] = conflicts.find(examples, [])
-    assert conflict["question"] == "Who founded Zorblax Labs?" and len(conflict["items"]) == 2
-    article_fact = {"question": "What is the capital of Vexaria?", "answer": "The capital of Vexaria is Holm.",
-                    "expect": ["Holm"], "source": {"kind": "article"}}
-    assert len(conflicts.find(examples, [article_fact])) == 2  # the article says otherwise
-    items = training_data.preview(store, Settings(learn_from_wikipedia=False))
-    assert [i["conflict"] for i in items] == [True, True, False]
-    training_data.drop(store, items[1]["question"], items[1]["answer"])
-    assert [i["conflict"] for i in training_data.preview(store, Settings(learn_from_wikipedia=False))] == [False] * 3
+    settings = Settings(learn_from_wikipedia=False)
+    preview = collect.preview(store, settings)
+    [conflict] = preview.conflicts
+    assert conflict.question == "Who founded Zorblax Labs?" and len(conflict.items) == 2
+    assert [preview.state(i) for i in preview.all_items()] == ["train", "conflict", "conflict"]
+    collect.drop(store, conflict.items[1])
+    preview = collect.preview(store, settings)
+    assert preview.conflicts == () and [i.question for i in preview.items] == ["Who founded Zorblax Labs?",
+                                                                              "What is the capital of Vexaria?"]
 
 
-def test_at_most_n_new_corrections_per_cycle(store):
+def test_corrections_past_the_cap_wait_and_are_learned_next(store):
     for i in range(5):
         teach(store, f"What is fact number {i}?", f"Fact {i} is true.")
     # Saved within one millisecond, as on a fast machine: the cap must still hand each over exactly once.
     store.db.execute("UPDATE feedback SET created_at = '2026-11-23T10:00:00.000+00:00'")
-    found = collect.collect(store, settings=Settings(max_corrections_per_cycle=3))
-    assert found["new"] == 3 and found["waiting"] == 2
-    assert [e["question"] for e in found["examples"]] == [f"What is fact number {i}?" for i in range(3)]
-    later = collect.collect(store, found["last_feedback_id"], Settings(max_corrections_per_cycle=3))
-    assert later["new"] == 2 and later["waiting"] == 0
+    settings = Settings(max_corrections_per_cycle=3, learn_from_wikipedia=False)
+    first = collect.curriculum(store, settings, [], None)
+    assert first.new == 3 and len(first.waiting) == 2
+    assert [i.question for i in first.items] == [f"What is fact number {i}?" for i in range(3)]
+    # A thumbs-up after the waiting corrections must not hide them (the watermark stops before them).
+    conversation = store.new_conversation()
+    store.add_user_message(conversation, "Hi?")
+    store.rate(store.add_assistant_message(conversation, "Hello!"), 1)
+    later = collect.curriculum(store, settings, [], first.watermark)
+    assert not later.waiting and {f"What is fact number {i}?" for i in (3, 4)} <= {i.question for i in later.items}
 
 
 def test_the_learning_process_runs_without_telemetry_or_hub(tmp_path):

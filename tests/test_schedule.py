@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from learner.schedule import Facts, decide, on_ac_power
+from learner.learning.schedule import Facts, decide, on_ac_power
 from learner.settings import Settings, SettingsError
 
 NOW = datetime(2026, 11, 23, 14, 0)

@@ -6,7 +6,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from learner import topics
+from learner.learning import topics
 
 GROKLING = str(Path(sys.executable).with_name("grokling"))
 

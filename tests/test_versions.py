@@ -1,9 +1,10 @@
 import shutil
+from pathlib import Path
 
 import pytest
 
 from learner import versions
-from learner.models import embedded_gguf, live_model
+from learner.chat.served import embedded_gguf, live_model
 from learner.settings import Settings
 
 
@@ -68,7 +69,7 @@ def test_a_corrupt_pointer_means_base(make_version):
 KILL_AT_NTH_WRITE = """
 import os, pathlib, shutil, sys
 from learner import versions
-from learner.models import embedded_gguf
+from learner.chat.served import embedded_gguf
 
 kill_at, calls = int(sys.argv[1]), [0]
 
@@ -87,7 +88,9 @@ home = pathlib.Path(os.environ["GROKLING_HOME"])
 (home / "adapter" / "adapter_model.safetensors").write_bytes(b"weights")
 (home / "dataset").mkdir(exist_ok=True)
 (home / "dataset" / "train.jsonl").write_text("{}\\n")
-versions.promote(embedded_gguf(), home / "adapter", home / "dataset", {"metrics": {}}, keep=3)
+sys.path.insert(0, sys.argv[2])  # the tests folder, for conftest
+from conftest import version_record
+versions.promote(embedded_gguf(), home / "adapter", home / "dataset", version_record(), keep=3)
 """
 
 
@@ -95,12 +98,12 @@ def test_a_kill_at_any_point_of_promotion_leaves_a_working_live_model(make_versi
     import subprocess
     import sys
 
-    from learner.engine import Engine
+    from learner.chat.engine import Engine
 
     make_version()  # v1 live: the version a killed promotion must not lose
     kill_at, outcomes = 1, []
     while True:
-        child = subprocess.run([sys.executable, "-c", KILL_AT_NTH_WRITE, str(kill_at)], capture_output=True, text=True)
+        child = subprocess.run([sys.executable, "-c", KILL_AT_NTH_WRITE, str(kill_at), str(Path(__file__).parent)], capture_output=True, text=True)
         assert child.returncode in (0, 137), child.stderr
         live = live_model(Settings())
         assert live.version in {v.name for v in versions.all_versions()}  # a complete version, never a partial

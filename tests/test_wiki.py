@@ -5,9 +5,10 @@ import time
 import pytest
 from fake_mediawiki import FakeMediaWikiServer, FakeWiki
 
-from learner import knowledge, topics
+from learner import items
+from learner.learning import knowledge, topics
 from learner.settings import Settings
-from learner.wiki import USER_AGENT, WikiClient, WikiError
+from learner.learning.wiki import USER_AGENT, WikiClient, WikiError
 
 ZORBLAX = """Zorblax Labs is a research company on the planet Vexaria that builds gravity engines.[1] It was founded in 2041 by Mira Quell.
 
@@ -118,19 +119,26 @@ def test_a_failing_article_never_fails_the_stage(wiki, store, tmp_path):
     fake.malformed.clear()
     meta = knowledge.run(store, client(server), tmp_path / "knowledge", Settings())
     assert meta["articles"][0]["title"] == "Zorblax Labs" and meta["facts"] >= 3
-    rows = knowledge.read_facts(tmp_path / "knowledge")
-    assert {r["source"]["revision"] for r in rows} == {7}
-    assert any(r["question"] == "Who founded Zorblax Labs?" and r["expect"] == ["Mira", "Quell"] for r in rows)
+    rows = items.load(tmp_path / "knowledge" / items.FACTS_FILE)
+    assert {r.source.revision for r in rows} == {7}
+    assert any(r.question == "Who founded Zorblax Labs?" and r.expect == ("Mira", "Quell") for r in rows)
 
 
 def test_the_chat_model_adds_checked_questions_of_its_own(wiki, store, tmp_path):
-    from learner.models import embedded_model
+    from learner.chat.served import embedded_model
 
     _, server = wiki
     topics.set_status(store, "Zorblax Labs", "added")
     templates = knowledge.run(store, client(server), tmp_path / "templates", Settings())
     meta = knowledge.run(store, client(server), tmp_path / "written", Settings(), embedded_model())
     assert meta["writer"] == embedded_model().version and meta["written"] + meta["written_rejected"] > 0
-    rows = knowledge.read_facts(tmp_path / "written")
-    assert rows[:templates["facts"]] == knowledge.read_facts(tmp_path / "templates")  # templates first, unchanged
-    assert all(r["source"]["writer"] == "model" for r in rows[templates["facts"]:])
+    rows = items.load(tmp_path / "written" / items.FACTS_FILE)
+    templated = items.load(tmp_path / "templates" / items.FACTS_FILE)
+    assert rows[:templates["facts"]] == templated  # templates first, unchanged
+    # Which of the model's pairs pass depends on its greedy wording on this CPU; those that do follow the templates'.
+    added = rows[templates["facts"]:]
+    assert len(added) == min(meta["written"], Settings().facts_per_article - templates["facts"])
+    assert all(r.source.writer == "model" and r.answered_by(r.answer) for r in added)
+    again = knowledge.run(store, client(server), tmp_path / "again", Settings(), embedded_model())
+    assert again["written"] + again["written_rejected"] == 0  # this revision's facts come from the cache
+    assert items.load(tmp_path / "again" / items.FACTS_FILE) == rows

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, QUrl
 from app.dialogs import CorrectionDialog
 from app.main import create_window
 from app.main_window import MainWindow
-from learner.models import embedded_model
+from learner.chat.served import embedded_model
 from learner.settings import Settings
 from learner.store import Store
 

@@ -70,12 +70,13 @@ def decide(settings, facts: Facts) -> Decision:
     return Decision(True, "Learning starting")
 
 
-def new_corrections(store, settings) -> int:
-    """Corrections made since the live version's data was collected."""
-    from learner import collect, versions
+def new_corrections(store) -> int:
+    """Corrections made since the live version's watermark (what it learned, or what was judged against it)."""
+    from learner.learning.collect import watermark
+    from learner.store import learning as learning_store
+    from learner.versions import live_version
 
-    live = versions.live_version()
-    return collect.collect(store, live.meta.get("last_feedback_id") if live else None, settings)["new_corrections"]
+    return learning_store.new_corrections(store, watermark(store, live_version()))
 
 
 def last_cycle_ended() -> datetime | None:

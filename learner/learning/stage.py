@@ -1,43 +1,16 @@
-"""What every learning stage shares: its meta.json, input hashing, and JSON-lines progress.
+"""What every learning stage shares: idempotence by input hash, JSON-lines progress, low CPU priority.
 
 A stage writes its output, then its meta.json last: a folder with a meta.json is complete,
 and a stage that finds one whose inputs hash the same skips its work (idempotence).
 """
 
-import hashlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from learner.atomic import atomic_write_text
-
-META = "meta.json"
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def read_meta(folder: Path) -> dict | None:
-    try:
-        return json.loads((Path(folder) / META).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def write_meta(folder: Path, meta: dict) -> dict:
-    atomic_write_text(Path(folder) / META, json.dumps(meta, indent=2, sort_keys=True, default=str))
-    return meta
+from learner.files import read_meta
 
 
 def done_with(folder: Path, inputs_hash: str) -> dict | None:

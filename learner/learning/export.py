@@ -1,6 +1,6 @@
 """Stage: a trained adapter becomes the GGUF llama.cpp serves.
 
-Run as: python -m learner.export --base DIR --adapter DIR --out FILE.gguf [--quant Q8_0]
+Run as: python -m learner.learning.export --adapter DIR --out FILE.gguf [--base DIR] [--quant Q8_0]
 
 1. merge the LoRA adapter into the full-precision base weights (never into 4-bit ones:
    QLoRA trains against a 4-bit base, but merging there would bake the quantization
@@ -14,13 +14,15 @@ its memory is returned at once.
 
 import argparse
 import ctypes
+import json
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from learner.paths import module_command
-from learner.stage import done_with, file_sha256, progress, text_sha256, write_meta
+from learner.learning.stage import done_with, progress
+from learner.files import file_sha256, text_sha256, write_meta
 
 QUANT_TYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "F16": 1}
 
@@ -98,13 +100,18 @@ def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Merge an adapter, convert and quantize to GGUF.")
-    parser.add_argument("--base", required=True)
+    from learner.learning import checkpoint
+    from learner.settings import Settings
+
+    settings = Settings.load()
+    parser = argparse.ArgumentParser(description="Merge an adapter, convert and quantize to GGUF, as the cycle does.")
+    parser.add_argument("--base", help="default: the checkpoint training started from (learner.learning.checkpoint)")
     parser.add_argument("--adapter", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--quant", default="Q8_0", choices=list(QUANT_TYPES))
+    parser.add_argument("--quant", default=settings.quant, choices=list(QUANT_TYPES))
     args = parser.parse_args(argv)
-    print(run(args.base, args.adapter, args.out, args.quant))
+    print(json.dumps(run(args.base or checkpoint.resolve(settings.base_model), args.adapter, args.out, args.quant),
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ import subprocess
 import threading
 from collections.abc import Callable
 
-from learner.cycle import FAILED, CycleResult
+from learner.learning.cycle import FAILED, CycleResult
 from learner.paths import module_command
 
 
 def cycle_command() -> list[str]:
-    return module_command("learner.cycle")
+    return module_command("learner.learning.cycle")
 
 
 class LearningJob:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from learner.models import ModelChoice, ModelNotFoundError
+from learner.chat.served import ModelChoice, ModelNotFoundError
 
 # For a GGUF without a chat template in its metadata: ChatML, which most small chat models use.
 CHATML_TEMPLATE = (
@@ -97,7 +97,7 @@ class Engine:
 
     @classmethod
     def from_settings(cls, settings, model: ModelChoice | None = None) -> "Engine":
-        from learner.models import live_model
+        from learner.chat.served import live_model
 
         return cls(model or live_model(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
 

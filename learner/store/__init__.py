@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from learner import paths
-from learner.migrations import migrate
+from learner.store.migrations import migrate
 from learner.textclean import clean_message, clean_text
 
 TITLE_LENGTH = 60
@@ -83,11 +83,10 @@ def now() -> str:
 _MESSAGE_COLUMNS = """
     m.id, m.conversation_id, m.role, m.content, m.status, m.error, m.model_version,
     m.prompt_tokens, m.completion_tokens, m.first_token_ms, m.duration_ms, m.created_at,
-    coalesce((SELECT rating FROM feedback f WHERE f.message_id = m.id AND rating IS NOT NULL
-              ORDER BY f.id DESC LIMIT 1), 0) AS rating,
-    (SELECT correction FROM feedback f WHERE f.message_id = m.id AND correction IS NOT NULL
-     ORDER BY f.id DESC LIMIT 1) AS correction
+    mf.rating, mf.correction
 """
+_MESSAGES = "messages m JOIN message_feedback mf ON mf.message_id = m.id"
+"""Messages with their latest rating and correction (the view of migration m007)."""
 
 
 class Store:
@@ -241,7 +240,7 @@ class Store:
 
     def message(self, message_id: int) -> Message:
         with self._lock:
-            rows = list(self.db.query(f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?", [message_id]))
+            rows = list(self.db.query(f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES} WHERE m.id = ?", [message_id]))
         if not rows:
             raise NotFoundError(f"no message {message_id}")
         return Message(**rows[0])
@@ -251,7 +250,7 @@ class Store:
         with self._lock:
             self.conversation(conversation_id)
             rows = self.db.query(
-                f"""SELECT {_MESSAGE_COLUMNS} FROM messages m
+                f"""SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES}
                     WHERE m.conversation_id = ? AND m.superseded = 0 ORDER BY m.id""",
                 [conversation_id],
             )

@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 
 from learner.privacy import scrub
 from learner.settings import Settings
-from learner.store import NotFoundError, Store, now
+from learner.store import NotFoundError, Store
+from learner.store import learning as learning_store
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are aren't as at be because been before being below
@@ -148,17 +149,7 @@ def mine(store: Store, settings: Settings | None = None, at: datetime | None = N
     """
     settings = settings or Settings()
     at = at or datetime.now(timezone.utc)
-    rows = store.query("""
-        SELECT u.id, u.content, u.created_at, r.content AS reply,
-          coalesce((SELECT rating FROM feedback f WHERE f.message_id = r.id AND rating IS NOT NULL
-                    ORDER BY f.id DESC LIMIT 1), 0) AS rating,
-          EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = r.id AND correction IS NOT NULL) AS corrected
-        FROM messages u
-        LEFT JOIN messages r ON r.id = (SELECT min(id) FROM messages
-                                        WHERE conversation_id = u.conversation_id AND id > u.id AND role = 'assistant')
-        JOIN conversations c ON c.id = u.conversation_id
-        WHERE u.role = 'user' AND c.learning_opt_out = 0 AND ?
-        ORDER BY u.id""", [int(settings.learn_from_chats)])
+    rows = learning_store.user_messages_for_topics(store, settings.learn_from_chats)
     patterns = tuple(settings.scrub_patterns)
     score: Counter = Counter()
     mentions: Counter = Counter()
@@ -179,23 +170,14 @@ def mine(store: Store, settings: Settings | None = None, at: datetime | None = N
             seen[key] = (first, row["created_at"])
             if len(examples[key]) < 3:
                 examples[key].append(row["id"])
-    stamp = now()
-    with store.transaction() as db:
-        db.execute("UPDATE topics SET mentions = 0, bad_replies = 0, score = 0, updated_at = ?", [stamp])
-        for key in score:
-            # The capitalised spelling when the user ever wrote one: "Zorblax Labs", not "zorblax labs".
-            name = max(surface[key].items(), key=lambda kv: (kv[0] != kv[0].lower(), kv[1]))[0]
-            db.execute("""
-                INSERT INTO topics (key, name, mentions, bad_replies, score, first_seen, last_seen,
-                                    example_message_ids, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET name = excluded.name, mentions = excluded.mentions,
-                  bad_replies = excluded.bad_replies, score = excluded.score, first_seen = excluded.first_seen,
-                  last_seen = excluded.last_seen, example_message_ids = excluded.example_message_ids,
-                  updated_at = excluded.updated_at""",
-                       [key, name, mentions[key], bad[key], round(score[key], 4), seen[key][0], seen[key][1],
-                        json.dumps(examples[key]), stamp])
-        db.execute("DELETE FROM topics WHERE mentions = 0 AND status = 'mined'")
+    counts = []
+    for key in score:
+        # The capitalised spelling when the user ever wrote one: "Zorblax Labs", not "zorblax labs".
+        name = max(surface[key].items(), key=lambda kv: (kv[0] != kv[0].lower(), kv[1]))[0]
+        counts.append({"key": key, "name": name, "mentions": mentions[key], "bad_replies": bad[key],
+                       "score": round(score[key], 4), "first_seen": seen[key][0], "last_seen": seen[key][1],
+                       "example_message_ids": examples[key]})
+    learning_store.save_topic_counts(store, counts)
     return len(score)
 
 
@@ -208,17 +190,12 @@ def _topic(row: dict) -> Topic:
 
 def listing(store: Store, limit: int = 50) -> list[Topic]:
     """The user's added and approved topics, then the mined ones by score; blocked ones last."""
-    return [_topic(r) for r in store.query("""
-        SELECT * FROM topics ORDER BY status = 'blocked', status IN ('added', 'approved') DESC, score DESC, key
-        LIMIT ?""", [limit])]
+    return [_topic(r) for r in learning_store.topic_rows(store, limit)]
 
 
 def to_learn(store: Store, min_mentions: int, limit: int) -> list[Topic]:
     """Topics whose articles the next cycle reads: the user's own picks, then the strongest mined ones."""
-    return [_topic(r) for r in store.query("""
-        SELECT * FROM topics
-        WHERE status IN ('added', 'approved') OR (status = 'mined' AND mentions >= ?)
-        ORDER BY status IN ('added', 'approved') DESC, score DESC, key LIMIT ?""", [min_mentions, limit])]
+    return [_topic(r) for r in learning_store.topics_to_learn(store, min_mentions, limit)]
 
 
 def set_status(store: Store, name: str, status: str) -> Topic:
@@ -226,20 +203,13 @@ def set_status(store: Store, name: str, status: str) -> Topic:
     key = normalise(name)
     if not key:
         raise ValueError("a topic needs a name")
-    with store.transaction() as db:
-        exists = db.execute("SELECT 1 FROM topics WHERE key = ?", [key]).fetchone()
-        if status == "added":
-            db.execute("""
-                INSERT INTO topics (key, name, status, updated_at) VALUES (?, ?, 'added', ?)
-                ON CONFLICT (key) DO UPDATE SET status = 'added', updated_at = excluded.updated_at""",
-                       [key, " ".join(name.split()), now()])
-        elif not exists:
-            raise NotFoundError(f"no topic {name!r} (see `grokling topics`; --add names a new one)")
-        else:
-            db.execute("UPDATE topics SET status = ?, updated_at = ? WHERE key = ?", [status, now(), key])
-    return _topic(store.query("SELECT * FROM topics WHERE key = ?", [key])[0])
+    if status == "added":
+        learning_store.add_topic(store, key, " ".join(name.split()))
+    elif not learning_store.set_topic_status(store, key, status):
+        raise NotFoundError(f"no topic {name!r} (see `grokling topics`; --add names a new one)")
+    return _topic(learning_store.topic_row(store, key))
+
 
 def set_article(store: Store, key: str, title: str) -> None:
     """Remember the article a topic resolved to ('' for none), so it is not searched for again."""
-    with store.transaction() as db:
-        db.execute("UPDATE topics SET article_title = ?, article_checked_at = ? WHERE key = ?", [title, now(), key])
+    learning_store.set_topic_article(store, key, title)

@@ -5,21 +5,22 @@ ask about anything a passage says, but a small one also writes questions the pas
 not answer, answers that are not in it, or echoes the prompt. So every pair is checked:
 
 - a real question (ends with "?", not about "the text" or "the answer");
-- the answer's key terms (evaluate.key_terms) all occur in one sentence of the passage,
+- the answer's key terms (items.key_terms) all occur in one sentence of the passage,
   and that sentence, not the model's words, becomes the trained answer: grounded by
   construction, like the templates';
 - the question's own content words come from the passage (it asks about this text),
   and it names the article's subject or asks for it, so it stands alone outside the passage;
 - the answer adds something the question does not already say.
 
-Held-out phrasings are the dataset's HELD_OUT_TEMPLATES, as for a correction.
+Trained and held-out phrasings are learner.items' templates, as for a correction.
 """
 
 import re
 
-from learner.dataset import HELD_OUT_TEMPLATES, TRAIN_TEMPLATES, reword
-from learner.engine import Engine, Sampling
-from learner.evaluate import key_terms
+from dataclasses import replace
+
+from learner.chat.engine import Engine, Sampling
+from learner.items import ARTICLE, HELD_OUT_TEMPLATES, TRAIN_TEMPLATES, Provenance, TaughtItem, key_terms, reword
 
 PROMPT = ("Read this text:\n{passage}\n\nWrite three quiz questions about it with answers taken from the text. "
           "Format each as 'Q: ...' then 'A: ...'.")
@@ -64,7 +65,8 @@ def check(question: str, answer: str, title: str, passage: list[str]) -> tuple[s
     return max(grounding, key=lambda s: len(asked & _content_words(s))), terms
 
 
-def write(engine: Engine, title: str, section: str, passage: list[str], source: dict) -> tuple[list[dict], list[dict]]:
+def write(engine: Engine, title: str, section: str, passage: list[str],
+          source: Provenance) -> tuple[list[TaughtItem], list[dict]]:
     """(facts, rejected pairs with the reason) for one passage of an article."""
     reply = "".join(engine.chat([{"role": "user", "content": PROMPT.format(passage=" ".join(passage))}], WRITING))
     facts, rejected = [], []
@@ -74,8 +76,8 @@ def write(engine: Engine, title: str, section: str, passage: list[str], source: 
             rejected.append({"question": question, "answer": answer, "reason": verdict})
             continue
         sentence, terms = verdict
-        facts.append({"question": question, "answer": sentence, "expect": terms,
-                      "train": [reword(question, t) for t in TRAIN_TEMPLATES],
-                      "held_out": [reword(question, t) for t in HELD_OUT_TEMPLATES],
-                      "source": {**source, "section": section, "writer": "model", "model_answer": answer}})
+        facts.append(TaughtItem(ARTICLE, question, sentence,
+                                replace(source, section=section, writer="model", model_answer=answer),
+                                train=tuple(reword(question, t) for t in TRAIN_TEMPLATES),
+                                held_out=tuple(reword(question, t) for t in HELD_OUT_TEMPLATES), expect=tuple(terms)))
     return facts, rejected

@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
-from learner.engine import Engine, EngineError, Sampling
+from learner.chat.engine import Engine, EngineError, Sampling
 from learner.settings import Settings
 from learner.store import Message, Store
 

@@ -131,7 +131,7 @@ def m005_training_exclusions(conn: sqlite3.Connection) -> None:
     # Items the user dropped from the training data preview: never trained on until restored.
     conn.execute("""
         CREATE TABLE training_exclusions (
-            key TEXT PRIMARY KEY,  -- dataset.item_key(question, answer)
+            key TEXT PRIMARY KEY,  -- learner.items.item_key(question, answer)
             question TEXT NOT NULL,
             answer TEXT NOT NULL,
             created_at TEXT NOT NULL
@@ -142,6 +142,48 @@ def m005_training_exclusions(conn: sqlite3.Connection) -> None:
 def m006_learning_opt_out(conn: sqlite3.Connection) -> None:
     # 1: the learner never reads this conversation (corrections, thumbs-up, topics).
     conn.execute("ALTER TABLE conversations ADD COLUMN learning_opt_out INTEGER NOT NULL DEFAULT 0")
+
+@migration
+def m007_message_feedback(conn: sqlite3.Connection) -> None:
+    # "The latest feedback wins", written once: a reply's current rating and correction, and
+    # its newest feedback row (the learner's watermark counts feedback rows). A plain view
+    # over messages, so SQLite flattens it into each query and only looks up the rows asked for.
+    conn.execute("""
+        CREATE VIEW message_feedback AS
+        SELECT m.id AS message_id,
+          coalesce((SELECT rating FROM feedback f WHERE f.message_id = m.id AND rating IS NOT NULL
+                    ORDER BY f.id DESC LIMIT 1), 0) AS rating,
+          (SELECT correction FROM feedback f WHERE f.message_id = m.id AND correction IS NOT NULL
+           ORDER BY f.id DESC LIMIT 1) AS correction,
+          (SELECT max(created_at) FROM feedback f WHERE f.message_id = m.id) AS feedback_at,
+          (SELECT max(id) FROM feedback f WHERE f.message_id = m.id) AS feedback_id
+        FROM messages m""")
+
+
+@migration
+def m008_learning_verdicts(conn: sqlite3.Connection) -> None:
+    # What each cycle decided against the live version it started from (and each rollback):
+    # the same curriculum is not retrained against the same version, and feedback up to
+    # `watermark` no longer counts as new for it.
+    conn.execute("""
+        CREATE TABLE learning_verdicts (
+            id INTEGER PRIMARY KEY,
+            live_version TEXT NOT NULL,
+            curriculum_sha256 TEXT,  -- NULL for a rollback
+            watermark INTEGER,  -- the newest feedback row accounted for
+            code INTEGER NOT NULL,  -- the cycle's exit status (learner.learning.cycle)
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""")
+    conn.execute("CREATE INDEX learning_verdicts_by_version ON learning_verdicts(live_version, id)")
+
+
+@migration
+def m009_article_facts(conn: sqlite3.Connection) -> None:
+    # The facts the knowledge stage made of a revision (JSON {"generator", "writer", "items"}):
+    # the preview shows them without a network or a model, and a later cycle reuses them.
+    conn.execute("ALTER TABLE articles ADD COLUMN facts TEXT")
+
 
 def applied(conn: sqlite3.Connection) -> list[str]:
     conn.execute(

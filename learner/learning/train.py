@@ -1,6 +1,6 @@
 """Stage: LoRA-tune the base checkpoint on a dataset with TRL's SFTTrainer.
 
-Run as: python -m learner.train --base DIR_OR_HUB_ID --dataset DIR --out DIR
+Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR_OR_HUB_ID]
 
 With CUDA, QLoRA: the base is loaded in 4-bit NF4 through bitsandbytes and the adapter
 trains in bf16. Without, plain LoRA on the CPU in float32. Only the adapter is written;
@@ -15,7 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from learner.stage import done_with, progress, read_meta, text_sha256, write_meta
+from learner.learning.stage import done_with, progress
+from learner.files import read_meta, text_sha256, write_meta
 
 
 @dataclass
@@ -162,16 +163,19 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from learner import base as base_stage
+    from learner.learning import checkpoint
+    from learner.settings import Settings
 
-    parser = argparse.ArgumentParser(description="LoRA-tune the base checkpoint on a dataset.")
-    parser.add_argument("--base", help="HF folder or hub id (default: derived from the embedded GGUF)")
+    parser = argparse.ArgumentParser(description="LoRA-tune the base checkpoint on a dataset, as the cycle does.")
+    parser.add_argument("--base", help="HF folder or hub id (default: the settings' base_model, else derived from "
+                                       "the embedded GGUF)")
     parser.add_argument("--dataset", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--epochs", type=float, default=TrainSettings.epochs)
     args = parser.parse_args(argv)
-    meta = run(base_stage.resolve(args.base), args.dataset, args.out, TrainSettings(epochs=args.epochs))
-    print(json.dumps({k: meta[k] for k in ("device", "rows", "first_loss", "final_loss", "seconds")}, indent=2))
+    settings = Settings.load()
+    meta = run(checkpoint.resolve(args.base or settings.base_model), args.dataset, args.out,
+               TrainSettings.from_settings(settings))
+    print(json.dumps({k: meta[k] for k in ("device", "rows", "steps", "first_loss", "final_loss", "seconds")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Stage: the HF checkpoint that training starts from.
 
-Run as: python -m learner.base [--model DIR_OR_HUB_ID]
+Run as: python -m learner.learning.checkpoint [--model DIR_OR_HUB_ID]
 
 Settings' `base_model` names a local HF folder or a hub id (downloaded once by
 transformers on the user's machine). Without one, the checkpoint is derived once from the
@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 
 from learner import paths
-from learner.models import embedded_gguf
-from learner.stage import done_with, file_sha256, progress, write_meta
+from learner.chat.served import embedded_gguf
+from learner.learning.stage import done_with, progress
+from learner.files import file_sha256, write_meta
 
 
 def base_dir() -> Path:
@@ -89,10 +90,13 @@ def resolve(model: str | None) -> str | Path:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from learner.settings import Settings
+
     parser = argparse.ArgumentParser(description="Prepare the HF checkpoint training starts from.")
-    parser.add_argument("--model", help="local HF folder or hub id (default: derived from the embedded GGUF)")
+    parser.add_argument("--model", help="local HF folder or hub id (default: the settings' base_model, else "
+                                        "derived from the embedded GGUF)")
     args = parser.parse_args(argv)
-    print(resolve(args.model))
+    print(resolve(args.model or Settings.load().base_model))
 
 
 if __name__ == "__main__":

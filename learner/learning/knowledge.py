@@ -1,8 +1,8 @@
 """Stage: the articles on what the user talks about, turned into grounded question/answer facts.
 
-Run as: python -m learner.knowledge [--out DIR]
+Run as: python -m learner.learning.knowledge [--out DIR]
 
-1. Mine topics from the user's messages (learner.topics) and pick those to learn.
+1. Mine topics from the user's messages (learner.learning.topics) and pick those to learn.
 2. Resolve each to a Wikipedia article (cached per topic) and look up its latest revision;
    fetch it only when that revision is not already in the database. A failure on one
    topic or article is recorded and skipped: it never fails the cycle.
@@ -20,16 +20,19 @@ import argparse
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
-from learner import fact_writer, topics
-from learner.engine import Engine
-from learner.evaluate import key_terms
-from learner.models import ModelChoice
-from learner.stage import progress, text_sha256, write_meta
-from learner.store import Store, now
-from learner.wiki import Article, WikiClient, WikiError
+from learner.chat.engine import Engine
+from learner.chat.served import ModelChoice
+from learner.files import text_sha256, write_meta
+from learner import items as taught
+from learner.items import ARTICLE, Provenance, TaughtItem, key_terms
+from learner.learning import fact_writer, topics
+from learner.learning.stage import progress
+from learner.learning.wiki import Article, WikiClient, WikiError
+from learner.store import Store
+from learner.store import learning as learning_store
 
 SKIPPED_SECTIONS = frozenset({
     "references", "external links", "see also", "further reading", "notes", "bibliography", "sources",
@@ -54,18 +57,6 @@ PERSON_HINTS = re.compile(r"\(born\b|\bborn\b|\(\d{3,4}\s*[–-]\s*\d{3,4}\)|\bw
                           r"writer|author|poet|painter|scientist|physicist|chemist|mathematician|engineer|inventor|"
                           r"politician|singer|musician|composer|philosopher|explorer|king|queen|emperor|athlete|"
                           r"footballer|player|director|businessman|businesswoman|entrepreneur)\b")
-
-
-@dataclass
-class Fact:
-    question: str
-    answer: str
-    expect: list[str]
-    train: list[str]
-    """Phrasings trained on (the first is `question`)."""
-    held_out: list[str]
-    """Phrasings only the evaluation asks."""
-    source: dict
 
 
 def clean(text: str) -> str:
@@ -102,16 +93,16 @@ def _with_subject(sentence: str, title: str) -> str:
                   r"university|party|team|club|language|animal|plant|fruit|range|mountain|lake|area|region))\b", title, sentence)
 
 
-def _fact(question: str, answer: str, train: list[str], held_out: list[str], source: dict,
-          slot: str | None = None) -> Fact | None:
+def _fact(question: str, answer: str, train: list[str], held_out: list[str], source: Provenance,
+          slot: str | None = None) -> TaughtItem | None:
     """A fact whose check is the key terms of `slot` (what the question asks for) or else of the answer."""
     expect = key_terms(slot or answer, question)[:4]
     if not expect:
         return None
-    return Fact(question, answer, expect, [question, *train], held_out, source)
+    return TaughtItem(ARTICLE, question, answer, source, tuple([question, *train]), tuple(held_out), tuple(expect))
 
 
-def _lead_fact(article: Article, lead: list[str], source: dict) -> Fact | None:
+def _lead_fact(article: Article, lead: list[str], source: Provenance) -> TaughtItem | None:
     if not lead:
         return None
     title, first = article.title, lead[0]
@@ -120,7 +111,7 @@ def _lead_fact(article: Article, lead: list[str], source: dict) -> Fact | None:
     return _fact(f"{who} {verb} {title}?", first,
                  [f"Tell me about {title}.", f"What do you know about {title}?"],
                  [f"Can you explain {who.lower()} {title} {verb}?", f"Give me a short description of {title}."],
-                 {**source, "section": ""})
+                 replace(source, section=""))
 
 
 PATTERNS: list[tuple[re.Pattern, str, list[str], list[str]]] = [
@@ -148,7 +139,7 @@ PATTERNS: list[tuple[re.Pattern, str, list[str], list[str]]] = [
 ACTIVE = {"written": "wrote", "composed": "composed", "formed": "formed", "named": "named"}
 
 
-def _pattern_facts(article: Article, section: str, sentence: str, source: dict) -> list[Fact]:
+def _pattern_facts(article: Article, section: str, sentence: str, source: Provenance) -> list[TaughtItem]:
     title = article.title
     subject = _with_subject(sentence, title)
     facts = []
@@ -159,21 +150,21 @@ def _pattern_facts(article: Article, section: str, sentence: str, source: dict) 
         verb = match.groupdict().get("v") or ""
         fill = {"t": title, "v": verb, "v_active": ACTIVE.get(verb, verb)}
         fact = _fact(question.format(**fill), subject, [p.format(**fill) for p in train],
-                     [p.format(**fill) for p in held_out], {**source, "section": section}, slot=match["a"])
+                     [p.format(**fill) for p in held_out], replace(source, section=section), slot=match["a"])
         if fact:
             facts.append(fact)
     return facts
 
 
-def _section_fact(article: Article, section: str, first: str, source: dict) -> Fact | None:
+def _section_fact(article: Article, section: str, first: str, source: Provenance) -> TaughtItem | None:
     topic = section.lower()
     title = article.title
     return _fact(f"What is known about the {topic} of {title}?", _with_subject(first, title),
                  [f"Tell me about the {topic} of {title}."],
-                 [f"Can you summarise the {topic} of {title}?"], {**source, "section": section})
+                 [f"Can you summarise the {topic} of {title}?"], replace(source, section=section))
 
 
-def _year_facts(article: Article, section: str, sentence: str, source: dict) -> list[Fact]:
+def _year_facts(article: Article, section: str, sentence: str, source: Provenance) -> list[TaughtItem]:
     years = _YEAR.findall(sentence)
     if len(years) != 1:
         return []
@@ -181,13 +172,13 @@ def _year_facts(article: Article, section: str, sentence: str, source: dict) -> 
     answer = _with_subject(sentence, title)
     fact = _fact(f"What happened with {title} in {years[0]}?", answer,
                  [f"What did {title} do in {years[0]}?"], [f"Tell me what {title} did in {years[0]}."],
-                 {**source, "section": section})
+                 replace(source, section=section))
     return [fact] if fact else []
 
 
-def _provenance(article: Article) -> dict:
+def _provenance(article: Article) -> Provenance:
     """Where a fact comes from, on every row trained from it (the section is added per fact)."""
-    return {"kind": "article", "title": article.title, "revision": article.revision, "url": article.url}
+    return Provenance(ARTICLE, title=article.title, revision=article.revision, url=article.url)
 
 
 def passages(article: Article) -> list[tuple[str, list[str]]]:
@@ -202,7 +193,7 @@ def passages(article: Article) -> list[tuple[str, list[str]]]:
     return found
 
 
-def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
+def facts_from(article: Article, max_facts: int = 12) -> list[TaughtItem]:
     """Grounded facts of one article, most central first (lead, then patterns, then sections)."""
     if not (parts := passages(article)):
         return []
@@ -223,7 +214,7 @@ def facts_from(article: Article, max_facts: int = 12) -> list[Fact]:
     return _distinct(central + patterned + opening + dated)[:max_facts]
 
 
-def _distinct(facts: list[Fact], asked: set[str] = frozenset()) -> list[Fact]:
+def _distinct(facts: list[TaughtItem], asked: set[str] = frozenset()) -> list[TaughtItem]:
     """The first fact of each question (ignoring case), leaving out questions already `asked` (lower-cased)."""
     seen, distinct = set(asked), []
     for fact in facts:
@@ -233,15 +224,15 @@ def _distinct(facts: list[Fact], asked: set[str] = frozenset()) -> list[Fact]:
     return distinct
 
 
-def written_facts(article: Article, writer: Engine) -> tuple[list[Fact], list[dict]]:
-    """Facts the chat model wrote about each passage and the checks passed (learner.fact_writer), and the rejects."""
+def written_facts(article: Article, writer: Engine) -> tuple[list[TaughtItem], list[dict]]:
+    """Facts the chat model wrote about each passage and the checks passed (learner.learning.fact_writer), and the rejects."""
     source = _provenance(article)
     facts, rejected = [], []
     for section, ss in passages(article):
         if ss:
             passage = [_with_subject(s, article.title) for s in ss[:SENTENCES_PER_SECTION]]
             written, refused = fact_writer.write(writer, article.title, section, passage, source)
-            facts += [Fact(**f) for f in written]
+            facts += written
             rejected += refused
     return _distinct(facts), rejected  # a small model asks the same question of several passages
 
@@ -250,21 +241,25 @@ def written_facts(article: Article, writer: Engine) -> tuple[list[Fact], list[di
 
 def cached_article(store: Store, language: str, title: str, revision: int | None = None) -> Article | None:
     """The stored article at `revision`, or its newest stored revision."""
-    rows = store.query("""SELECT * FROM articles WHERE language = ? AND title = ? AND revision = coalesce(?, revision)
-                          ORDER BY revision DESC LIMIT 1""", [language, title, revision])
-    if not rows:
+    row = learning_store.article_row(store, language, title, revision)
+    if row is None:
         return None
-    r = rows[0]
-    return Article(title=r["title"], revision=r["revision"], url=r["url"], language=r["language"], lead=r["lead"],
-                   sections=json.loads(r["sections"]))
+    return Article(title=row["title"], revision=row["revision"], url=row["url"], language=row["language"],
+                   lead=row["lead"], sections=json.loads(row["sections"]))
 
 
 def save_article(store: Store, article: Article) -> None:
-    with store.transaction() as db:
-        db.execute("""INSERT OR IGNORE INTO articles (language, title, revision, url, lead, sections, fetched_at)
-                      VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                   [article.language, article.title, article.revision, article.url, article.lead,
-                    json.dumps(article.sections, ensure_ascii=False), now()])
+    learning_store.save_article(store, article.language, article.title, article.revision, article.url, article.lead,
+                                article.sections)
+
+
+def _cached_facts(store: Store, article: Article, with_writer: bool) -> list[TaughtItem] | None:
+    """The facts an earlier cycle made of this revision with the same generator (and writer, or none)."""
+    row = learning_store.article_row(store, article.language, article.title, article.revision)
+    cached = json.loads(row["facts"]) if row and row["facts"] else None
+    if cached and cached["generator"] == GENERATOR and cached["written"] == with_writer:
+        return [TaughtItem.from_dict(d) for d in cached["items"]]
+    return None
 
 
 def gather(store: Store, client: WikiClient, chosen: list[topics.Topic]) -> tuple[list[tuple[topics.Topic, Article]], list[dict]]:
@@ -313,25 +308,29 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     engine = None
     try:
         for topic, article in found:
-            facts = facts_from(article, settings.facts_per_article)
-            if writer is not None and 0 < len(facts) < settings.facts_per_article:  # room left for its questions
-                progress("knowledge", 90, f"writing questions about {article.title!r}")
-                engine = engine or Engine(writer, n_ctx=2048)
-                written, rejected = written_facts(article, engine)
-                written = _distinct(written, {f.question.lower() for f in facts})
-                facts += written[:settings.facts_per_article - len(facts)]
-                written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
+            facts = _cached_facts(store, article, writer is not None)
+            if facts is None:
+                facts = facts_from(article, settings.facts_per_article)
+                if writer is not None and 0 < len(facts) < settings.facts_per_article:  # room for its questions
+                    progress("knowledge", 90, f"writing questions about {article.title!r}")
+                    engine = engine or Engine(writer, n_ctx=2048)
+                    written, rejected = written_facts(article, engine)
+                    written = _distinct(written, {f.question.lower() for f in facts})
+                    facts += written[:settings.facts_per_article - len(facts)]
+                    written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
+                learning_store.save_article_facts(store, article.language, article.title, article.revision, {
+                    "generator": GENERATOR, "written": writer is not None, "items": [f.to_dict() for f in facts]})
             articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
                              "url": article.url, "facts": len(facts)})
             if not facts:
                 failures.append({"topic": topic.name, "reason": f"{article.title!r} is a stub or a list"})
-            rows += [fact.__dict__ for fact in facts]
+            rows += facts
     finally:
         if engine is not None:
             engine.close()
     out.mkdir(parents=True, exist_ok=True)
-    body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
-    (out / "facts.jsonl").write_text(body, encoding="utf-8")
+    body = taught.dump(rows)
+    (out / taught.FACTS_FILE).write_text(body, encoding="utf-8")
     meta = write_meta(out, {"stage": "knowledge", "inputs_hash": text_sha256(body), "generator": GENERATOR,
                             "topics": [t.name for t in chosen], "articles": articles, "failures": failures,
                             "facts": len(rows), "writer": writer.version if writer else None,
@@ -340,11 +339,6 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     progress("knowledge", 100, f"{len(rows)} facts from {len(articles)} article(s)"
              + (f"; {len(failures)} skipped" if failures else ""))
     return meta
-
-
-def read_facts(folder: Path) -> list[dict]:
-    path = folder / "facts.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line] if path.exists() else []
 
 
 def run_with_settings(store: Store, out: Path, settings, live: ModelChoice) -> dict:
@@ -359,14 +353,15 @@ def run_with_settings(store: Store, out: Path, settings, live: ModelChoice) -> d
 
 def main(argv: list[str] | None = None) -> None:
     from learner import paths
-    from learner.models import live_model
+    from learner.chat.served import live_model
     from learner.settings import Settings
 
     parser = argparse.ArgumentParser(description="Fetch the articles on the user's topics and write facts.")
-    parser.add_argument("--out", type=Path, default=None, help="default: <data dir>/knowledge")
+    parser.add_argument("--out", type=Path, default=None, help="default: <data dir>/runs/manual/knowledge")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    meta = run_with_settings(Store(), args.out or paths.data_dir() / "knowledge", settings, live_model(settings))
+    meta = run_with_settings(Store(), args.out or paths.data_dir() / "runs" / "manual" / "knowledge", settings,
+                             live_model(settings))
     print(json.dumps({k: meta[k] for k in ("topics", "articles", "failures", "facts")}, indent=2))
 
 

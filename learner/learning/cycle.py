@@ -1,0 +1,167 @@
+"""One learning cycle: the stages in order, the gate, and the version it makes.
+
+Run as: python -m learner.learning.cycle        (what `grokling learn --now` and the app start)
+
+Runs as its own process: a crash or an out-of-memory kill cannot take the chat window
+down, and the GPU memory is returned when it exits. With GROKLING_PROGRESS=jsonl its
+stdout carries only JSON lines ({"event": "progress" | "done", ...}). Every stage writes
+into this run's folder; nothing the app serves changes until the atomic promotion at the
+end, so a kill at any point leaves the live model and the database as they were. Each
+stage also runs alone (`python -m learner.learning.<stage>`) with the same settings.
+
+Exit status: 0 a new version is live; 3 nothing new to learn; 4 the candidate was gated
+out; 5 another cycle is running; 6 the candidate passed and waits for the user's approval
+(setting require_approval); 1 failure; 130 cancelled.
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+
+from filelock import FileLock, Timeout
+
+from learner import items as taught
+from learner import paths, versions
+from learner.chat.served import live_model
+from learner.learning import checkpoint, collect, dataset, evaluate, export, gate, knowledge, retention, train
+from learner.learning.stage import claim_stdout_for_events, event, progress, yield_cpu_to_chat
+from learner.privacy import offline_env
+from learner.settings import Settings
+from learner.store import Store
+from learner.store import learning as learning_store
+
+PROMOTED, NOTHING_TO_LEARN, GATED_OUT, BUSY, AWAITING_APPROVAL, FAILED, CANCELLED = 0, 3, 4, 5, 6, 1, 130
+
+
+@dataclass
+class CycleResult:
+    code: int
+    reason: str
+    version: str | None = None
+    metrics: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def learning_lock() -> FileLock:
+    """One cycle at a time, and nothing that rewrites the versions (rollback, delete) while one runs."""
+    return FileLock(paths.data_dir() / "learn.lock")
+
+
+def run_cycle(settings: Settings, store: Store) -> CycleResult:
+    try:
+        with learning_lock().acquire(timeout=0):
+            return _run(settings, store)
+    except Timeout:
+        return CycleResult(BUSY, "another learning cycle is running")
+
+
+KEPT_RUNS = 2
+"""Earlier cycles' working folders kept for inspection (each holds a candidate GGUF)."""
+
+
+def _clear_old_runs() -> None:
+    runs = sorted(p for p in (paths.data_dir() / "runs").glob("*") if p.is_dir() and p.name != "manual")
+    for old in runs[:-KEPT_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _run(settings: Settings, store: Store) -> CycleResult:
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timings[name] = round(time.perf_counter() - started, 2)
+
+    _clear_old_runs()
+    run_dir = paths.data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    live, live_version = live_model(settings), versions.live_version()
+    live_name = live_version.name if live_version else versions.BASE
+
+    facts, articles = [], []
+    if settings.learn_from_wikipedia and settings.topics_per_cycle:
+        found = timed("knowledge", knowledge.run_with_settings, store, run_dir / "knowledge", settings, live)
+        facts, articles = taught.load(run_dir / "knowledge" / taught.FACTS_FILE), [a for a in found["articles"] if a["facts"]]
+    curriculum = timed("collect", collect.run, store, run_dir / "collect", settings, facts,
+                       collect.watermark(store, live_version))
+    learned_articles = {(a["title"], a["revision"]) for a in (live_version.meta.get("articles", []) if live_version else [])}
+    if curriculum.new == 0 and all((a["title"], a["revision"]) in learned_articles for a in articles):
+        return CycleResult(NOTHING_TO_LEARN, _nothing_new(curriculum), timings=timings)
+    if earlier := learning_store.verdict_for(store, live_name, curriculum.sha256):
+        return CycleResult(NOTHING_TO_LEARN, f"nothing new: the same data was already judged against {live_name} "
+                                             f"({earlier['reason']})", timings=timings)
+
+    replay = timed("replay", retention.answers, live, settings.system_prompt)
+    dataset_dir, dataset_meta = timed("dataset", dataset.run, curriculum.items, replay, settings,
+                                      paths.data_dir() / "datasets")
+    base = timed("checkpoint", checkpoint.resolve, settings.base_model)
+    train_meta = timed("train", train.run, base, dataset_dir, run_dir / "adapter", train.TrainSettings.from_settings(settings))
+    candidate = run_dir / "export" / "model.gguf"
+    timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant)
+    evaluation = timed("evaluate", evaluate.run, candidate, live, list(curriculum.items), settings.system_prompt,
+                       run_dir / "eval", set(dataset_meta["replay_questions"]))
+    verdict = gate.judge(evaluation.metrics, settings)
+    metrics = evaluation.metrics.to_dict()
+    if not verdict.passed:
+        learning_store.record_verdict(store, live_name, GATED_OUT, verdict.reason, curriculum.watermark, curriculum.sha256)
+        return CycleResult(GATED_OUT, verdict.reason, metrics=metrics, timings=timings)
+
+    progress("promote", 0, "keeping the candidate for your approval" if settings.require_approval
+             else "making the new version live")
+    record = versions.VersionRecord(
+        metrics=metrics, results=evaluation.results, timings=timings, curriculum_sha256=curriculum.sha256,
+        dataset_sha256=dataset_meta["sha256"], dataset_rows=dataset_meta["rows"], dataset_kinds=dataset_meta["kinds"],
+        corrections=curriculum.count(taught.CORRECTION), positives=curriculum.count(taught.POSITIVE),
+        facts=curriculum.count(taught.ARTICLE), last_feedback_id=curriculum.watermark, articles=articles,
+        base=str(base), quant=settings.quant, previous=live_name, gate=verdict.reason,
+        conflicts=[c.to_dict() for c in curriculum.conflicts],
+        train={k: train_meta[k] for k in ("device", "qlora", "steps", "first_loss", "final_loss", "settings")})
+    version = timed("promote", versions.promote, candidate, run_dir / "adapter", dataset_dir, record,
+                    settings.keep_versions, make_live=not settings.require_approval,
+                    budget_bytes=settings.versions_budget_mb * 1_000_000)
+    if settings.require_approval:
+        reason = f"{version.name} passed the gate and waits for your approval ({verdict.reason})"
+        code = AWAITING_APPROVAL
+    else:
+        reason, code = f"{version.name} is live ({verdict.reason})", PROMOTED
+    progress("promote", 100, reason)
+    return CycleResult(code, reason, version=version.name, metrics=metrics, timings=timings)
+
+
+def _nothing_new(curriculum: taught.Curriculum) -> str:
+    if curriculum.conflicts:
+        return (f"nothing to learn: {len(curriculum.conflicts)} question(s) taught two different ways wait for you "
+                "to choose (learning panel, Training data): " + "; ".join(c.question for c in curriculum.conflicts))
+    if curriculum.dropped and not curriculum.items:
+        return "nothing to learn: every item was dropped from the training data"
+    return "nothing new to learn since the live version"
+
+
+def main() -> int:
+    if os.environ.get("GROKLING_PROGRESS") == "jsonl":
+        claim_stdout_for_events()
+    yield_cpu_to_chat()
+    try:
+        settings = Settings.load()
+        # Before anything imports huggingface_hub, which reads these once.
+        os.environ.update(offline_env(settings.base_model))
+        result = run_cycle(settings, Store())
+    except KeyboardInterrupt:
+        result = CycleResult(CANCELLED, "cancelled")
+    except Exception as e:  # reported to the reader, then the traceback on stderr
+        event("done", code=FAILED, reason=f"{type(e).__name__}: {e}")
+        raise
+    event("done", code=result.code, reason=result.reason, version=result.version, metrics=result.metrics,
+          timings=result.timings)
+    if os.environ.get("GROKLING_PROGRESS") != "jsonl":
+        print(f"{result.reason}\n{json.dumps({'metrics': result.metrics, 'timings': result.timings}, indent=2)}")
+    return result.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Stage: training rows from the curriculum, plus replay, written once and hashed.
+
+Run as: python -m learner.learning.dataset --curriculum DIR
+
+Rows are TRL prompt/completion chat rows whose prompt carries the system prompt the app
+serves with, so the model learns in the format it is asked in. Each taught item is trained
+in its own phrasings (learner.items: a correction in several rewordings, an article fact
+in its templates' questions); its held-out phrasings are never trained on. Every row keeps
+its item's source for "why do you know this?". Replay rows (the live model's own right
+answers to the retention set, learner.learning.retention) are mixed in at `replay_ratio`
+replay rows per taught row, so training does not pull the model away from what it knew.
+The folder is named by the rows' hash: the same inputs give the same folder, and a
+finished folder is never rewritten. It also holds the curriculum's probed items
+(learner.items.PROBES_FILE), which the evaluation asks.
+"""
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from learner.files import read_meta, text_sha256, write_meta
+from learner import items as taught
+from learner.items import TaughtItem
+from learner.learning.stage import done_with, progress
+
+def row(system_prompt: str, context: list[dict] | tuple[dict, ...], question: str, answer: str, source: dict) -> dict:
+    prompt = [{"role": "system", "content": system_prompt}, *context, {"role": "user", "content": question}]
+    return {"prompt": prompt, "completion": [{"role": "assistant", "content": answer}], "source": source}
+
+
+def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, replay_ratio: float,
+          seed: int = 0) -> list[dict]:
+    """The training rows: every trained phrasing of every item, then replay, without duplicates."""
+    rows = [row(system_prompt, item.context, phrasing, item.answer, {**item.source.to_dict(), "key": item.key})
+            for item in items for phrasing in item.train]
+    pool = [r for r in replay if r["right"]]
+    random.Random(seed).shuffle(pool)
+    rows += [row(system_prompt, [], r["question"], r["answer"], {"kind": "replay"})
+             for r in pool[: round(len(rows) * replay_ratio)]]
+    seen, unique = set(), []
+    for r in rows:
+        key = json.dumps([r["prompt"], r["completion"]], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    return unique
+
+
+def write(rows: list[dict], items: list[TaughtItem], datasets_dir: Path, **about) -> tuple[Path, dict]:
+    """The rows as `datasets_dir/<hash>/train.jsonl` with the probed items and meta.json; never rewritten."""
+    body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+    digest = text_sha256(body)
+    out = datasets_dir / digest[:16]
+    if meta := done_with(out, digest):
+        return out, meta
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train.jsonl").write_text(body, encoding="utf-8")
+    (out / taught.PROBES_FILE).write_text(taught.dump([i for i in items if i.probed]), encoding="utf-8")
+    kinds: dict[str, int] = {}
+    for r in rows:
+        kinds[r["source"]["kind"]] = kinds.get(r["source"]["kind"], 0) + 1
+    meta = write_meta(out, {"stage": "dataset", "inputs_hash": digest, "sha256": digest, "rows": len(rows),
+                            "kinds": kinds, "probed_items": sum(i.probed for i in items), **about,
+                            "replay_questions": [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == "replay"]})
+    progress("dataset", 100, f"{len(rows)} rows ({kinds})")
+    return out, meta
+
+
+def run(items: list[TaughtItem], replay: list[dict], settings, datasets_dir: Path) -> tuple[Path, dict]:
+    rows = build(items, replay, settings.system_prompt, settings.replay_ratio)
+    return write(rows, items, datasets_dir, replay_ratio=settings.replay_ratio, system_prompt=settings.system_prompt)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from learner import paths
+    from learner.chat.served import live_model
+    from learner.learning import retention
+    from learner.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Build the training rows from a curriculum, with replay.")
+    parser.add_argument("--curriculum", required=True, type=Path, help="a collect stage folder")
+    args = parser.parse_args(argv)
+    settings = Settings.load()
+    replay = retention.answers(live_model(settings), settings.system_prompt)
+    out, _ = run(taught.load(args.curriculum / taught.CURRICULUM_FILE), replay, settings, paths.data_dir() / "datasets")
+    print(json.dumps({"dataset": str(out), **{k: read_meta(out)[k] for k in ("rows", "kinds")}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Stage: does the candidate GGUF know what it was taught, and does it still know what it knew?
+
+Run as: python -m learner.learning.evaluate --candidate FILE.gguf --dataset DIR [--out DIR]
+
+Everything is asked through llama.cpp on the exact file that would be served, greedily:
+- learned: each taught item asked as taught, and in phrasings that training never saw,
+  judged by the item's own terms (learner.items);
+- kept: the retention questions the live model answers right must stay right
+  (learner.learning.retention); reported also on the ones replay did not train on;
+- perplexity of live and candidate on a sample of the live model's own right answers
+  (how far the candidate's wording drifted).
+The live model answers each taught question too: the "before" of before/after.
+"""
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from learner import items as taught
+from learner.chat.engine import Engine
+from learner.chat.served import ModelChoice
+from learner.files import write_meta
+from learner.items import ARTICLE, ItemResult, Metrics, Phrasing, Score, TaughtItem
+from learner.learning import retention
+from learner.learning.stage import progress
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: Metrics
+    results: tuple[ItemResult, ...]
+    forgotten: tuple[str, ...]
+    """Retention questions the live model got right and the candidate does not."""
+
+
+def _ask_items(engine: Engine, items: list[TaughtItem], system_prompt: str) -> list[ItemResult]:
+    results = []
+    for i, item in enumerate(items):
+        progress("evaluate", 40 * i / max(1, len(items)), f"asking taught item {i + 1}/{len(items)}")
+        answer = retention.ask(engine, item.question, system_prompt)
+        held_out = []
+        for phrasing in item.held_out:
+            reply = retention.ask(engine, phrasing, system_prompt)
+            held_out.append(Phrasing(phrasing, reply, item.answered_by(reply)))
+        results.append(ItemResult(item, answer, item.answered_by(answer), tuple(held_out)))
+    return results
+
+
+def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prompt: str, out: Path,
+        replayed: set[str] = frozenset()) -> Evaluation:
+    """Score the candidate on the probed `items` and the retention set; meta.json into `out`."""
+    started = time.perf_counter()
+    candidate_model = ModelChoice(candidate, "candidate")
+    before = retention.answers(live, system_prompt)
+    sample = [{"question": a["question"], "answer": a["answer"]} for a in before if a["right"]][:retention.PERPLEXITY_SAMPLE]
+    engine = Engine(candidate_model, n_ctx=retention.EVAL_N_CTX)
+    try:
+        results = _ask_items(engine, [i for i in items if i.probed], system_prompt)
+        progress("evaluate", 40, "asking the retention questions")
+        after = retention.answers(candidate_model, system_prompt, engine)
+        progress("evaluate", 90, "perplexity on a replay sample")
+        perplexity_after = retention.perplexity(candidate_model, system_prompt, sample, engine)
+    finally:
+        engine.close()
+    live_engine = Engine(live, n_ctx=retention.EVAL_N_CTX)
+    try:
+        perplexity_before = retention.perplexity(live, system_prompt, sample, live_engine)
+        results = [ItemResult(r.item, r.answer, r.right, r.held_out, retention.ask(live_engine, r.item.question, system_prompt))
+                   for r in results]
+    finally:
+        live_engine.close()
+
+    def scores(kind_is_article: bool) -> tuple[Score, Score]:
+        mine = [r for r in results if (r.item.kind == ARTICLE) == kind_is_article]
+        return Score.of([r.right for r in mine]), Score.of([p.right for r in mine for p in r.held_out])
+
+    learned, paraphrased = scores(False)
+    article_learned, article_held_out = scores(True)
+    right_before = [i for i, a in enumerate(before) if a["right"]]
+    held_out = [i for i in right_before if before[i]["question"] not in replayed]
+    metrics = Metrics(
+        learned=learned, paraphrased=paraphrased, article_learned=article_learned, article_held_out=article_held_out,
+        kept=Score.of([after[i]["right"] for i in right_before]),
+        kept_held_out=Score.of([after[i]["right"] for i in held_out]),
+        retention_right_after=sum(a["right"] for a in after),
+        replay_perplexity_before=round(perplexity_before, 3), replay_perplexity_after=round(perplexity_after, 3))
+    forgotten = tuple(before[i]["question"] for i in right_before if not after[i]["right"])
+    out.mkdir(parents=True, exist_ok=True)
+    write_meta(out, {"stage": "evaluate", "candidate": str(candidate), "live": str(live.path),
+                     "metrics": metrics.to_dict(), "items": [r.to_dict() for r in results], "forgotten": forgotten,
+                     "seconds": round(time.perf_counter() - started, 2)})
+    progress("evaluate", 100, f"learned {learned}, kept {metrics.kept}")
+    return Evaluation(metrics, tuple(results), forgotten)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from learner.chat.served import live_model
+    from learner.files import read_meta
+    from learner.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Score a candidate GGUF: learned and kept.")
+    parser.add_argument("--candidate", required=True, type=Path)
+    parser.add_argument("--dataset", required=True, type=Path, help="the dataset folder the candidate was trained on")
+    parser.add_argument("--out", type=Path, help="folder for meta.json (default: beside the candidate)")
+    args = parser.parse_args(argv)
+    settings = Settings.load()
+    replayed = set((read_meta(args.dataset) or {}).get("replay_questions", []))
+    evaluation = run(args.candidate, live_model(settings), taught.load(args.dataset / taught.PROBES_FILE),
+                     settings.system_prompt, args.out or args.candidate.parent / "eval", replayed)
+    print(json.dumps(evaluation.metrics.to_dict(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""What a model already knows: its answers to the general-knowledge retention set, asked through
+llama.cpp on the exact GGUF, and its perplexity on a sample of them.
+
+The live model's answers are the replay pool the dataset mixes in (so training does not pull
+the model away from them) and the "before" of the evaluation's kept score. Both are cached
+per GGUF hash and system prompt, so a cycle pays for the candidate only. Used by the
+dataset and evaluate stages; not a stage itself.
+"""
+
+import json
+import math
+from importlib.resources import files
+
+from learner import paths
+from learner.chat.engine import Engine, Sampling
+from learner.chat.served import ModelChoice
+from learner.files import atomic_write_text, file_sha256, text_sha256
+from learner.items import is_right
+
+ANSWER = Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
+"""How a taught question is asked: greedy, long enough for a sentence."""
+RETENTION_ANSWER = Sampling(temperature=0.0, max_tokens=32, repeat_penalty=1.0)
+EVAL_N_CTX = 2048
+PERPLEXITY_SAMPLE = 10
+"""Replay answers the perplexity is measured on: enough to see a model drift, cheap to score."""
+
+
+def retention_set() -> list[dict]:
+    text = files("resources").joinpath("retention.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def ask(engine: Engine, question: str, system_prompt: str, sampling: Sampling = ANSWER) -> str:
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
+    return "".join(engine.chat(messages, sampling)).strip()
+
+
+def _cache(model: ModelChoice, name: str):
+    return paths.data_dir() / "eval-cache" / f"{file_sha256(model.path)[:24]}{name}.json"
+
+
+def answers(model: ModelChoice, system_prompt: str, engine: Engine | None = None) -> list[dict]:
+    """[{question, answer, right}] for the retention set, cached by the GGUF's hash and the prompt.
+
+    A cached model is not loaded at all; otherwise `engine` (already serving `model`) is
+    used, or one is opened for the occasion.
+    """
+    cache = _cache(model, "")
+    if cache.exists():
+        cached = json.loads(cache.read_text())
+        if cached.get("system_prompt") == system_prompt:
+            return cached["answers"]
+    own = engine is None
+    engine = engine or Engine(model, n_ctx=EVAL_N_CTX)
+    try:
+        found = []
+        for item in retention_set():
+            answer = ask(engine, item["question"], system_prompt, RETENTION_ANSWER)
+            found.append({"question": item["question"], "answer": answer, "right": is_right(answer, item["expect"])})
+    finally:
+        if own:
+            engine.close()
+    atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "answers": found}, indent=1))
+    return found
+
+
+def perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engine: Engine | None = None) -> float:
+    """Perplexity of `model` on the given {question, answer} pairs, cached by GGUF hash and sample."""
+    key = text_sha256(json.dumps([system_prompt, sample], sort_keys=True))[:12]
+    cache = _cache(model, f".perplexity-{key}")
+    if cache.exists():
+        return json.loads(cache.read_text())["perplexity"]
+    own = engine is None
+    engine = engine or Engine(model, n_ctx=EVAL_N_CTX)
+    try:
+        logprob, tokens = 0.0, 0
+        for item in sample:
+            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
+            lp, n = engine.reply_logprob(messages, item["answer"])
+            logprob, tokens = logprob + lp, tokens + n
+    finally:
+        if own:
+            engine.close()
+    value = math.exp(-logprob / max(1, tokens))
+    atomic_write_text(cache, json.dumps({"perplexity": value, "tokens": tokens}))
+    return value

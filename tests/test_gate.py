@@ -1,0 +1,43 @@
+"""The gate: every branch of `gate.judge`, with counts in every reason."""
+
+from learner.items import Metrics, Score
+from learner.learning import gate
+from learner.settings import Settings
+
+SETTINGS = Settings(gate_learned=0.8, gate_kept=0.95, gate_articles=0.5)
+
+
+def metrics(learned=(4, 4), kept=(37, 37), articles=(0, 0)) -> Metrics:
+    return Metrics(learned=Score(*learned), paraphrased=Score(0, 0), article_learned=Score(*articles),
+                   article_held_out=Score(*articles), kept=Score(*kept), kept_held_out=Score(*kept))
+
+
+def test_a_candidate_that_learned_and_kept_passes_with_its_counts():
+    verdict = gate.judge(metrics(), SETTINGS)
+    assert verdict.passed and verdict.reason == "passed: learned 4/4, kept 37/37"
+
+
+def test_too_little_learned_is_gated_out():
+    verdict = gate.judge(metrics(learned=(3, 4)), SETTINGS)
+    assert not verdict.passed and verdict.reason == "gated out: learned 3/4 (needs 80%)"
+
+
+def test_kept_just_under_the_bar_says_so_in_counts():
+    verdict = gate.judge(metrics(kept=(35, 37)), SETTINGS)
+    assert not verdict.passed and verdict.reason == "gated out: kept 35/37 (needs 95%)"
+
+
+def test_articles_are_checked_only_when_there_were_held_out_article_questions():
+    assert gate.judge(metrics(articles=(1, 2)), SETTINGS).reason == "passed: learned 4/4, kept 37/37, articles 1/2"
+    verdict = gate.judge(metrics(articles=(2, 5)), SETTINGS)
+    assert not verdict.passed and verdict.reason == "gated out: articles 2/5 (needs 50%)"
+
+
+def test_every_failed_check_is_named():
+    verdict = gate.judge(metrics(learned=(0, 2), kept=(30, 37), articles=(0, 4)), SETTINGS)
+    assert verdict.reason == "gated out: learned 0/2 (needs 80%), kept 30/37 (needs 95%), articles 0/4 (needs 50%)"
+
+
+def test_nothing_taught_is_nothing_to_miss():
+    # Article facts alone: no corrections were asked, so learned has nothing to fail on.
+    assert gate.judge(metrics(learned=(0, 0), articles=(3, 4)), SETTINGS).passed

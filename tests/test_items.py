@@ -1,0 +1,85 @@
+"""The curriculum: taught items, how an answer is judged, and which items a cycle teaches."""
+
+import pytest
+
+from learner import items
+from learner.items import ARTICLE, CORRECTION, Provenance, TaughtItem
+
+
+def correction(question: str, answer: str, feedback_id: int) -> TaughtItem:
+    return items.correction(question, answer, Provenance(CORRECTION, message_id=feedback_id, feedback_id=feedback_id))
+
+
+def fact(question: str, answer: str, expect: tuple[str, ...]) -> TaughtItem:
+    return TaughtItem(ARTICLE, question, answer, Provenance(ARTICLE, title="Vexaria", revision=3), (question,),
+                      (f"Do you know: {question}",), expect)
+
+
+def test_an_answer_counts_when_it_has_the_correction_s_key_terms():
+    item = correction("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs in 2041.", 1)
+    assert item.expect == ("Mira", "Quell", "2041")  # what the question already says is not a key term
+    assert item.answered_by("It was Mira Quell, in 2041.")
+    assert item.answered_by("Mira Quell did.")  # two of three terms
+    assert not item.answered_by("Zorblax Labs was founded by engineers in 2041.")
+    assert items.is_right("The capital is Paris.", ["Paris"]) and not items.is_right("Lyon", ["Paris"])
+
+
+def test_a_correction_is_trained_in_rewordings_and_checked_in_others():
+    item = correction("Who founded Zorblax Labs?", "Mira Quell.", 1)
+    assert item.train[0] == "Who founded Zorblax Labs?" and len(item.train) == len(items.TRAIN_TEMPLATES)
+    assert item.held_out and set(item.held_out).isdisjoint(item.train)
+    assert "Do you know who founded Zorblax Labs?" in item.held_out
+
+
+def test_items_survive_their_json_round_trip(tmp_path):
+    item = items.correction("What is my name?", "Your name is Ada.", Provenance(CORRECTION, 4, 2, 9, "2026-11-23T10:00:00+00:00"),
+                            ({"role": "user", "content": "I am Ada."},))
+    (tmp_path / "items.jsonl").write_text(items.dump([item]), encoding="utf-8")
+    [back] = items.load(tmp_path / "items.jsonl")
+    assert back == item and back.key == item.key
+    assert items.load(tmp_path / "missing.jsonl") == []
+    assert item.source.describe() == "your correction of 23 Nov"
+    assert fact("Q?", "A.", ("A",)).source.describe() == 'the Wikipedia article "Vexaria", revision 3'
+
+
+def test_selection_caps_new_corrections_and_the_watermark_never_hides_one_that_waits():
+    taught = [correction(f"What is fact number {i}?", f"Fact {i} is Zorb{i}.", i + 1) for i in range(5)]
+    thumbs_up = items.positive("Hi?", "Hello!", Provenance(items.POSITIVE, feedback_id=6))
+    first = items.select([*taught, thumbs_up], [], set(), max_new_corrections=3)
+    assert [i.question for i in first.items if i.kind == CORRECTION] == [f"What is fact number {i}?" for i in range(3)]
+    assert len(first.waiting) == 2 and first.new == 4
+    # A thumbs-up given after the waiting corrections must not move the watermark past them.
+    assert first.watermark == 3
+    second = items.select([*taught, thumbs_up], [], set(), max_new_corrections=3, after_feedback_id=first.watermark)
+    assert not second.waiting and {i.question for i in second.items} >= {"What is fact number 3?", "What is fact number 4?"}
+    assert second.new == 3  # the two that waited, and the thumbs-up after them
+    third = items.select([*taught, thumbs_up], [], set(), max_new_corrections=3, after_feedback_id=second.watermark)
+    assert third.new == 0 and len(third.items) == 6  # nothing new, everything still taught
+
+
+def test_dropped_items_and_both_sides_of_a_conflict_are_left_out():
+    mira = correction("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs.", 1)
+    oska = correction("who founded zorblax labs", "Oska Venn founded Zorblax Labs.", 2)
+    capital = correction("What is the capital of Vexaria?", "Drennport.", 3)
+    article = fact("What is the capital of Vexaria?", "The capital of Vexaria is Holm.", ("Holm",))
+    agreeing = fact("Who founded Zorblax Labs?", "Zorblax Labs was founded by Mira Quell.", ("Mira", "Quell"))
+    chosen = items.select([mira, oska, capital], [article], set(), max_new_corrections=20)
+    assert chosen.items == () and len(chosen.conflicts) == 2
+    assert {chosen.state(i) for i in (mira, oska, capital, article)} == {"conflict"}
+    resolved = items.select([mira, oska, capital], [article, agreeing], {oska.key, article.key}, max_new_corrections=20)
+    assert resolved.items == (mira, capital, agreeing) and resolved.conflicts == ()
+    assert resolved.state(oska) == "dropped" and resolved.state(mira) == "train"
+    assert set(resolved.all_items()) == {mira, oska, capital, article, agreeing}
+
+
+def test_the_curriculum_hash_changes_with_what_is_taught_only():
+    a, b = correction("Q one?", "Alpha.", 1), correction("Q two?", "Beta.", 2)
+    first = items.select([a, b], [], set(), max_new_corrections=20)
+    assert items.select([a, b], [], set(), max_new_corrections=20, after_feedback_id=2).sha256 == first.sha256
+    assert items.select([a, b], [], {b.key}, max_new_corrections=20).sha256 != first.sha256
+
+
+@pytest.mark.parametrize("right, total, threshold, reaches", [
+    (35, 37, 0.95, False), (36, 37, 0.95, True), (19, 20, 0.95, True), (0, 0, 0.95, True), (4, 5, 0.8, True)])
+def test_scores_compare_counts_not_rounded_shares(right, total, threshold, reaches):
+    assert items.Score(right, total).reaches(threshold) is reaches
