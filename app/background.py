@@ -3,8 +3,9 @@
 `run_in_background(fn, on_success, on_failure, on_progress)` is the only way the window
 does work: `fn(progress)` runs on a worker thread and may report progress through the
 callable it is given; the callbacks always run on the UI thread, so they may touch
-widgets, and `fn` never does. A failure without its own handler goes to
-`default_failure_handler`.
+widgets, and `fn` never does. Each caller says what a failure means to it (the window
+shows it to the user); one without a handler is logged. `run_on_main(fn)` hands a call
+from any thread (APScheduler's, say) to the UI thread.
 
 Results cross threads through one long-lived QObject on the UI thread: creating a
 QObject per call and letting Python free it inside its own slot crashes Qt.
@@ -16,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+from app.qt import QCoreApplication, QObject, Qt, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +39,6 @@ class _UiThreadCaller(QObject):
 def _log_failure(error: BaseException) -> None:
     log.error("background call failed: %s", error)
 
-
-default_failure_handler: Callable[[BaseException], None] = _log_failure
-"""Replaced by the main window with one that shows the error to the user."""
-
 _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="grokling-bg")
 _caller: _UiThreadCaller | None = None
 _running: set[Future] = set()
@@ -56,6 +53,11 @@ def _ui_caller() -> _UiThreadCaller:
         _caller = _UiThreadCaller()
         _caller.moveToThread(app.thread())
     return _caller
+
+
+def run_on_main(fn: Callable[[], None]) -> None:
+    """Call `fn` on the UI thread, soon; from any thread."""
+    _ui_caller().call.emit(fn)
 
 
 def run_in_background(
@@ -76,7 +78,7 @@ def run_in_background(
             result = fn(progress)
         except Exception as e:  # handed to the UI thread, which shows it
             log.debug("background call failed", exc_info=True)
-            caller.call.emit(partial(on_failure or default_failure_handler, e))
+            caller.call.emit(partial(on_failure or _log_failure, e))
         else:
             if on_success is not None:
                 caller.call.emit(partial(on_success, result))

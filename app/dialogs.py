@@ -1,6 +1,6 @@
 """Small editors the window opens: a reply's correction and a conversation's system prompt."""
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout
+from app.qt import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout
 
 
 class _TextDialog(QDialog):

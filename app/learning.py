@@ -11,9 +11,9 @@ here trains or touches the model: the window only ever sees signals.
 import time
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Signal
 
-from app.background import run_in_background
+from app.qt import QObject, Signal
+from app.background import run_in_background, run_on_main
 from learner.learning import schedule
 from learner.learning.job import LearningJob
 from learner.settings import Settings, SettingsError
@@ -92,13 +92,14 @@ class LearningController(QObject):
     def _tick(self) -> None:
         """On the scheduler's thread: decide, then act on the UI thread."""
         decision = schedule.decide(self.settings, self.facts())
-        run_in_background(lambda _: decision, self._act)
+        run_on_main(lambda: self._act(decision))
 
     def refresh(self) -> None:
         """Recompute the status line now (after a pause, a correction, a cycle's end)."""
         if self.running:
             return
-        run_in_background(lambda _: schedule.decide(self.settings, self.facts()), self._show_decision)
+        run_in_background(lambda _: schedule.decide(self.settings, self.facts()), self._show_decision,
+                          lambda error: self._set_status(f"Learning: {error}"))
 
     def _show_decision(self, decision: schedule.Decision) -> None:
         if not self.running:

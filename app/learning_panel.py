@@ -9,26 +9,32 @@ through the same core calls as the CLI.
 import html
 from datetime import datetime
 
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (
+from app.qt import (
     QAbstractItemView,
+    QColor,
     QDialog,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
+    QMessageBox,
+    QPainter,
+    QPen,
+    QPointF,
     QPushButton,
     QSplitter,
+    Qt,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
 
 from app.background import run_in_background
+from app.render import markdown_html
 from learner import versions
 from learner.items import ARTICLE, ItemResult, TaughtItem
 from learner.learning import collect, topics
@@ -104,7 +110,8 @@ def _percent(value) -> str:
 
 
 def item_html(results: list[ItemResult]) -> str:
-    """Before/after answers and the reason the model knows each taught item; everything shown is escaped."""
+    """Before/after answers and the reason the model knows each taught item. Answers go through the chat's
+    renderer (markdown, any HTML in them shown as text); everything else is escaped."""
     parts = []
     for r in results:
         item, source = r.item, r.item.source
@@ -116,8 +123,8 @@ def item_html(results: list[ItemResult]) -> str:
         right = sum(p.right for p in r.held_out)
         parts.append(
             f"<p><b>{html.escape(item.question)}</b> {'✔' if r.right else '✘'}<br>"
-            f"<i>before:</i> {html.escape(r.answer_before if r.answer_before is not None else '(not recorded)')}<br>"
-            f"<i>after:</i> {html.escape(r.answer)}<br>"
+            f"<i>before:</i> {markdown_html(r.answer_before) if r.answer_before is not None else '(not recorded)'}"
+            f"<i>after:</i> {markdown_html(r.answer)}"
             f"<i>unseen phrasings:</i> {right}/{len(r.held_out)} answered<br>"
             f"<i>why do you know this?</i> {why}</p>")
     return "".join(parts) or "<p>Nothing taught in this version.</p>"
@@ -141,6 +148,9 @@ class LearningPanel(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
         self.refresh()
+
+    def show_error(self, error: BaseException) -> None:
+        QMessageBox.warning(self, "grokling", str(error))
 
     # -- versions ------------------------------------------------------------------------
 
@@ -176,7 +186,7 @@ class LearningPanel(QDialog):
         return splitter
 
     def refresh(self) -> None:
-        run_in_background(lambda _: (version_rows(), *self._store_rows()), self._show)
+        run_in_background(lambda _: (version_rows(), *self._store_rows()), self._show, self.show_error)
 
     def _show(self, loaded) -> None:
         self.rows, topic_rows, data_rows = loaded
@@ -235,13 +245,13 @@ class LearningPanel(QDialog):
             self.rolled_back.emit(live)
             self.refresh()
 
-        run_in_background(change, done)
+        run_in_background(change, done, self.show_error)
 
     def reject_selected(self) -> None:
         selected = self.table.selectionModel().selectedRows()
         if selected and self.rows[selected[0].row()]["waiting"]:
             name = self.rows[selected[0].row()]["name"]
-            run_in_background(lambda _: versions.reject(name), lambda _: self.refresh())
+            run_in_background(lambda _: versions.reject(name), lambda _: self.refresh(), self.show_error)
 
     # -- topics --------------------------------------------------------------------------
 
@@ -285,7 +295,7 @@ class LearningPanel(QDialog):
             with Store() as store:
                 return topics.set_status(store, name, status)
 
-        run_in_background(change, lambda _: self.refresh())
+        run_in_background(change, lambda _: self.refresh(), self.show_error)
 
     def set_selected_topic(self, status: str) -> None:
         selected = self.topic_table.selectionModel().selectedRows()
@@ -326,7 +336,7 @@ class LearningPanel(QDialog):
                 else:
                     collect.drop(store, item)
 
-        run_in_background(toggle, lambda _: self.refresh())
+        run_in_background(toggle, lambda _: self.refresh(), self.show_error)
 
     def add_topic(self) -> None:
         name, ok = QInputDialog.getText(self, "Add a topic", "A subject to read about on Wikipedia:")

@@ -3,9 +3,8 @@
 import sys
 from importlib.resources import files
 
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.qt import QApplication, QIcon, QMessageBox
 from app.learning import LearningController
 from app.main_window import MainWindow
 from app.tray import make_tray

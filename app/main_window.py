@@ -8,43 +8,42 @@ calls and stay here.
 
 import threading
 
-from PySide6.QtCore import QTimer, QUrl, Qt, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import (
+from app.background import run_in_background, wait_for_background
+from app.dialogs import CorrectionDialog, SystemPromptDialog
+from app.learning_actions import LearningActions
+from app.model_host import ModelHost
+from app.qt import (
+    QAction,
+    QDesktopServices,
     QHBoxLayout,
     QInputDialog,
+    QKeySequence,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
+    Qt,
     QTextBrowser,
+    QTimer,
+    QUrl,
     QVBoxLayout,
     QWidget,
+    Signal,
 )
-
-from app import background
-from app.background import run_in_background
-from app.dialogs import CorrectionDialog, SystemPromptDialog
 from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html
-from learner.chat.turn import Reply
+from app.sidebar import ConversationSidebar
 from learner.chat.engine import Engine
-from learner import versions
-from learner.chat.served import EMBEDDED_VERSION, ModelChoice, embedded_model, live_model
+from learner.chat.served import ModelChoice
+from learner.chat.turn import Reply
 from learner.settings import Settings
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
 
 # How often the transcript re-renders while a reply streams: smooth, and cheap for long replies.
 STREAM_REFRESH_MS = 50
-# How often the window looks for a new live version (one stat of a small file).
-LIVE_VERSION_POLL_MS = 2000
 
 
 class MessageInput(QPlainTextEdit):
@@ -77,7 +76,11 @@ class MainWindow(QMainWindow):
     def __init__(self, store: Store, settings: Settings):
         super().__init__()
         self.store, self.settings = store, settings
-        self.engine: Engine | None = None
+        self.host = ModelHost(settings, self)
+        self.host.loading.connect(lambda name: self.model_label.setText(f"Loading {name}…"))
+        self.host.ready.connect(self._on_engine_ready)
+        self.host.swapped.connect(self._on_swapped)
+        self.host.failed.connect(self._on_model_failed)
         self.conversation_id: int | None = None
         self._stop: threading.Event | None = None
         self._generating_id: int | None = None
@@ -92,35 +95,29 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle("grokling")
         self.resize(1100, 720)
-        background.default_failure_handler = self.show_error
         self._build()
         self._stream_timer = QTimer(self, interval=STREAM_REFRESH_MS)
         self._stream_timer.timeout.connect(self._render)
-        self._live_pointer = versions.live_pointer()
-        self._version_timer = QTimer(self, interval=LIVE_VERSION_POLL_MS)
-        self._version_timer.timeout.connect(self.check_live_version)
-        self._version_timer.start()
         self.refresh_conversations()
+
+    @property
+    def engine(self) -> Engine | None:
+        return self.host.engine
+
+    @property
+    def conversation_list(self):
+        return self.sidebar.list
 
     # -- layout ------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.search = QLineEdit(placeholderText="Search chats")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(lambda _: self.refresh_conversations())
-        self.conversation_list = QListWidget()
-        self.conversation_list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.conversation_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.conversation_list.currentItemChanged.connect(self._on_conversation_selected)
-        self.conversation_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.conversation_list.customContextMenuRequested.connect(self._conversation_menu)
-        new_button = QPushButton("New chat")
-        new_button.clicked.connect(self.new_conversation)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.addWidget(new_button)
-        left_layout.addWidget(self.search)
-        left_layout.addWidget(self.conversation_list)
+        self.sidebar = ConversationSidebar(self.store)
+        self.sidebar.selected.connect(self.open_conversation)
+        self.sidebar.new_requested.connect(self.new_conversation)
+        self.sidebar.rename_requested.connect(self.rename_conversation)
+        self.sidebar.system_prompt_requested.connect(self.edit_system_prompt)
+        self.sidebar.delete_requested.connect(self.delete_conversation)
+        self.sidebar.learning_toggled.connect(lambda cid, on: self.store.set_learning_opt_out(cid, not on))
 
         self.title = QLabel()
         self.title.setStyleSheet("font-weight:bold;font-size:14px;")
@@ -156,7 +153,7 @@ class MainWindow(QMainWindow):
         right_layout.addLayout(input_row)
 
         splitter = QSplitter()
-        splitter.addWidget(left)
+        splitter.addWidget(self.sidebar)
         splitter.addWidget(right)
         splitter.setSizes([260, 840])
         self.setCentralWidget(splitter)
@@ -188,21 +185,12 @@ class MainWindow(QMainWindow):
         self.learn_progress.hide()
         self.statusBar().addPermanentWidget(self.learn_status)
         self.statusBar().addPermanentWidget(self.learn_progress)
-        menu = self.menuBar().addMenu("&Learning")
-        self.learn_status_action = QAction("", self, enabled=False)
-        self.learn_now_action = QAction("Learn &now", self)
-        self.learn_now_action.triggered.connect(learning.learn_now)
-        self.pause_action = QAction("&Pause learning", self, checkable=True, checked=learning.paused)
-        self.pause_action.toggled.connect(learning.set_paused)
-        self.cancel_learning_action = QAction("&Cancel learning", self, enabled=False)
-        self.cancel_learning_action.triggered.connect(learning.cancel)
-        panel_action = QAction("Learning &panel…", self)
-        panel_action.triggered.connect(self.open_learning_panel)
-        menu.addActions([self.learn_status_action, self.learn_now_action, self.pause_action,
-                         self.cancel_learning_action, panel_action])
+        self.learning_actions = LearningActions(learning, self.open_learning_panel, self)
+        self.learn_now_action, self.pause_action = self.learning_actions.learn_now, self.learning_actions.pause
+        self.cancel_learning_action = self.learning_actions.cancel
+        self.menuBar().addMenu("&Learning").addActions(self.learning_actions.all())
         self.input.textChanged.connect(learning.user_active)
         learning.status_changed.connect(self._show_learning_status)
-        learning.paused_changed.connect(self.pause_action.setChecked)
         learning.progress.connect(self._show_learning_progress)
         learning.finished.connect(self._learning_finished)
         self.learning_panel = None
@@ -210,10 +198,6 @@ class MainWindow(QMainWindow):
 
     def _show_learning_status(self, status: str) -> None:
         self.learn_status.setText(status)
-        self.learn_status_action.setText(status)
-        running = self.learning.running
-        self.learn_now_action.setEnabled(not running)
-        self.cancel_learning_action.setEnabled(running)
         if self.tray is not None:
             self.tray.setToolTip(f"grokling · {status}")
 
@@ -230,7 +214,7 @@ class MainWindow(QMainWindow):
                  AWAITING_APPROVAL: "A new version waits for your approval"}.get(result.code, "Learning stopped")
         self.notify(title, result.reason)
         if result.code == PROMOTED:
-            self.check_live_version()
+            self.host.check_live_version()
         if result.code == AWAITING_APPROVAL:
             self.open_learning_panel()
         elif self.learning_panel is not None:
@@ -248,7 +232,7 @@ class MainWindow(QMainWindow):
 
         if self.learning_panel is None:
             self.learning_panel = LearningPanel(self)
-            self.learning_panel.rolled_back.connect(lambda _: self.check_live_version())
+            self.learning_panel.rolled_back.connect(lambda _: self.host.check_live_version())
         else:
             self.learning_panel.refresh()
         self.learning_panel.show()
@@ -258,67 +242,27 @@ class MainWindow(QMainWindow):
     # -- model -------------------------------------------------------------------------
 
     def load_model(self, model: ModelChoice) -> None:
-        """Load the GGUF off the UI thread; on failure, say why and fall back to the embedded model."""
-        self.model_label.setText(f"Loading {model.path.name}…")
+        """Serve `model` (loaded off the UI thread; the embedded model if it cannot load)."""
+        self.host.load(model)
 
-        def loaded(engine: Engine) -> None:
-            if self.engine is not None:
-                self.engine.close()
-            self.engine = engine
-            self._show_model(engine)
-            self._update_send_button()
-            self.engine_ready.emit()
-
-        def failed(error: BaseException) -> None:
-            if model.version == EMBEDDED_VERSION:
-                self.model_label.setText("No model")
-                self.show_error(error)
-                return
-            self.show_error(f"{error}\n\nUsing the embedded model instead.")
-            self.load_model(embedded_model())
-
-        run_in_background(lambda _: Engine.from_settings(self.settings, model), loaded, failed)
-
-    def _show_model(self, engine: Engine) -> None:
+    def _on_engine_ready(self, engine: Engine) -> None:
         self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}")
+        self._update_send_button()
+        self.engine_ready.emit()
 
-    def check_live_version(self) -> None:
-        """Swap in a version that went live (a learning cycle, a rollback) without a restart."""
-        pointer = versions.live_pointer()
-        if pointer == self._live_pointer or self.engine is None or self.settings.model_path:
-            return
-        self._live_pointer = pointer
-        model = live_model(self.settings)
-        if model.path == self.engine.model.path:
-            return
-        engine = self.engine
+    def _on_swapped(self, version: str) -> None:
+        self.statusBar().showMessage(f"Now answering with version {version}.", 8000)
+        self.model_swapped.emit(version)
 
-        def swapped(_) -> None:
-            self._show_model(engine)
-            self.statusBar().showMessage(f"Now answering with version {engine.model.version}.", 8000)
-            self.model_swapped.emit(engine.model.version)
-
-        # swap() loads off the UI thread and waits for the reply in progress to finish.
-        run_in_background(lambda _: engine.swap(model), swapped)
+    def _on_model_failed(self, reason: str) -> None:
+        if self.engine is None:
+            self.model_label.setText("No model")
+        self.show_error(reason)
 
     # -- conversations -----------------------------------------------------------------
 
     def refresh_conversations(self, select_id: int | None = None) -> None:
-        select_id = select_id if select_id is not None else self.conversation_id
-        self.conversation_list.blockSignals(True)
-        self.conversation_list.clear()
-        for c in self.store.conversations(self.search.text()):
-            item = QListWidgetItem(c.title)
-            item.setData(Qt.ItemDataRole.UserRole, c.id)
-            item.setToolTip(c.title)
-            self.conversation_list.addItem(item)
-            if c.id == select_id:
-                self.conversation_list.setCurrentItem(item)
-        self.conversation_list.blockSignals(False)
-
-    def _on_conversation_selected(self, item: QListWidgetItem | None, _previous=None) -> None:
-        if item is not None:
-            self.open_conversation(item.data(Qt.ItemDataRole.UserRole))
+        self.sidebar.refresh(select_id if select_id is not None else self.conversation_id)
 
     def open_conversation(self, conversation_id: int) -> None:
         self.cancel_edit()
@@ -329,25 +273,9 @@ class MainWindow(QMainWindow):
 
     def new_conversation(self) -> None:
         conversation_id = self.store.new_conversation()
-        self.search.clear()
+        self.sidebar.search.clear()
         self.refresh_conversations(conversation_id)
         self.open_conversation(conversation_id)
-
-    def _conversation_menu(self, position) -> None:
-        item = self.conversation_list.itemAt(position)
-        if item is None:
-            return
-        conversation_id = item.data(Qt.ItemDataRole.UserRole)
-        menu = QMenu(self)
-        menu.addAction("Rename…", lambda: self.rename_conversation(conversation_id))
-        menu.addAction("System prompt…", lambda: self.edit_system_prompt(conversation_id))
-        opted_out = bool(self.store.conversation(conversation_id).learning_opt_out)
-        learn = menu.addAction("Learn from this chat")
-        learn.setCheckable(True)
-        learn.setChecked(not opted_out)
-        learn.toggled.connect(lambda on: self.store.set_learning_opt_out(conversation_id, not on))
-        menu.addAction("Delete…", lambda: self.delete_conversation(conversation_id))
-        menu.exec(self.conversation_list.mapToGlobal(position))
 
     def rename_conversation(self, conversation_id: int) -> None:
         current = self.store.conversation(conversation_id).title
@@ -474,6 +402,8 @@ class MainWindow(QMainWindow):
         self._pending_user = self._stream_text = ""
         self._update_send_button()
         self.refresh_conversations()
+        if self.conversation_id is not None:  # a new chat is named after its first message
+            self.title.setText(self.store.conversation(self.conversation_id).title)
         self._render()
 
     # -- transcript --------------------------------------------------------------------
@@ -564,10 +494,8 @@ class MainWindow(QMainWindow):
         if self.learning is not None:
             self.learning.shutdown()
         self.stop()
-        background.wait_for_background(timeout=30)
-        if self.engine is not None:
-            self.engine.close()
-            self.engine = None
+        wait_for_background(timeout=30)
+        self.host.close()
         self.store.close()
 
     def closeEvent(self, event) -> None:

@@ -26,9 +26,10 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-accumulate-bench-")
 
-from learner.learning import checkpoint as base, collect, dataset, evaluate, export, train  # noqa: E402
+from learner.learning import checkpoint as base, collect, dataset, evaluate, export, retention, train  # noqa: E402
 from learner import paths  # noqa: E402
 from learner.chat.served import ModelChoice, embedded_model  # noqa: E402
+from learner.items import ItemResult, TaughtItem  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 from learner.store import Store  # noqa: E402
 
@@ -51,31 +52,30 @@ def teach(store: Store, question: str, answer: str) -> None:
     store.correct(store.add_assistant_message(conversation, "I don't know."), answer)
 
 
-def make_version(name: str, start: str | Path, examples: list[dict], previous: ModelChoice,
-                 all_probes: list[dict], settings: Settings, work: Path) -> dict:
-    """Train on `examples` from `start`, export, and score against every fact taught so far."""
-    replay = evaluate.retention_answers(previous, settings.system_prompt)
-    data_dir, data_meta = dataset.write(*dataset.build(examples, replay, settings.system_prompt, settings.replay_ratio),
-                                        work / "datasets")
+def make_version(name: str, start: str | Path, items: list[TaughtItem], previous: ModelChoice,
+                 taught_so_far: list[TaughtItem], settings: Settings, work: Path) -> dict:
+    """Train on `items` from `start`, export, and score against every fact taught so far."""
+    replay = retention.answers(previous, settings.system_prompt)
+    data_dir, data_meta = dataset.run(items, replay, settings, work / "datasets")
     started = time.perf_counter()
     train_meta = train.run(start, data_dir, work / "adapter", train.TrainSettings.from_settings(settings))
     train_s = time.perf_counter() - started
     merged = export.merge(start, work / "adapter", work / "merged")  # kept: the next "continue" starts here
     gguf = export.quantize(export.convert(merged, work / "model-f16.gguf"), work / "model.gguf", settings.quant)
     (work / "model-f16.gguf").unlink()
-    result = evaluate.run(gguf, embedded_model(), all_probes, settings.system_prompt, work / "eval",
-                          replayed=set(data_meta["replay_questions"]))
+    evaluation = evaluate.run(gguf, embedded_model(), taught_so_far, settings.system_prompt, work / "eval",
+                              replayed=set(data_meta["replay_questions"]))
     return {"name": name, "gguf": gguf, "merged": merged, "rows": data_meta["rows"], "steps": train_meta["steps"],
-            "train_s": train_s, "metrics": result["metrics"], "items": result["items"]}
+            "train_s": train_s, "metrics": evaluation.metrics, "results": evaluation.results}
 
 
-def by_round(items: list[dict], rounds: list[list[str]]) -> list[str]:
+def by_round(results: tuple[ItemResult, ...], rounds: list[list[str]]) -> list[str]:
     """'taught/paraphrased right' per round of facts, oldest first."""
     cells = []
     for questions in rounds:
-        mine = [i for i in items if i["question"] in questions]
-        taught = sum(i["right"] for i in mine)
-        para = [p["right"] for i in mine for p in i["paraphrase_answers"]]
+        mine = [r for r in results if r.item.question in questions]
+        taught = sum(r.right for r in mine)
+        para = [p.right for r in mine for p in r.held_out]
         cells.append(f"{taught}/{len(mine)} {sum(para)}/{len(para)}")
     return cells
 
@@ -98,16 +98,16 @@ def main() -> int:
         for question, answer in taught_now:
             teach(store, question, answer)
         rounds.append([q for q, _ in taught_now])
-        everything = collect.collect(store, settings=settings)
-        new = [e for e in everything["examples"] if after_feedback_id is None or e["feedback_id"] > after_feedback_id]
-        after_feedback_id = everything["last_feedback_id"]
-        _, all_probes = dataset.build(everything["examples"], [], settings.system_prompt, 0)
-        strategies = {"from base": (checkpoint, everything["examples"])}
+        curriculum = collect.curriculum(store, settings, [], after_feedback_id)
+        everything = list(curriculum.items)
+        new = [i for i in everything if i.key in curriculum.new_keys]
+        after_feedback_id = curriculum.watermark
+        strategies = {"from base": (checkpoint, everything)}
         if r > 0:  # round 1 is the same for both
             strategies["continue"] = (starts["continue"], new)
-        for name, (start, examples) in strategies.items():
-            print(f"round {r + 1}: {name}: training on {len(examples)} corrections from {Path(start).name}", flush=True)
-            version = make_version(name, start, examples, previous[name], all_probes, settings,
+        for name, (start, items) in strategies.items():
+            print(f"round {r + 1}: {name}: training on {len(items)} corrections from {Path(start).name}", flush=True)
+            version = make_version(name, start, items, previous[name], everything, settings,
                                    runs / f"{r + 1}-{name.replace(' ', '-')}")
             table.append((r + 1, version))
             previous[name] = ModelChoice(version["gguf"], f"{name} v{r + 1}")
@@ -120,13 +120,13 @@ def main() -> int:
              "  ".join(f"{'facts ' + str(i + 1):<11}" for i in range(args.rounds)) + "   kept   kept held-out"
     print(header)
     for r, v in table:
-        cells = by_round(v["items"], rounds[:r])
+        cells = by_round(v["results"], rounds[:r])
         m = v["metrics"]
         print(f"{r:<6}{v['name']:<11}{v['rows']:>5}{v['steps']:>6}{v['train_s']:>9.1f}  "
               + "  ".join(f"{c:<11}" for c in cells) + " " * (13 * (args.rounds - r))
-              + f"  {m['kept']:.1%}   {m['kept_held_out']:.1%}")
+              + f"  {m.kept.share:.1%}   {m.kept_held_out.share:.1%}")
     for r, v in table:
-        missed = [i["question"] for i in v["items"] if not i["right"]]
+        missed = [result.item.question for result in v["results"] if not result.right]
         if missed:
             print(f"round {r} {v['name']}: missed as taught: {'; '.join(missed)}")
     return 0

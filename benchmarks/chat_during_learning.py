@@ -23,13 +23,14 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-chat-during-learning-")
 
-from learner.learning import checkpoint as base, dataset, evaluate  # noqa: E402
+from learner.learning import checkpoint as base, dataset, retention  # noqa: E402
 from learner.chat.engine import Engine, Sampling  # noqa: E402
 from learner.chat.served import embedded_model  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 
 QUESTION = "Write a detailed, 300-word essay about the history of tea, from ancient China to today."
-TRAINER = "import sys; from learner import stage, train; {prelude}; train.main(sys.argv[1:])"
+TRAINER = ("import sys; from pathlib import Path; from learner.learning import stage, train; {prelude}; "
+           "train.run(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), train.TrainSettings(epochs=100))")
 
 
 def reply_speed(engine: Engine, runs: int, max_tokens: int) -> float:
@@ -48,8 +49,8 @@ class Training:
     def __init__(self, checkpoint: Path, data: Path, out: Path, yield_cpu: bool):
         prelude = "stage.yield_cpu_to_chat()" if yield_cpu else "pass"
         self.process = subprocess.Popen(
-            [sys.executable, "-c", TRAINER.format(prelude=prelude), "--base", str(checkpoint), "--dataset", str(data),
-             "--out", str(out), "--epochs", "100"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+            [sys.executable, "-c", TRAINER.format(prelude=prelude), str(checkpoint), str(data), str(out)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self.steps: list[tuple[float, int]] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -82,7 +83,7 @@ def main() -> int:
     checkpoint = base.resolve(None)
     work = Path(os.environ["GROKLING_HOME"])
     rows = [dataset.row(settings.system_prompt, [], item["question"], item["expect"][0], {"kind": "replay"})
-            for item in evaluate.retention_set()]
+            for item in retention.retention_set()]
     data, _ = dataset.write(rows, [], work / "datasets")
 
     engine = Engine(embedded_model(), n_ctx=2048)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-fact-writer-bench-")
 
-from learner.learning import checkpoint as base, dataset, evaluate, export, train  # noqa: E402
+from learner.learning import checkpoint as base, dataset, evaluate, export, retention, train  # noqa: E402
 from learner import paths  # noqa: E402
 from learner.chat.engine import Engine  # noqa: E402
+from learner.items import ARTICLE, Provenance, TaughtItem  # noqa: E402
 from learner.learning.knowledge import facts_from, written_facts  # noqa: E402
 from learner.chat.served import ModelChoice, embedded_model  # noqa: E402
 from learner.settings import Settings  # noqa: E402
@@ -78,21 +79,19 @@ def article(title: str) -> Article:
                    [{"title": t, "level": 2, "text": text} for t, text in sections])
 
 
-def train_arm(name: str, facts: list[dict], checkpoint, settings: Settings, work: Path) -> dict:
-    replay = evaluate.retention_answers(embedded_model(), settings.system_prompt)
-    data, data_meta = dataset.write(*dataset.build([], replay, settings.system_prompt, settings.replay_ratio, facts=facts),
-                                    work / "datasets")
+def train_arm(name: str, facts: list[TaughtItem], checkpoint, settings: Settings, work: Path) -> dict:
+    replay = retention.answers(embedded_model(), settings.system_prompt)
+    data, data_meta = dataset.run(facts, replay, settings, work / "datasets")
     started = time.perf_counter()
     meta = train.run(checkpoint, data, work / "adapter", train.TrainSettings.from_settings(settings))
     train_s = time.perf_counter() - started
     gguf = work / "export" / "model.gguf"
     export.run(checkpoint, work / "adapter", gguf, settings.quant)
-    trained = [{"question": f["question"], "expect": f["expect"], "paraphrases": f["held_out"]} for f in facts]
-    as_trained = evaluate.run(gguf, embedded_model(), trained, settings.system_prompt, work / "eval-trained")
-    users = [{"question": q, "expect": terms, "paraphrases": []} for q, terms in QUESTIONS]
+    as_trained = evaluate.run(gguf, embedded_model(), facts, settings.system_prompt, work / "eval-trained")
+    users = [TaughtItem(ARTICLE, q, "", Provenance(ARTICLE), (q,), expect=tuple(terms)) for q, terms in QUESTIONS]
     asked = evaluate.run(gguf, embedded_model(), users, settings.system_prompt, work / "eval-users")
     return {"name": name, "facts": len(facts), "rows": data_meta["rows"], "steps": meta["steps"], "train_s": train_s,
-            "trained": as_trained["metrics"], "users": asked["metrics"], "items": asked["items"]}
+            "trained": as_trained.metrics, "users": asked.metrics, "results": asked.results}
 
 
 def main() -> int:
@@ -107,9 +106,9 @@ def main() -> int:
     writer = Engine(writer_model, n_ctx=2048)
     try:
         for title in ARTICLES:
-            templated += [f.__dict__ for f in facts_from(article(title), settings.facts_per_article)]
+            templated += facts_from(article(title), settings.facts_per_article)
             facts, refused = written_facts(article(title), writer)
-            written += [f.__dict__ for f in facts]
+            written += facts
             rejected += refused
     finally:
         writer.close()
@@ -123,7 +122,7 @@ def main() -> int:
     for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         print(f"  rejected {n:>2}: {reason}")
     for f in written:
-        print(f"  passed: {f['question']}  ->  {f['source']['model_answer']}  [{', '.join(f['expect'])}]")
+        print(f"  passed: {f.question}  ->  {f.source.model_answer}  [{', '.join(f.expect)}]")
     for r in rejected:
         print(f"  rejected: {r['question']}  ->  {r['answer']}  ({r['reason']})")
     if args.no_train or not written:
@@ -137,11 +136,11 @@ def main() -> int:
     for a in arms:
         t, u = a["trained"], a["users"]
         print(f"{a['name']:<15}{a['facts']:>6}{a['rows']:>6}{a['steps']:>6}{a['train_s']:>9.1f}"
-              f"{t['article_learned']:>12.0%}{t['article_held_out']:>10.0%}"
-              f"{u['article_learned']:>9.0%} ({round(u['article_learned'] * len(QUESTIONS))}/{len(QUESTIONS)})"
-              f"{u['kept']:>7.0%}")
+              f"{t.article_learned.share:>12.0%}{t.article_held_out.share:>10.0%}"
+              f"{u.article_learned.share:>9.0%} ({u.article_learned})"
+              f"{u.kept.share:>7.0%}")
     for a in arms:
-        wrong = [i["question"] for i in a["items"] if not i["right"]]
+        wrong = [r.item.question for r in a["results"] if not r.right]
         print(f"{a['name']}: missed {'; '.join(wrong) or 'nothing'}")
     return 0
 

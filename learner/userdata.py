@@ -7,7 +7,6 @@ derived). Delete removes the whole data folder, after taking the learning lock s
 cycle is writing into it.
 """
 
-import fcntl
 import json
 import shutil
 import sqlite3
@@ -15,7 +14,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from filelock import Timeout
+
 from learner import paths
+from learner.versions import learning_lock
 from learner.store import Store
 
 
@@ -55,10 +57,9 @@ def export_all(target: Path, with_models: bool = False) -> list[str]:
 def delete_all() -> Path:
     """Remove the data folder; refuses while a learning cycle holds its lock."""
     home = paths.data_dir()
-    with open(home / "learn.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataBusyError("a learning cycle is running: cancel it first, then delete") from None
-        shutil.rmtree(home)
+    try:
+        with learning_lock().acquire(timeout=0):
+            shutil.rmtree(home)
+    except Timeout:
+        raise DataBusyError("a learning cycle is running: cancel it first, then delete") from None
     return home

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 from learner import paths
 from learner.files import atomic_write_text, read_meta, write_meta
 from learner.items import ItemResult
@@ -76,6 +78,11 @@ class Version:
     @property
     def number(self) -> int:
         return int(self.name[1:])
+
+
+def learning_lock() -> FileLock:
+    """One learning cycle at a time, and nothing that rewrites the versions (rollback, delete) while one runs."""
+    return FileLock(paths.data_dir() / "learn.lock")
 
 
 def versions_dir() -> Path:

@@ -2,7 +2,7 @@
 # Build the one-folder bundle and check it: it reports its version, and answers on the embedded model.
 set -eu
 cd "$(dirname "$0")/.."
-python -m pip install -q -e ".[package]"
+python -m pip install -q -c packaging/constraints.txt -e ".[package]"
 pyinstaller packaging/grokling.spec --noconfirm --log-level WARN
 home=$(mktemp -d)
 ./dist/grokling/grokling --version

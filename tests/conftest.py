@@ -25,6 +25,43 @@ def embedded_engine():
     engine.close()
 
 
+class FakeEngine:
+    """Stands in for learner.chat.engine.Engine where a test is about the window or the turn, not the
+    model: it streams "You said: <the last user message>" word by word, with the real one's stats."""
+
+    def __init__(self, model=None):
+        from learner.chat.engine import ReplyStats
+
+        self.model = model or embedded_model()
+        self.last_stats = ReplyStats()
+        self.closed = False
+
+    def chat(self, messages, sampling=Sampling()):
+        from learner.chat.engine import EngineError, ReplyStats
+
+        if self.closed:
+            raise EngineError("the engine is closed")
+        self.last_stats = ReplyStats(prompt_tokens=sum(len(m["content"].split()) for m in messages))
+        words = f"You said: {messages[-1]['content']}".split()[: sampling.max_tokens]
+        for i, word in enumerate(words):
+            if i == 0:
+                self.last_stats.first_token_ms = 1.0
+            self.last_stats.completion_tokens = i + 1
+            self.last_stats.duration_ms = 1.0 + i
+            yield ("" if i == 0 else " ") + word
+
+    def swap(self, model):
+        self.model = model
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def fake_engine():
+    return FakeEngine()
+
+
 @pytest.fixture
 def store(grokling_home):
     store = Store()

@@ -98,7 +98,9 @@ def test_malformed_settings_are_reported_with_the_key(grokling_home, content, me
 
 
 def test_version(grokling_home):
-    assert grokling("--version", home=grokling_home).stdout.decode().startswith("grokling ")
+    from importlib.metadata import version
+
+    assert grokling("--version", home=grokling_home).stdout.decode().strip() == f"grokling {version('grokling')}"
 
 
 def test_accept_and_reject_waiting_versions(promote_embedded):

@@ -25,7 +25,7 @@ from test_learning_cycle import messages_and_integrity
 pytestmark = pytest.mark.slow
 
 GROKLING = str(Path(sys.executable).with_name("grokling"))
-STAGES = ["collect", "knowledge", "dataset", "train", "export", "evaluate", "promote"]
+STAGES = ["knowledge", "collect", "dataset", "train", "export", "evaluate", "promote"]
 
 
 def assert_intact(home: Path, messages: int) -> None:
@@ -35,6 +35,8 @@ def assert_intact(home: Path, messages: int) -> None:
 
 
 def test_kill_in_every_stage_then_learn(grokling_home):
+    # A gate with margin: the kill meant for "promote" must not hinge on one retention answer.
+    Settings(gate_kept=0.8).save()
     subprocess.run([GROKLING, "correct", "--question", "Who founded Zorblax Labs?", "--answer",
                     "Mira Quell founded Zorblax Labs in 2041.", "--temperature", "0"], check=True, capture_output=True)
     messages, _ = messages_and_integrity(grokling_home)

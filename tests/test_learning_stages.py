@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from learner import items
+from learner import items, versions
 from learner.learning import collect, cycle, dataset
 from learner.learning.job import LearningJob, cycle_command
 from learner.learning.stage import LEARNING_NICENESS
@@ -90,5 +90,5 @@ def test_the_cycle_subprocess_reports_nothing_to_learn_as_json_lines(grokling_ho
 
 
 def test_a_second_cycle_while_one_runs_is_refused(grokling_home):
-    with cycle.learning_lock():
+    with versions.learning_lock():
         assert LearningJob().run().code == cycle.BUSY

@@ -44,12 +44,11 @@ def test_daily_runs_once_per_day_after_its_time():
         Settings(learn_daily_at="25:00")
 
 
-def test_power_supply_reading(tmp_path):
-    assert on_ac_power(tmp_path)  # no information: assume mains
-    ac = tmp_path / "AC"
-    ac.mkdir()
-    (ac / "type").write_text("Mains\n")
-    (ac / "online").write_text("0\n")
-    assert not on_ac_power(tmp_path)
-    (ac / "online").write_text("1\n")
-    assert on_ac_power(tmp_path)
+def test_power_supply_reading():
+    from collections import namedtuple
+
+    sbattery = namedtuple("sbattery", "percent secsleft power_plugged")  # the shape psutil.sensors_battery() returns
+    assert on_ac_power() in (True, False)  # whatever this machine reports, it is read without error
+    assert not on_ac_power(sbattery(percent=40, secsleft=3600, power_plugged=False))
+    assert on_ac_power(sbattery(percent=40, secsleft=3600, power_plugged=True))
+    assert on_ac_power(sbattery(percent=40, secsleft=3600, power_plugged=None))  # unknown: assume mains

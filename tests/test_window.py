@@ -23,6 +23,19 @@ def open_window(qtbot, settings: Settings) -> MainWindow:
 
 
 @pytest.fixture
+def fake_window(qtbot, greedy_settings, fake_engine):
+    """The window over a FakeEngine: for what does not depend on the model's words."""
+    window = MainWindow(Store(), greedy_settings)
+    qtbot.addWidget(window)
+    window.host.engine = fake_engine
+    window.host.ready.emit(fake_engine)
+    window.show()
+    window.new_conversation()
+    yield window
+    window.shutdown()
+
+
+@pytest.fixture
 def window(qtbot, greedy_settings):
     window = open_window(qtbot, greedy_settings)
     window.new_conversation()
@@ -98,14 +111,14 @@ def test_stop_ends_the_reply_and_keeps_it_marked_stopped(qtbot, window):
     assert "stopped" in window.transcript.toPlainText()
 
 
-def test_regenerate_replaces_the_last_reply_and_keeps_the_old_one_stored(qtbot, window):
-    first = send(qtbot, window, "Name a color.")
-    with qtbot.waitSignal(window.reply_finished, timeout=120_000) as finished:
-        click(window, "regenerate", first.id)
+def test_regenerate_replaces_the_last_reply_and_keeps_the_old_one_stored(qtbot, fake_window):
+    first = send(qtbot, fake_window, "Name a color.")
+    with qtbot.waitSignal(fake_window.reply_finished, timeout=120_000) as finished:
+        click(fake_window, "regenerate", first.id)
     second = finished.args[0]
-    thread = window.store.thread(window.conversation_id)
+    thread = fake_window.store.thread(fake_window.conversation_id)
     assert [m.id for m in thread] == [thread[0].id, second.id] and second.id != first.id
-    assert window.store.message(first.id).content == first.content  # superseded, not deleted
+    assert fake_window.store.message(first.id).content == first.content  # superseded, not deleted
 
 
 def test_edit_and_resend_replaces_the_message_and_what_followed(qtbot, window):
@@ -119,19 +132,19 @@ def test_edit_and_resend_replaces_the_message_and_what_followed(qtbot, window):
     assert "Tokyo" in reply.content and not window.edit_banner.isVisible()
 
 
-def test_an_empty_message_is_not_sent(qtbot, window):
-    window.input.setPlainText("   \n  ")
-    qtbot.keyClick(window.input, Qt.Key.Key_Return)
-    assert not window.generating
-    assert window.store.thread(window.conversation_id) == []
-    assert "empty" in window.statusBar().currentMessage()
+def test_an_empty_message_is_not_sent(qtbot, fake_window):
+    fake_window.input.setPlainText("   \n  ")
+    qtbot.keyClick(fake_window.input, Qt.Key.Key_Return)
+    assert not fake_window.generating
+    assert fake_window.store.thread(fake_window.conversation_id) == []
+    assert "empty" in fake_window.statusBar().currentMessage()
 
 
-def test_shift_enter_starts_a_new_line_instead_of_sending(qtbot, window):
-    qtbot.keyClicks(window.input, "line one")
-    qtbot.keyClick(window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.keyClicks(window.input, "line two")
-    assert window.input.toPlainText() == "line one\nline two" and not window.generating
+def test_shift_enter_starts_a_new_line_instead_of_sending(qtbot, fake_window):
+    qtbot.keyClicks(fake_window.input, "line one")
+    qtbot.keyClick(fake_window.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(fake_window.input, "line two")
+    assert fake_window.input.toPlainText() == "line one\nline two" and not fake_window.generating
 
 
 def test_a_huge_paste_is_stored_whole_and_the_failure_shown_in_the_transcript(qtbot, window):
@@ -143,23 +156,23 @@ def test_a_huge_paste_is_stored_whole_and_the_failure_shown_in_the_transcript(qt
     assert "more characters not shown" in window.transcript.toPlainText()
 
 
-def test_conversations_can_be_searched_renamed_and_deleted(qtbot, window):
-    send(qtbot, window, "Tell me about the Eiffel Tower.")
-    first = window.conversation_id
-    window.new_conversation()
-    window.store.add_user_message(window.conversation_id, "Boiling eggs")
-    window.refresh_conversations()
-    assert window.conversation_list.count() == 2
-    window.search.setText("Eiffel")
-    assert window.conversation_list.count() == 1
-    window.search.clear()
-    window.store.rename_conversation(first, "Paris")
-    window.refresh_conversations()
-    titles = {window.conversation_list.item(i).text() for i in range(2)}
+def test_conversations_can_be_searched_renamed_and_deleted(qtbot, fake_window):
+    send(qtbot, fake_window, "Tell me about the Eiffel Tower.")
+    first = fake_window.conversation_id
+    fake_window.new_conversation()
+    fake_window.store.add_user_message(fake_window.conversation_id, "Boiling eggs")
+    fake_window.refresh_conversations()
+    assert fake_window.conversation_list.count() == 2
+    fake_window.sidebar.search.setText("Eiffel")
+    assert fake_window.conversation_list.count() == 1
+    fake_window.sidebar.search.clear()
+    fake_window.store.rename_conversation(first, "Paris")
+    fake_window.refresh_conversations()
+    titles = {fake_window.conversation_list.item(i).text() for i in range(2)}
     assert titles == {"Paris", "Boiling eggs"}
-    window.delete_conversation(first, confirm=False)
-    assert window.conversation_list.count() == 1
-    assert [c.title for c in window.store.conversations()] == ["Boiling eggs"]
+    fake_window.delete_conversation(first, confirm=False)
+    assert fake_window.conversation_list.count() == 1
+    assert [c.title for c in fake_window.store.conversations()] == ["Boiling eggs"]
 
 
 def test_a_missing_model_in_settings_falls_back_to_the_embedded_one(qtbot, grokling_home, tmp_path):
@@ -191,7 +204,7 @@ def test_a_version_that_goes_live_is_swapped_in_without_a_restart(qtbot, window,
     assert window.engine.model.version == "base"
     with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
         promote_embedded()
-        window.check_live_version()
+        window.host.check_live_version()
     assert swapped.args == ["v1"] and window.engine.model.version == "v1"
     assert "version v1" in window.model_label.text()
     reply = send(qtbot, window, "What is the capital of Japan?")

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from learner import items as taught
 from learner import paths, versions
@@ -45,14 +45,9 @@ class CycleResult:
     timings: dict = field(default_factory=dict)
 
 
-def learning_lock() -> FileLock:
-    """One cycle at a time, and nothing that rewrites the versions (rollback, delete) while one runs."""
-    return FileLock(paths.data_dir() / "learn.lock")
-
-
 def run_cycle(settings: Settings, store: Store) -> CycleResult:
     try:
-        with learning_lock().acquire(timeout=0):
+        with versions.learning_lock().acquire(timeout=0):
             return _run(settings, store)
     except Timeout:
         return CycleResult(BUSY, "another learning cycle is running")

@@ -8,7 +8,6 @@ to start now and, either way, a status line for the tray and the window.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 POLICIES = ("daily", "after_corrections", "manual")
 
@@ -87,9 +86,10 @@ def last_cycle_ended() -> datetime | None:
     return datetime.fromtimestamp(max(p.stat().st_mtime for p in runs)) if runs else None
 
 
-def on_ac_power(power_supply: Path = Path("/sys/class/power_supply")) -> bool:
-    """True on mains power, or where it cannot be told (desktops, other systems)."""
-    mains = [p for p in power_supply.glob("*") if (p / "type").exists() and (p / "type").read_text().strip() == "Mains"]
-    if not mains:
-        return True
-    return any((p / "online").exists() and (p / "online").read_text().strip() == "1" for p in mains)
+def on_ac_power(battery=None) -> bool:
+    """True on mains power, or where there is no battery to tell (desktops). psutil reads it on Linux,
+    macOS and Windows; `battery` (psutil's reading) is for tests."""
+    import psutil
+
+    battery = battery if battery is not None else psutil.sensors_battery()
+    return battery is None or bool(battery.power_plugged is not False)
