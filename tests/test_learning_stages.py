@@ -92,3 +92,24 @@ def test_the_cycle_subprocess_reports_nothing_to_learn_as_json_lines(grokling_ho
 def test_a_second_cycle_while_one_runs_is_refused(grokling_home):
     with versions.learning_lock():
         assert LearningJob().run().code == cycle.BUSY
+
+
+def test_a_gated_out_curriculum_is_not_retrained_until_new_feedback(store):
+    from learner.learning import schedule
+    from learner.store import learning as learning_store
+
+    teach(store, "Who founded Zorblax Labs?", "Nobody.", correction="Mira Quell founded it in 2041.")
+    teach(store, "What is the capital of Vexaria?", "Paris.", correction="Drennport.")
+    settings = Settings(learn_from_wikipedia=False)
+    assert schedule.new_corrections(store) == 2
+    judged = collect.curriculum(store, settings, [], collect.watermark(store, None))
+    learning_store.record_verdict(store, versions.BASE, cycle.GATED_OUT, "gated out: kept 35/37 (needs 95%)",
+                                  judged.watermark, judged.sha256)
+    assert schedule.new_corrections(store) == 0  # the scheduler no longer sees them as new
+    again = collect.curriculum(store, settings, [], collect.watermark(store, None))
+    assert again.new == 0 and again.sha256 == judged.sha256
+    assert learning_store.verdict_for(store, versions.BASE, again.sha256)["code"] == cycle.GATED_OUT
+    teach(store, "Who wrote The Hollow Lanterns?", "I don't know.", correction="Tessaly Marr wrote it.")
+    assert schedule.new_corrections(store) == 1
+    fresh = collect.curriculum(store, settings, [], collect.watermark(store, None))
+    assert fresh.new == 1 and len(fresh.items) == 3 and learning_store.verdict_for(store, versions.BASE, fresh.sha256) is None
