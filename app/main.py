@@ -12,16 +12,23 @@ from learner.chat.served import live_model
 from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import Store
+from learner.userdata import window_lock
 
 
 def create_window(start_scheduler: bool = True) -> MainWindow:
-    """Build the window over the user's data; the caller shows it. Needs a QApplication."""
+    """Build the window over the user's data; the caller shows it. Needs a QApplication.
+
+    The window holds its lock from before it opens the database until `shutdown`, so
+    `grokling data delete` cannot delete the data under it."""
+    lock = window_lock()
+    lock.acquire()
     try:
         settings = Settings.load()
         settings_error = None
     except SettingsError as e:
         settings, settings_error = Settings(), e
     window = MainWindow(Store(), settings)
+    window.data_lock = lock
     window.setWindowIcon(QIcon(str(files("resources").joinpath("icon.svg"))))
     window.attach_learning(LearningController(settings, start_scheduler=start_scheduler))
     window.tray = make_tray(window, window.windowIcon())

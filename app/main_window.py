@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.last_notification: str | None = None
         self.learning = None
         self.tray = None  # set by app.main where the desktop has a tray
+        self.data_lock = None  # set by app.main: learner.userdata.window_lock, released by shutdown
 
         self.setWindowTitle("grokling")
         self.resize(1100, 720)
@@ -497,6 +498,8 @@ class MainWindow(QMainWindow):
         wait_for_background(timeout=30)
         self.host.close()
         self.store.close()
+        if self.data_lock is not None:
+            self.data_lock.release()
 
     def closeEvent(self, event) -> None:
         if self.tray is not None and self.tray.isVisible() and not self._allow_close:

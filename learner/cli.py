@@ -13,7 +13,7 @@
 Exit status: 0 done; 1 the model failed to answer (the reason is printed and stored);
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
 learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy,
-6 waiting for your approval.
+6 waiting for your approval. `data delete` exits 5 while a cycle runs or a window is open.
 """
 
 import argparse
@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_export = data_commands.add_parser("export", help="database, conversations, settings, version data")
     data_export.add_argument("zip", help="the .zip file to write")
     data_export.add_argument("--with-models", action="store_true", help="include the learned GGUFs (large)")
-    data_delete = data_commands.add_parser("delete", help="delete the whole data folder")
+    data_delete = data_commands.add_parser("delete", help="delete everything grokling keeps (not your own files "
+                                                          "in its folder); quit the window first")
     data_delete.add_argument("--yes", action="store_true", required=True, help="yes, delete everything")
 
     topic = commands.add_parser("topics", help="what you talk about, and which topics the learner reads about")
@@ -237,11 +238,15 @@ def cmd_data(args) -> int:
         print(f"wrote {args.zip}: {len(names)} files")
         return 0
     try:
-        home = userdata.delete_all()
+        home, left = userdata.delete_all()
     except userdata.DataBusyError as e:
         print(f"grokling: {e}", file=sys.stderr)
         return 5
-    print(f"deleted {home}")
+    if left:
+        print(f"deleted grokling's data in {home}; left {len(left)} files or folders that grokling did not make: "
+              + ", ".join(left))
+    else:
+        print(f"deleted {home}")
     return 0
 
 
