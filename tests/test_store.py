@@ -12,6 +12,12 @@ def test_the_database_lives_in_grokling_home_in_wal_mode(store, grokling_home):
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_commit_is_on_disk_before_it_returns(store):
+    # WAL with synchronous=NORMAL may lose the last commits on power loss: a message the user
+    # saw stored would be gone. FULL syncs the WAL at every commit.
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
 def test_messages_and_feedback_persist_across_reopening(store):
     cid = store.new_conversation()
     store.add_user_message(cid, "What is the capital of Japan?")

@@ -102,7 +102,9 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         if self.path:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            # NORMAL in WAL mode can lose the last commits on power loss: a message the window
+            # showed as stored would be gone. FULL costs one fsync per commit, a few a minute.
+            conn.execute("PRAGMA synchronous = FULL")
         self._lock = threading.RLock()
         self.db = sqlite_utils.Database(conn)
         migrate(conn, self.path)
