@@ -1,4 +1,5 @@
-"""All of the user's data, out in one file or gone: `grokling data export|delete`.
+"""All of the user's data, out in one file or gone: `grokling data export|delete`, and one chat
+gone everywhere grokling copied it (`forget_conversation`).
 
 The export is a zip of a consistent copy of the database (SQLite's backup API, safe while
 the app runs), the conversations as JSON lines, settings.json, and each version's
@@ -6,6 +7,12 @@ meta.json and training rows (the GGUF weights only with `with_models`, they are 
 derived). Delete removes what grokling made in the data folder and nothing else (a user may
 keep their own files there, GROKLING_HOME can be any folder), and only while no learning
 cycle and no window is using it.
+
+Forgetting a chat deletes it from the database (learner.store, which leaves no trace in the
+files) and from what was made of it: the migration backups, which hold the whole database as
+it was, and every training row, curriculum item and evaluation result sourced from one of its
+messages in the version, dataset and run folders. What it cannot take back is what a learned
+version's weights learned from it: that goes with the next cycle, which trains without it.
 """
 
 import fnmatch
@@ -20,8 +27,12 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from learner import paths
+from learner.files import META, atomic_write_text
+from learner.learning import topics
+from learner.settings import Settings
 from learner.versions import learning_lock
 from learner.store import Store
+from learner.store.migrations import backups
 
 
 class DataBusyError(RuntimeError):
@@ -124,3 +135,101 @@ def _remove(entry: Path) -> None:
         shutil.rmtree(entry)
     else:
         entry.unlink(missing_ok=True)
+
+
+def forget_conversation(store: Store, conversation_id: int, settings: Settings) -> bool:
+    """Delete a conversation from the database, its backups and all the learner made of it.
+
+    Returns False where a learning cycle holds the learner's files: the database and the
+    backups are clean already, and the cycle prunes the rest (`prune_derived`) before it
+    lets go of them."""
+    store.delete_conversation(conversation_id)
+    if store.path is not None:
+        for backup in backups(store.path):
+            backup.unlink()
+    try:
+        with learning_lock().acquire(timeout=0):
+            prune_derived(store, settings)
+    except Timeout:
+        _forget_topics(store, settings)
+        return False
+    return True
+
+
+def prune_derived(store: Store, settings: Settings) -> None:
+    """Remove everything the learner made of a message that is no longer in the database
+    (deleted, its conversation with it): the topics mined from it, and its rows and items in
+    the version, dataset and run folders.
+
+    Versions and runs keep their files, rewritten without those rows and items (their counts
+    and metrics stay: they describe the training that happened). A dataset folder is named by
+    its rows' hash, so one holding such a row is deleted rather than rewritten: it is a cache
+    the next cycle rebuilds from the database."""
+    _forget_topics(store, settings)
+    home = paths.data_dir()
+    kept = store.message_conversations()
+    for folder in ("versions", "runs"):
+        for f in sorted(_learner_files(home / folder)):
+            _prune_file(f, kept)
+    for dataset in sorted((home / "datasets").glob("*")):
+        if any(_made_of_gone(_read_rows(f), kept) for f in _learner_files(dataset)):
+            shutil.rmtree(dataset)
+
+
+def _forget_topics(store: Store, settings: Settings) -> None:
+    """Mine the topics again: one that only deleted messages mentioned goes, and its name with it
+    from the database file (the checkpoint)."""
+    topics.mine(store, settings)
+    store.checkpoint()
+
+
+def _learner_files(folder: Path) -> list[Path]:
+    """The files the learner writes its rows, items and results into: JSON lines and meta.json
+    (not the tokenizer and trainer JSON that come with weights)."""
+    return [f for f in folder.rglob("*") if f.is_file() and (f.suffix == ".jsonl" or f.name == META)]
+
+
+def _read_rows(path: Path) -> list:
+    """A .json file as a one-element list, a .jsonl file as its rows."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return [json.loads(text)]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _prune_file(path: Path, kept: dict[int, int]) -> None:
+    rows = _read_rows(path)
+    if not _made_of_gone(rows, kept):
+        return
+    if path.suffix == ".jsonl":
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
+                                        for r in rows if not _made_of_gone(r, kept)))
+        return
+    pruned = _without_gone(rows[0], kept)
+    if _made_of_gone(pruned, kept):  # the file is about the message itself, not a list holding it
+        path.unlink()
+    else:
+        atomic_write_text(path, json.dumps(pruned, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _without_gone(value, kept: dict[int, int]):
+    """`value` less every list element (an item, a result, a conflict) made of a message that is gone."""
+    if isinstance(value, list):
+        return [_without_gone(v, kept) for v in value if not _made_of_gone(v, kept)]
+    if isinstance(value, dict):
+        return {k: _without_gone(v, kept) for k, v in value.items()}
+    return value
+
+
+def _made_of_gone(value, kept: dict[int, int]) -> bool:
+    """Does `value` hold a source (learner.items.Provenance) whose message is gone? A message id
+    SQLite gave again to a new message in another conversation does not count as the old one."""
+    if isinstance(value, list):
+        return any(_made_of_gone(v, kept) for v in value)
+    if not isinstance(value, dict):
+        return False
+    message_id = value.get("message_id")
+    if isinstance(message_id, int) and "kind" in value:
+        if message_id not in kept or value.get("conversation_id", kept[message_id]) != kept[message_id]:
+            return True
+    return any(_made_of_gone(v, kept) for v in value.values())

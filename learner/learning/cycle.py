@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from filelock import Timeout
 
 from learner import items as taught
-from learner import paths, versions
+from learner import paths, userdata, versions
 from learner.chat.served import live_model
 from learner.learning import checkpoint, collect, dataset, evaluate, export, gate, knowledge, retention, train
 from learner.learning.stage import claim_stdout_for_events, event, progress, yield_cpu_to_chat
@@ -48,7 +48,12 @@ class CycleResult:
 def run_cycle(settings: Settings, store: Store) -> CycleResult:
     try:
         with versions.learning_lock().acquire(timeout=0):
-            return _run(settings, store)
+            try:
+                return _run(settings, store)
+            finally:
+                # A chat deleted while the cycle held the files (learner.userdata.forget_conversation)
+                # may be in the rows it read: they go before the files are let go of.
+                userdata.prune_derived(store, settings)
     except Timeout:
         return CycleResult(BUSY, "another learning cycle is running")
 

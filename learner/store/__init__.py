@@ -100,6 +100,7 @@ class Store:
             self.path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30
         )
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")  # a deleted chat's words are overwritten, not left in free pages
         if self.path:
             conn.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode can lose the last commits on power loss: a message the window
@@ -184,9 +185,28 @@ class Store:
         self._update_conversation(conversation_id, learning_opt_out=int(opt_out))
 
     def delete_conversation(self, conversation_id: int) -> None:
+        """Delete the conversation, its messages and their feedback, leaving their words nowhere in the
+        files: secure_delete zeroes what the rows used; the search index is merged into one segment,
+        so the old segments holding the words go too; a checkpoint writes that over the database
+        and empties the WAL, which held every page as it was written.
+
+        Derived copies (training rows, backups) are learner.userdata.forget_conversation's."""
         with self._lock:
             self.conversation(conversation_id)
-            self.db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
+            with self.transaction() as db:
+                db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
+                db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Write the WAL over the database and empty it: what was deleted leaves both files."""
+        with self._lock:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def message_conversations(self) -> dict[int, int]:
+        """Every message's id and its conversation's: what a file made of messages may still hold."""
+        with self._lock:
+            return {row["id"]: row["conversation_id"] for row in self.db.query("SELECT id, conversation_id FROM messages")}
 
     def _update_conversation(self, conversation_id: int, **values) -> None:
         with self._lock:

@@ -185,6 +185,14 @@ def m009_article_facts(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE articles ADD COLUMN facts TEXT")
 
 
+BACKUP_SUFFIX = ".bak"
+
+
+def backups(db_file: Path) -> list[Path]:
+    """The copies `migrate` made of `db_file` before changing it."""
+    return sorted(db_file.parent.glob(f"{db_file.name}.before-*{BACKUP_SUFFIX}"))
+
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -206,7 +214,7 @@ def migrate(conn: sqlite3.Connection, db_file: Path | None = None, upto: str | N
         if fn.__name__ == upto:
             break
     if pending and done and db_file is not None:
-        _backup(conn, db_file.with_name(f"{db_file.name}.before-{pending[0].__name__}.bak"))
+        _backup(conn, db_file.with_name(f"{db_file.name}.before-{pending[0].__name__}{BACKUP_SUFFIX}"))
     for fn in pending:
         conn.execute("BEGIN IMMEDIATE")
         try:
