@@ -26,8 +26,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PRIVATE = 0o600
+"""Readable and writable by the user's account only: chats, settings and training data are nobody else's."""
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty where it is missing, and make it PRIVATE whatever the umask (a file that
+    exists keeps its content). Where files have no such modes (Windows) the folder's rights apply."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE))
+    os.chmod(path, PRIVATE)
+    return Path(path)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and an fsync'd rename."""
+    """Write `text` to `path` through a temporary file in the same folder and an fsync'd rename.
+    The file is PRIVATE (mkstemp creates it so, and the rename keeps it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

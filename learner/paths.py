@@ -5,6 +5,7 @@ temporary folder; a user can point it at another disk).
 """
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -17,8 +18,12 @@ class DataDirError(OSError):
     """The data folder cannot be created or written to."""
 
 
+PRIVATE_DIR = 0o700
+
+
 def data_dir() -> Path:
-    """The folder holding the database, settings, models and learning runs; created on demand."""
+    """The folder holding the database, settings, models and learning runs; created on demand, and
+    open to the user's account only (PRIVATE_DIR, whatever the umask): it holds their chats."""
     override = os.environ.get("GROKLING_HOME")
     path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
     try:
@@ -26,6 +31,11 @@ def data_dir() -> Path:
     except OSError as e:
         raise DataDirError(f"grokling cannot keep its data in {path}: {e.strerror or e}. "
                            "Free the path, or set GROKLING_HOME to a writable folder.") from e
+    if stat.S_IMODE(path.stat().st_mode) != PRIVATE_DIR:
+        try:
+            path.chmod(PRIVATE_DIR)
+        except PermissionError:
+            pass  # a folder another account owns (GROKLING_HOME): its owner decides who reads it
     return path
 
 

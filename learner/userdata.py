@@ -27,7 +27,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from learner import paths
-from learner.files import META, atomic_write_text
+from learner.files import META, atomic_write_text, private_file
 from learner.learning import topics
 from learner.settings import Settings
 from learner.versions import learning_lock
@@ -89,7 +89,7 @@ def export_all(target: Path, with_models: bool = False) -> list[str]:
         finally:
             copy.close()
             source.close()
-        partial = target.with_name(f".{target.name}.partial")
+        partial = private_file(target.with_name(f".{target.name}.partial"))
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
             z.write(snapshot, "grokling.db")
             with Store(snapshot) as store:

@@ -1,11 +1,14 @@
 """`grokling data delete`: grokling's own files go, the user's stay, and never under an open window."""
 
+import os
 import re
+import stat
 import subprocess
 from pathlib import Path
 
 from app.main import create_window
 from learner import userdata, versions
+from learner.settings import Settings
 from learner.store import Store
 from test_cli import GROKLING
 
@@ -60,3 +63,19 @@ def test_delete_knows_every_name_the_code_makes_in_the_data_folder():
     made = set(re.findall(r'data_dir\(\) / "([^"]+)"', source))
     assert made >= {"versions", "runs", "datasets", "base", "eval-cache"}
     assert all(userdata.made_by_grokling(name) for name in made), made
+
+
+def test_the_data_folder_and_the_files_grokling_writes_are_private(grokling_home, tmp_path):
+    previous = os.umask(0o022)  # the usual umask: files readable by every account on the machine
+    try:
+        listed = subprocess.run([GROKLING, "topics"], capture_output=True, text=True)  # opens the database
+        assert listed.returncode == 0, listed.stderr
+        Settings(temperature=0.5).save()
+        exported = subprocess.run([GROKLING, "data", "export", str(tmp_path / "mine.zip")], capture_output=True, text=True)
+        assert exported.returncode == 0, exported.stderr
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(grokling_home.stat().st_mode) == 0o700
+    written = [grokling_home / "grokling.db", grokling_home / "settings.json", tmp_path / "mine.zip",
+               *grokling_home.glob("grokling.db-*")]
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in written} == {f.name: 0o600 for f in written}

@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from learner import paths
+from learner.files import private_file
 from learner.store.migrations import migrate
 from learner.textclean import clean_message, clean_text
 
@@ -95,7 +96,7 @@ class Store:
         if path == ":memory:":
             self.path = None
         else:
-            self.path = Path(path) if path else paths.db_path()
+            self.path = private_file(Path(path) if path else paths.db_path())  # SQLite gives -wal and -shm its mode
         conn = sqlite3.connect(
             self.path or ":memory:", check_same_thread=False, isolation_level=None, timeout=30
         )

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from learner.files import private_file
+
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
 
@@ -231,7 +233,7 @@ def migrate(conn: sqlite3.Connection, db_file: Path | None = None, upto: str | N
 
 
 def _backup(conn: sqlite3.Connection, target: Path) -> None:
-    copy = sqlite3.connect(target)
+    copy = sqlite3.connect(private_file(target))
     try:
         conn.backup(copy)
     finally:
