@@ -35,6 +35,7 @@ from app.qt import (
 )
 from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html
 from app.sidebar import ConversationSidebar
+from learner import userdata, versions
 from learner.chat.engine import Engine
 from learner.chat.served import ModelChoice
 from learner.chat.turn import Reply
@@ -292,16 +293,27 @@ class MainWindow(QMainWindow):
             self.show_error("Stop the reply in progress before deleting this chat.")
             return
         title = self.store.conversation(conversation_id).title
-        if confirm and QMessageBox.question(self, "Delete chat", f"Delete “{title}” and all its messages?") != (
+        if confirm and QMessageBox.question(self, "Delete chat", self._delete_question(title)) != (
             QMessageBox.StandardButton.Yes
         ):
             return
-        self.store.delete_conversation(conversation_id)
+        userdata.forget_conversation(self.store, conversation_id, self.settings)
         if conversation_id == self.conversation_id:
             self.conversation_id = None
             self.title.clear()
             self.transcript.clear()
         self.refresh_conversations()
+
+    @staticmethod
+    def _delete_question(title: str) -> str:
+        question = f"Delete “{title}” and all its messages? They leave the learner's training data too."
+        live = versions.live_version()
+        if live is None:
+            return question
+        # Deleting cannot reach into weights: say so rather than let "deleted" promise it.
+        return (f"{question}\n\nThe live learned version {live.name} keeps what it learned from this chat in its "
+                "weights until a later learning cycle makes a new version without it (a cycle runs once there is "
+                "new feedback to learn).")
 
     def edit_system_prompt(self, conversation_id: int | None = None) -> None:
         conversation_id = conversation_id or self.conversation_id

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt, QUrl
+from PySide6.QtWidgets import QMessageBox
 
 from app.dialogs import CorrectionDialog
 from app.main import create_window
@@ -209,3 +210,20 @@ def test_a_version_that_goes_live_is_swapped_in_without_a_restart(qtbot, window,
     assert "version v1" in window.model_label.text()
     reply = send(qtbot, window, "What is the capital of Japan?")
     assert reply.model_version == "v1"
+
+
+def test_deleting_a_chat_forgets_its_training_rows_and_says_what_the_live_version_keeps(
+        qtbot, fake_window, promote_embedded, grokling_home, monkeypatch):
+    promote_embedded()
+    reply = send(qtbot, fake_window, "Tell me about the Eiffel Tower.")
+    curriculum = grokling_home / "runs" / "20260101-000000" / "collect" / "curriculum.jsonl"
+    curriculum.parent.mkdir(parents=True)
+    curriculum.write_text(json.dumps({"question": "Tell me about the Eiffel Tower.", "source": {
+        "kind": "positive", "message_id": reply.id, "conversation_id": reply.conversation_id}}) + "\n")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text: asked.append(text) or QMessageBox.StandardButton.Yes)
+
+    fake_window.delete_conversation(reply.conversation_id)
+
+    assert "v1 keeps what it learned from this chat in its weights" in asked[0]
+    assert fake_window.store.conversations() == [] and curriculum.read_text() == ""
