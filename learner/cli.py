@@ -9,17 +9,20 @@
     grokling topics [--approve NAME | --block NAME | --add NAME] [--json]
     grokling accept|reject [VERSION]
     grokling data export FILE.zip [--with-models] | grokling data delete --yes
+    grokling chats [--json] | grokling chats delete ID [--yes]
 
 Exit status: 0 done; 1 the model failed to answer (the reason is printed and stored);
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
 learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy,
 6 waiting for your approval. `data delete` exits 5 while a cycle runs or a window is open.
+`chats delete` exits 1 when you answer no.
 """
 
 import argparse
 import json
 import sqlite3
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from learner import __version__, paths
@@ -77,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_delete = data_commands.add_parser("delete", help="delete everything grokling keeps (not your own files "
                                                           "in its folder); quit the window first")
     data_delete.add_argument("--yes", action="store_true", required=True, help="yes, delete everything")
+
+    chats = commands.add_parser("chats", help="list your chats, or delete one everywhere grokling keeps it")
+    chats.add_argument("--json", action="store_true")
+    chats_commands = chats.add_subparsers(dest="chats_command")
+    chat_delete = chats_commands.add_parser("delete", help="delete a chat, with its training rows and backups")
+    chat_delete.add_argument("id", type=int)
+    chat_delete.add_argument("--yes", action="store_true", help="do not ask")
 
     topic = commands.add_parser("topics", help="what you talk about, and which topics the learner reads about")
     change = topic.add_mutually_exclusive_group()
@@ -250,6 +260,36 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_chats(args) -> int:
+    from learner import userdata
+
+    store = Store()
+    if args.chats_command == "delete":
+        conversation = store.conversation(args.id)
+        if not args.yes:
+            print(f"Delete chat {conversation.id} “{conversation.title}”? [y/N] ", end="", flush=True)
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return 1
+        files_pruned = userdata.forget_conversation(store, conversation.id, Settings.load())
+        print(f"deleted chat {conversation.id} “{conversation.title}”, its messages, feedback and training rows")
+        if not files_pruned:
+            print("a learning cycle is running: it takes the chat out of its training files as it ends")
+        return 0
+    chats = store.conversation_summaries()
+    if args.json:
+        print(json.dumps(chats, indent=2, ensure_ascii=False))
+        return 0
+    if not chats:
+        print("No chats yet.")
+    else:
+        print(f"{'id':>5}  {'updated':<16}  {'messages':>8}  {'learning':<8}  title")
+    for c in chats:
+        updated = datetime.fromisoformat(c["updated_at"]).astimezone().strftime("%Y-%m-%d %H:%M")
+        print(f"{c['id']:>5}  {updated:<16}  {c['messages']:>8}  {'yes' if c['learning'] else 'no':<8}  {c['title']}")
+    return 0
+
+
 def cmd_topics(args) -> int:
     from learner.learning import topics
 
@@ -279,7 +319,7 @@ def cmd_topics(args) -> int:
 
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
             "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
-            "reject": cmd_approval, "data": cmd_data}
+            "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -155,3 +155,31 @@ def test_two_instances_share_the_database_safely(grokling_home):
     assert len(store.conversations()) == 3
     assert sorted(m.role for c in store.conversations() for m in store.thread(c.id)) == ["assistant"] * 3 + ["user"] * 3
     store.close()
+
+
+def test_chats_lists_every_chat_and_deletes_one(grokling_home):
+    with Store() as store:
+        tea = store.new_conversation()
+        store.add_user_message(tea, "Remember my tea: oolong")
+        store.add_assistant_message(tea, "Noted: oolong.")
+        private = store.new_conversation()
+        store.add_user_message(private, "My bank is Zorblax Savings")
+        store.set_learning_opt_out(private, True)
+
+    listed = json.loads(grokling("chats", "--json", home=grokling_home).stdout)
+    assert [(c["id"], c["title"], c["messages"], c["learning"]) for c in listed] == [
+        (private, "My bank is Zorblax Savings", 1, False), (tea, "Remember my tea: oolong", 2, True)]
+    assert all(c["created_at"] and c["updated_at"] for c in listed)
+    table = grokling("chats", home=grokling_home).stdout.decode()
+    assert "Remember my tea: oolong" in table and "My bank is Zorblax Savings" in table
+
+    unknown = grokling("chats", "delete", "999", "--yes", home=grokling_home, check=False)
+    assert unknown.returncode == 2 and b"no conversation 999" in unknown.stderr
+    env = {**os.environ, "GROKLING_HOME": str(grokling_home)}
+    declined = subprocess.run([GROKLING, "chats", "delete", str(tea)], input="n\n", capture_output=True, text=True, env=env)
+    assert declined.returncode == 1 and f"Delete chat {tea} “Remember my tea: oolong”? [y/N]" in declined.stdout
+    confirmed = subprocess.run([GROKLING, "chats", "delete", str(tea)], input="y\n", capture_output=True, text=True, env=env)
+    assert confirmed.returncode == 0 and "deleted chat" in confirmed.stdout and "oolong" in confirmed.stdout
+    grokling("chats", "delete", str(private), "--yes", home=grokling_home)
+    assert Store().conversations() == []
+    assert not any(b"oolong" in f.read_bytes() for f in grokling_home.rglob("*") if f.is_file())

@@ -171,6 +171,16 @@ class Store:
                 )
             return [Conversation(**row) for row in rows]
 
+    def conversation_summaries(self) -> list[dict]:
+        """Newest first: {id, title, created_at, updated_at, messages (in the thread), learning (not opted out)}."""
+        with self._lock:
+            rows = self.db.query("""
+                SELECT c.id, c.title, c.created_at, c.updated_at,
+                       (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.superseded = 0) AS messages,
+                       c.learning_opt_out = 0 AS learning
+                FROM conversations c ORDER BY c.updated_at DESC, c.id DESC""")
+            return [{**row, "learning": bool(row["learning"])} for row in rows]
+
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         title = clean_text(title).strip().replace("\n", " ")
         if not title:
