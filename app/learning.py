@@ -67,12 +67,11 @@ class LearningController(QObject):
             return
         self.settings.learning_paused = paused
         try:
-            stored = Settings.load()
-        except SettingsError:
-            stored = None  # a malformed settings.json is the user's to fix: the pause holds for this session
-        if stored is not None:
+            stored, _ = Settings.load_with_problems()  # the file as it is now, not as the window opened it
             stored.learning_paused = paused
             stored.save()
+        except SettingsError:
+            pass  # a settings.json that is not JSON is the user's to fix: the pause holds for this session
         self.paused_changed.emit(paused)
         self.refresh()
 

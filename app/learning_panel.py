@@ -276,7 +276,7 @@ class LearningPanel(QDialog):
 
     @staticmethod
     def _store_rows() -> tuple[list[topics.Topic], list[tuple[TaughtItem, str]]]:
-        settings = Settings.load()
+        settings, _ = Settings.load_with_problems()  # the window reported the problems as it opened
         with Store() as store:
             topics.mine(store, settings)
             curriculum = collect.preview(store, settings)

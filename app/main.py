@@ -23,17 +23,19 @@ def create_window(start_scheduler: bool = True) -> MainWindow:
     lock = window_lock()
     lock.acquire()
     try:
-        settings = Settings.load()
-        settings_error = None
+        settings, problems = Settings.load_with_problems()
     except SettingsError as e:
-        settings, settings_error = Settings(), e
+        settings, problems = Settings(), [f"{e}\n\nUsing the default settings; the file was left as it is."]
+    else:
+        if problems:
+            problems.append("Those settings use their defaults; the file was left as it is.")
     window = MainWindow(Store(), settings)
     window.data_lock = lock
     window.setWindowIcon(QIcon(str(files("resources").joinpath("icon.svg"))))
     window.attach_learning(LearningController(settings, start_scheduler=start_scheduler))
     window.tray = make_tray(window, window.windowIcon())
-    if settings_error is not None:
-        window.show_error(f"{settings_error}\n\nUsing the default settings; the file was left as it is.")
+    if problems:
+        window.show_error("\n".join(problems))
     try:
         model = live_model(settings)
     except FileNotFoundError as e:

@@ -1,15 +1,22 @@
 """The user's settings: a typed, documented dataclass stored as `settings.json` in the data dir.
 
-Unknown keys and wrong types are reported with the key's name rather than silently
-ignored, so a typo in a hand-edited file does not quietly change nothing.
+Every value is checked: its type, finiteness and range. A problem in the file (an unknown
+key, an invalid value) is reported with the key's name, and only that key falls back to its
+default: a typo in a hand-edited file neither quietly changes nothing nor throws the rest of
+the file away, and no value can crash the window or every learning cycle.
 """
 
 import dataclasses
 import json
+import math
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from learner import paths
 from learner.files import atomic_write_text
@@ -17,6 +24,10 @@ from learner.files import atomic_write_text
 
 class SettingsError(ValueError):
     """settings.json cannot be read or holds an invalid value."""
+
+
+QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
+SCHEDULES = ("daily", "after_corrections", "manual")
 
 
 def default_system_prompt() -> str:
@@ -156,71 +167,97 @@ class Settings:
     """... and at least this share of held-out questions about the fetched articles is answered."""
 
     def __post_init__(self) -> None:
+        problems = []
         for f in fields(self):
             value = getattr(self, f.name)
-            expected = _runtime_types(f.type)
-            if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
-                if float in expected and isinstance(value, int) and not isinstance(value, bool):
-                    setattr(self, f.name, float(value))
-                    continue
-                raise SettingsError(
-                    f"setting {f.name!r} must be {' or '.join(t.__name__ for t in expected)}, "
-                    f"not {value!r}"
-                )
-        _check(self.n_ctx >= 256, "n_ctx", "at least 256")
-        _check(self.n_threads is None or self.n_threads >= 1, "n_threads", "at least 1")
-        _check(0.0 <= self.temperature <= 5.0, "temperature", "between 0 and 5")
-        _check(0.0 < self.top_p <= 1.0, "top_p", "in (0, 1]")
-        _check(self.top_k >= 0, "top_k", "0 or more")
-        _check(1 <= self.max_tokens < self.n_ctx, "max_tokens", "between 1 and n_ctx - 1")
-        _check(self.repeat_penalty > 0, "repeat_penalty", "positive")
-        _check(self.quant in ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"), "quant", "one of Q4_K_M, Q5_K_M, Q6_K, Q8_0, F16")
-        _check(self.train_epochs > 0, "train_epochs", "positive")
-        _check(0 < self.learning_rate < 1, "learning_rate", "in (0, 1)")
-        _check(self.replay_ratio >= 0, "replay_ratio", "0 or more")
-        _check(0 <= self.gate_learned <= 1 and 0 <= self.gate_kept <= 1, "gate_learned/gate_kept", "between 0 and 1")
-        _check(self.keep_versions >= 1, "keep_versions", "at least 1")
-        _check(self.versions_budget_mb >= 1, "versions_budget_mb", "at least 1")
-        _check(self.learn_schedule in ("daily", "after_corrections", "manual"), "learn_schedule",
-               "one of daily, after_corrections, manual")
-        _check(self.learn_after_corrections >= 1, "learn_after_corrections", "at least 1")
-        _check(self.max_corrections_per_cycle >= 1, "max_corrections_per_cycle", "at least 1")
-        _check(_is_clock(self.learn_daily_at), "learn_daily_at", "a time HH:MM")
-        _check(self.learn_when_idle_min >= 0 and self.learn_min_interval_min >= 0,
-               "learn_when_idle_min/learn_min_interval_min", "0 or more")
-        _check(all(isinstance(p, str) and _compiles(p) for p in self.scrub_patterns), "scrub_patterns",
-               "a list of valid regular expressions")
-        _check(self.wiki_api_url.startswith(("http://", "https://")), "wiki_api_url", "an http(s) URL")
-        _check(self.wiki_min_interval_s >= 0 and self.wiki_timeout_s > 0, "wiki_min_interval_s/wiki_timeout_s",
-               "0 or more / positive")
-        _check(self.topic_min_mentions >= 1 and self.topics_per_cycle >= 0 and self.facts_per_article >= 1,
-               "topic_min_mentions/topics_per_cycle/facts_per_article", "at least 1 / 0 or more / at least 1")
-        _check(self.topic_half_life_days > 0, "topic_half_life_days", "positive")
-        _check(0 <= self.gate_articles <= 1, "gate_articles", "between 0 and 1")
+            if (problem := _problem(f, value)) is not None:
+                problems.append(problem)
+            elif isinstance(value, int) and not isinstance(value, bool) and float in _runtime_types(f.type):
+                setattr(self, f.name, float(value))
+        if not problems and not self.max_tokens < self.n_ctx:
+            problems.append(f"setting 'max_tokens' must be less than n_ctx ({self.n_ctx}), not {self.max_tokens}")
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    @classmethod
+    def load_with_problems(cls, path: Path | None = None) -> tuple["Settings", list[str]]:
+        """Read settings.json (defaults where it does not exist), and what is wrong in it.
+
+        An unknown key is reported and ignored; an invalid value is reported and that one
+        setting keeps its default; the rest of the file applies. The file is not changed.
+        Raises SettingsError only when the file is not a readable JSON object."""
+        path = path or paths.settings_path()
+        data = _read_object(path)
+        by_name = {f.name: f for f in fields(cls)}
+        problems = [f"{path.name}: unknown setting {name!r}, ignored" for name in data if name not in by_name]
+        usable = {}
+        for name, value in data.items():
+            if name in by_name:
+                if (problem := _problem(by_name[name], value)) is not None:
+                    problems.append(f"{path.name}: {problem}; using the default, {getattr(DEFAULTS, name)!r}")
+                else:
+                    usable[name] = value
+        try:
+            return cls(**usable), problems
+        except SettingsError as e:  # only the settings checked together are left: max_tokens against n_ctx
+            usable.pop("max_tokens", None)
+            usable.pop("n_ctx", None)
+            settings = cls(**usable)
+            return settings, problems + [f"{path.name}: {e}; using max_tokens {settings.max_tokens} and "
+                                         f"n_ctx {settings.n_ctx}"]
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
-        """Read settings.json; defaults where it does not exist."""
-        path = path or paths.settings_path()
-        if not path.exists():
-            return cls()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise SettingsError(f"{path} is not valid JSON: {e}") from e
-        if not isinstance(data, dict):
-            raise SettingsError(f"{path} must hold a JSON object, not {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-        try:
-            return cls(**data)
-        except SettingsError as e:
-            raise SettingsError(f"{path}: {e}") from e
+        """load_with_problems, each problem written to stderr: for the command line and the learning
+        processes, whose standard error the user reads (the window shows them instead)."""
+        settings, problems = cls.load_with_problems(path)
+        for problem in problems:
+            print(f"grokling: {problem}", file=sys.stderr)
+        return settings
 
     def save(self, path: Path | None = None) -> None:
-        atomic_write_text(path or paths.settings_path(), json.dumps(dataclasses.asdict(self), indent=2))
+        """Write the settings that differ from the defaults into the file, over what it holds.
+
+        Every other key in the file stays as it is (a default the user wrote down stays theirs
+        to change; an unknown key or an invalid value stays for them to fix, unless this
+        object holds a chosen value for it), so pausing learning does not write every default
+        into the file for good. Raises SettingsError, writing nothing, if the file is not a JSON object."""
+        path = path or paths.settings_path()
+        stored = _read_object(path)
+        for f in fields(self):
+            value, default = getattr(self, f.name), getattr(DEFAULTS, f.name)
+            if f.name in stored and _problem(f, stored[f.name]) is not None and value == default:
+                continue
+            if value != default or f.name in stored:
+                stored[f.name] = value
+        atomic_write_text(path, json.dumps(stored, indent=2, ensure_ascii=False))
+
+
+def _read_object(path: Path) -> dict:
+    """The file's JSON object; {} where there is no file."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SettingsError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path} must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _problem(f: dataclasses.Field, value) -> str | None:
+    """What is wrong with `value` for the setting `f`, or None."""
+    expected = _runtime_types(f.type)
+    numeric = float in expected and isinstance(value, int) and not isinstance(value, bool)
+    if (isinstance(value, bool) and bool not in expected) or not (isinstance(value, expected) or numeric):
+        return f"setting {f.name!r} must be {' or '.join(t.__name__ for t in expected)}, not {value!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"setting {f.name!r} must be a finite number, not {value!r}"
+    check = _CHECKS.get(f.name)
+    if value is not None and check is not None and not check[0](value):
+        return f"setting {f.name!r} must be {check[1]}, not {value!r}"
+    return None
 
 
 def _runtime_types(annotation) -> tuple[type, ...]:
@@ -238,10 +275,70 @@ def _compiles(pattern: str) -> bool:
 
 
 def _is_clock(text: str) -> bool:
-    hour, _, minute = text.partition(":")
-    return hour.isdigit() and minute.isdigit() and len(minute) == 2 and int(hour) < 24 and int(minute) < 60
+    # Not str.isdigit: it accepts "²" and other digits int() refuses.
+    if re.fullmatch(r"[0-9]{1,2}:[0-9]{2}", text) is None:
+        return False
+    hour, minute = (int(part) for part in text.split(":"))
+    return hour < 24 and minute < 60
 
 
-def _check(ok: bool, name: str, requirement: str) -> None:
-    if not ok:
-        raise SettingsError(f"setting {name!r} must be {requirement}")
+def _is_api_url(url: str) -> bool:
+    """An http(s) URL with a host once {language} is filled in, and no other placeholder."""
+    try:
+        parts = urlsplit(url.format(language="en"))
+    except (KeyError, IndexError, ValueError):
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _between(low, high):
+    return lambda value: low <= value <= high
+
+
+def _positive_up_to(high):
+    return lambda value: 0 < value <= high
+
+
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model_path": (lambda v: v.strip() != "", "a path to a GGUF file, or null"),
+    "n_ctx": (_between(256, 131072), "between 256 and 131072"),
+    "n_threads": (_between(1, 1024), "between 1 and 1024, or null"),
+    "temperature": (_between(0, 5), "between 0 and 5"),
+    "top_p": (_positive_up_to(1), "in (0, 1]"),
+    "top_k": (_between(0, 100_000), "between 0 and 100000"),
+    "max_tokens": (_between(1, 131071), "between 1 and n_ctx - 1"),
+    "repeat_penalty": (_positive_up_to(5), "in (0, 5]"),
+    "system_prompt": (lambda v: v.strip() != "", "a non-empty text"),
+    "base_model": (lambda v: v.strip() != "", "a folder or a hub id, or null"),
+    "quant": (lambda v: v in QUANTS, f"one of {', '.join(QUANTS)}"),
+    "train_epochs": (_positive_up_to(100), "in (0, 100]"),
+    "learning_rate": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "replay_ratio": (_between(0, 100), "between 0 and 100"),
+    "gate_learned": (_between(0, 1), "between 0 and 1"),
+    "gate_kept": (_between(0, 1), "between 0 and 1"),
+    "keep_versions": (_between(1, 1000), "between 1 and 1000"),
+    "versions_budget_mb": (_between(1, 10_000_000), "between 1 and 10000000"),
+    "scrub_patterns": (lambda v: all(isinstance(p, str) and _compiles(p) for p in v), "a list of valid regular expressions"),
+    "max_corrections_per_cycle": (_between(1, 10_000), "between 1 and 10000"),
+    "learn_schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+    "learn_after_corrections": (_between(1, 10_000), "between 1 and 10000"),
+    "learn_daily_at": (_is_clock, "a time HH:MM"),
+    "learn_when_idle_min": (_between(0, 24 * 60), "between 0 and 1440 (a day)"),
+    "learn_min_interval_min": (_between(0, 30 * 24 * 60), "between 0 and 43200 (30 days)"),
+    "wiki_api_url": (_is_api_url, "an http(s) URL, with {language} where the language goes"),
+    # It is filled into the host name of wiki_api_url: anything but a code would send requests elsewhere.
+    "wiki_language": (lambda v: re.fullmatch(r"([a-z]{2,3}|simple)(-[a-z0-9]+)*", v) is not None,
+                      "a Wikipedia language code such as en, de, zh-yue or simple"),
+    "wiki_min_interval_s": (_between(0, 3600), "between 0 and 3600"),
+    "wiki_timeout_s": (_positive_up_to(600), "in (0, 600]"),
+    "topic_min_mentions": (_between(1, 10_000), "between 1 and 10000"),
+    "topic_half_life_days": (_positive_up_to(3650), "in (0, 3650]"),
+    "topics_per_cycle": (_between(0, 100), "between 0 and 100"),
+    "facts_per_article": (_between(1, 1000), "between 1 and 1000"),
+    "gate_articles": (_between(0, 1), "between 0 and 1"),
+}
+"""Each setting's range beyond its type (the type and finiteness are checked for every one)."""
+
+
+DEFAULTS = Settings()
+"""What a setting the file does not set (or sets wrongly) is: compared against, never changed."""

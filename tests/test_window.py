@@ -201,6 +201,18 @@ def test_malformed_settings_are_reported_and_defaults_used(qtbot, grokling_home)
     window.shutdown()
 
 
+def test_a_broken_setting_is_reported_and_only_it_is_on_its_default(qtbot, grokling_home):
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    # "²".isdigit() is True, and int("²") raised a ValueError that took the window down.
+    (grokling_home / "settings.json").write_text('{"learn_daily_at": "²:00", "learn_schedule": "daily"}')
+    window = create_window()
+    qtbot.addWidget(window)
+    assert "'learn_daily_at'" in window.last_error
+    assert (window.settings.learn_daily_at, window.settings.learn_schedule) == ("03:00", "daily")
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=60_000)
+    window.shutdown()
+
+
 def test_a_version_that_goes_live_is_swapped_in_without_a_restart(qtbot, window, promote_embedded):
     assert window.engine.model.version == "base"
     with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:

@@ -1,0 +1,95 @@
+"""settings.json: each problem reported by key, only that key on its default, and saving keeps the file's own content."""
+
+import json
+from dataclasses import fields
+
+import pytest
+
+from learner import paths
+from learner.settings import Settings, SettingsError
+
+FLOATS = [f.name for f in fields(Settings) if float in getattr(f.type, "__args__", (f.type,))]
+
+
+def write(grokling_home, text: str) -> None:
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    paths.settings_path().write_text(text)
+
+
+def test_an_unknown_key_is_reported_and_the_rest_of_the_file_applies(grokling_home):
+    write(grokling_home, '{"temprature": 1.0, "temperature": 0.7, "learning_paused": true}')
+    settings, problems = Settings.load_with_problems()
+    assert (settings.temperature, settings.learning_paused) == (0.7, True)
+    assert problems == ["settings.json: unknown setting 'temprature', ignored"]
+
+
+def test_an_invalid_value_puts_that_key_alone_on_its_default_and_leaves_the_file_as_it_is(grokling_home):
+    text = '{"top_p": "high", "temperature": 0.7, "n_ctx": 100}'
+    write(grokling_home, text)
+    settings, problems = Settings.load_with_problems()
+    assert (settings.top_p, settings.n_ctx, settings.temperature) == (0.9, 4096, 0.7)
+    assert len(problems) == 2 and "'top_p'" in problems[0] and "'n_ctx'" in problems[1]
+    assert paths.settings_path().read_text() == text
+
+
+@pytest.mark.parametrize("name", FLOATS)
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN"])
+def test_no_float_setting_takes_a_number_that_is_not_finite(grokling_home, name, number):
+    write(grokling_home, f'{{"{name}": {number}}}')  # json.loads accepts these
+    settings, problems = Settings.load_with_problems()
+    assert getattr(settings, name) == getattr(Settings(), name)
+    assert len(problems) == 1 and "finite" in problems[0]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("learn_daily_at", "²:00"), ("learn_daily_at", "3:00\n"), ("learn_daily_at", "24:00"),
+    ("wiki_language", "evil.com/x#"), ("wiki_language", "en\n"), ("wiki_language", "EN"),
+    ("wiki_api_url", "https://{lang}.wikipedia.org/w/api.php"), ("wiki_api_url", "file:///etc/passwd"),
+    ("system_prompt", ""), ("system_prompt", "   "), ("model_path", ""),
+    ("n_ctx", 10**9), ("n_threads", 0), ("top_k", -1), ("max_tokens", 0), ("repeat_penalty", 0),
+    ("train_epochs", 1e6), ("replay_ratio", -1), ("keep_versions", 0), ("versions_budget_mb", 0),
+    ("learn_after_corrections", 0), ("max_corrections_per_cycle", 0), ("learn_when_idle_min", -1),
+    ("learn_min_interval_min", 1e9), ("wiki_min_interval_s", -1), ("wiki_timeout_s", 0),
+    ("topic_min_mentions", 0), ("topic_half_life_days", 0), ("topics_per_cycle", -1), ("facts_per_article", 0),
+    ("gate_learned", 1.5), ("gate_kept", -0.1), ("gate_articles", 2), ("quant", "Q3"), ("learn_schedule", "hourly"),
+    ("scrub_patterns", ["(unclosed"]), ("learning_paused", "yes"), ("keep_versions", 2.0),
+])
+def test_every_setting_refuses_a_value_out_of_its_range(grokling_home, name, value):
+    with pytest.raises(SettingsError, match=name):
+        Settings(**{name: value})
+    write(grokling_home, json.dumps({name: value}))
+    settings, problems = Settings.load_with_problems()
+    assert getattr(settings, name) == getattr(Settings(), name) and len(problems) == 1
+
+
+@pytest.mark.parametrize("code", ["en", "de", "zh-yue", "be-tarask", "simple"])
+def test_wikipedia_language_codes_are_accepted(code):
+    assert Settings(wiki_language=code).wiki_language == code
+
+
+def test_max_tokens_must_fit_in_the_context_and_both_fall_back_together(grokling_home):
+    write(grokling_home, '{"n_ctx": 512, "max_tokens": 1024, "temperature": 0.1}')
+    settings, [problem] = Settings.load_with_problems()
+    assert (settings.n_ctx, settings.max_tokens, settings.temperature) == (4096, 512, 0.1)
+    assert "max_tokens" in problem
+
+
+def test_a_file_that_is_not_a_json_object_is_still_an_error(grokling_home):
+    write(grokling_home, "{broken")
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        Settings.load_with_problems()
+
+
+def test_save_writes_what_differs_from_the_defaults_into_the_file_keeping_its_other_keys(grokling_home):
+    Settings(learning_paused=True).save()
+    assert json.loads(paths.settings_path().read_text()) == {"learning_paused": True}
+
+    write(grokling_home, '{"temperature": 0.2, "my_note": "keep", "top_p": "high"}')
+    settings, _ = Settings.load_with_problems()
+    settings.learning_paused = True
+    settings.save()
+    assert json.loads(paths.settings_path().read_text()) == {
+        "temperature": 0.2, "my_note": "keep", "top_p": "high", "learning_paused": True}
+    settings.learning_paused = False
+    settings.save()
+    assert json.loads(paths.settings_path().read_text())["learning_paused"] is False  # the user's choice, kept
