@@ -15,6 +15,7 @@ from datetime import datetime
 from app.qt import QObject, Signal
 from app.background import run_in_background, run_on_main
 from learner.learning import schedule
+from learner.learning.cycle import BAD_SETTINGS
 from learner.learning.job import LearningJob
 from learner.settings import Settings, SettingsError
 from learner.store import Store
@@ -39,6 +40,8 @@ class LearningController(QObject):
         self.status = ""
         self._last_input = time.monotonic()
         self._stage_started: dict[str, float] = {}
+        self._unusable_settings: str | None = None
+        """schedule.settings_file_hash() when a cycle failed on settings.json; None after any other end."""
         self._scheduler = None
         if start_scheduler:
             from apscheduler.schedulers.background import BackgroundScheduler
@@ -86,7 +89,8 @@ class LearningController(QObject):
         return schedule.Facts(now=datetime.now(), paused=self.paused, running=self.running,
                               last_cycle_ended=schedule.last_cycle_ended(),
                               new_corrections=schedule.new_corrections(self.store),
-                              idle_s=time.monotonic() - self._last_input, on_ac_power=schedule.on_ac_power())
+                              idle_s=time.monotonic() - self._last_input, on_ac_power=schedule.on_ac_power(),
+                              settings_unusable=self._unusable_settings == schedule.settings_file_hash())
 
     def _tick(self) -> None:
         """On the scheduler's thread: decide, then act on the UI thread."""
@@ -139,6 +143,7 @@ class LearningController(QObject):
 
     def _ended(self, result) -> None:
         self.job = None
+        self._unusable_settings = schedule.settings_file_hash() if result.code == BAD_SETTINGS else None
         self.finished.emit(result)
         self.refresh()
 

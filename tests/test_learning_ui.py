@@ -7,8 +7,9 @@ import time
 import pytest
 from PySide6.QtCore import QTimer
 
+from app.learning import LearningController
 from app.main import create_window
-from learner.learning import cycle
+from learner.learning import cycle, schedule
 from learner import versions
 from learner.settings import Settings
 from learner.store import Store
@@ -51,6 +52,22 @@ def test_pause_persists_across_a_restart(qtbot, grokling_home):
     qtbot.waitUntil(lambda: again.learn_status.text().startswith("Next learning after 3"), timeout=10_000)
     again.shutdown()
     assert not Settings.load().learning_paused
+
+
+def test_a_cycle_that_cannot_use_the_settings_is_not_started_again_until_they_change(qtbot, grokling_home):
+    learner = LearningController(Settings(learn_schedule="daily", learn_when_idle_min=0), start_scheduler=False)
+    assert schedule.decide(learner.settings, learner.facts()).start
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    (grokling_home / "settings.json").write_text("{broken")
+    with qtbot.waitSignal(learner.finished, timeout=120_000) as finished:
+        learner.learn_now()
+    assert finished.args[0].code == cycle.BAD_SETTINGS and "not valid JSON" in finished.args[0].reason
+
+    waiting = schedule.decide(learner.settings, learner.facts())  # what every minute's tick asks
+    assert not waiting.start and "settings.json" in waiting.status
+    (grokling_home / "settings.json").write_text("{}")
+    assert schedule.decide(learner.settings, learner.facts()).start
+    learner.shutdown()
 
 
 def test_learn_now_reports_progress_and_the_outcome(qtbot, grokling_home):

@@ -44,6 +44,12 @@ def test_daily_runs_once_per_day_after_its_time():
         Settings(learn_daily_at="25:00")
 
 
+def test_nothing_starts_on_its_own_while_the_settings_a_cycle_failed_on_are_unchanged():
+    stopped = decide(Settings(), facts(settings_unusable=True))
+    assert not stopped.start and "settings.json" in stopped.status
+    assert decide(Settings(), facts(paused=True, settings_unusable=True)).status == "Learning paused"
+
+
 def test_power_supply_reading():
     from collections import namedtuple
 

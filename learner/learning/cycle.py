@@ -11,7 +11,9 @@ stage also runs alone (`python -m learner.learning.<stage>`) with the same setti
 
 Exit status: 0 a new version is live; 3 nothing new to learn; 4 the candidate was gated
 out; 5 another cycle is running; 6 the candidate passed and waits for the user's approval
-(setting require_approval); 1 failure; 130 cancelled.
+(setting require_approval); 2 the settings cannot be used (settings.json is not a JSON
+object, or names a model file that is not there: the app starts no cycle on its own until
+the file changes); 1 failure; 130 cancelled.
 """
 
 import json
@@ -25,15 +27,15 @@ from filelock import Timeout
 
 from learner import items as taught
 from learner import paths, userdata, versions
-from learner.chat.served import live_model
+from learner.chat.served import ModelNotFoundError, live_model
 from learner.learning import checkpoint, collect, dataset, evaluate, export, gate, knowledge, retention, train
 from learner.learning.stage import claim_stdout_for_events, event, progress, yield_cpu_to_chat
 from learner.privacy import offline_env
-from learner.settings import Settings
+from learner.settings import Settings, SettingsError
 from learner.store import Store
 from learner.store import learning as learning_store
 
-PROMOTED, NOTHING_TO_LEARN, GATED_OUT, BUSY, AWAITING_APPROVAL, FAILED, CANCELLED = 0, 3, 4, 5, 6, 1, 130
+PROMOTED, NOTHING_TO_LEARN, GATED_OUT, BUSY, AWAITING_APPROVAL, BAD_SETTINGS, FAILED, CANCELLED = 0, 3, 4, 5, 6, 2, 1, 130
 
 
 @dataclass
@@ -153,6 +155,8 @@ def main() -> int:
         result = run_cycle(settings, Store())
     except KeyboardInterrupt:
         result = CycleResult(CANCELLED, "cancelled")
+    except (SettingsError, ModelNotFoundError) as e:
+        result = CycleResult(BAD_SETTINGS, f"the settings cannot be used: {e}")
     except Exception as e:  # reported to the reader, then the traceback on stderr
         event("done", code=FAILED, reason=f"{type(e).__name__}: {e}")
         raise

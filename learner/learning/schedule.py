@@ -2,14 +2,13 @@
 
 The app asks `decide` every minute (APScheduler) with what it knows: is learning paused,
 is a cycle running, when did the last one end, how many corrections are new, how long
-the user has been idle, whether the machine is on mains power. The answer says whether
+the user has been idle, whether the machine is on mains power, whether the last cycle
+failed on settings.json as it still is. The answer says whether
 to start now and, either way, a status line for the tray and the window.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-POLICIES = ("daily", "after_corrections", "manual")
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,8 @@ class Facts:
     new_corrections: int
     idle_s: float
     on_ac_power: bool
+    settings_unusable: bool = False
+    """The last cycle could not use settings.json, and the file has not changed since."""
 
 
 def _daily_due(now: datetime, at: str, last: datetime | None) -> tuple[bool, datetime]:
@@ -43,6 +44,9 @@ def decide(settings, facts: Facts) -> Decision:
         return Decision(False, "Learning…")
     if facts.paused:
         return Decision(False, "Learning paused")
+    if facts.settings_unusable:  # a cycle started now would fail the same way, every minute
+        return Decision(False, "Learning stopped: the last cycle could not use settings.json; "
+                               "it starts again once the file changes")
     policy = settings.learn_schedule
     if policy == "manual":
         return Decision(False, "Learning: manual only (Learn now)")
@@ -84,6 +88,15 @@ def last_cycle_ended() -> datetime | None:
 
     runs = [p for p in (paths.data_dir() / "runs").glob("*") if p.is_dir()]
     return datetime.fromtimestamp(max(p.stat().st_mtime for p in runs)) if runs else None
+
+
+def settings_file_hash() -> str:
+    """The hash of settings.json's bytes ("" without one): whether the user changed it since a cycle failed on it."""
+    from learner import paths
+    from learner.files import file_sha256
+
+    path = paths.settings_path()
+    return file_sha256(path) if path.exists() else ""
 
 
 def on_ac_power(battery=None) -> bool:
