@@ -9,12 +9,14 @@ keep their own files there, GROKLING_HOME can be any folder), and only while no 
 cycle and no window is using it.
 
 Forgetting a chat deletes it from the database (learner.store, which leaves no trace in the
-files) and from what was made of it: the migration backups, which hold the whole database as
-it was, and every training row, curriculum item and evaluation result sourced from one of its
-messages in the version, dataset and run folders. What it cannot take back is what a learned
+files) and from what was made of it: the user's drops of its items, the topics mined from it,
+the migration backups, which hold the whole database as it was, and every training row,
+curriculum item and evaluation result sourced from one of its messages in the version,
+dataset and run folders. What it cannot take back is what a learned
 version's weights learned from it: that goes with the next cycle, which trains without it.
 """
 
+import dataclasses
 import fnmatch
 import json
 import os
@@ -28,7 +30,7 @@ from filelock import FileLock, Timeout
 
 from learner import paths
 from learner.files import META, atomic_write_text, private_file
-from learner.learning import topics
+from learner.learning import collect, topics
 from learner.settings import Settings
 from learner.versions import learning_lock
 from learner.store import Store
@@ -143,6 +145,7 @@ def forget_conversation(store: Store, conversation_id: int, settings: Settings) 
     Returns False where a learning cycle holds the learner's files: the database and the
     backups are clean already, and the cycle prunes the rest (`prune_derived`) before it
     lets go of them."""
+    _forget_drops(store, conversation_id, settings)
     store.delete_conversation(conversation_id)
     if store.path is not None:
         for backup in backups(store.path):
@@ -174,6 +177,17 @@ def prune_derived(store: Store, settings: Settings) -> None:
     for dataset in sorted((home / "datasets").glob("*")):
         if any(_made_of_gone(_read_rows(f), kept) for f in _learner_files(dataset)):
             shutil.rmtree(dataset)
+
+
+def _forget_drops(store: Store, conversation_id: int, settings: Settings) -> None:
+    """Undo the user's drops of this conversation's items (a drop keeps the item's question and
+    answer), unless another conversation teaches the same item: the drop is still theirs there.
+    Before the delete: the items are found through the conversation's messages."""
+    found = collect.feedback_items(store, dataclasses.replace(settings, learn_from_chats=True))
+    here = {i.key for i in found if i.source.conversation_id == conversation_id}
+    elsewhere = {i.key for i in found if i.source.conversation_id != conversation_id}
+    for key in here - elsewhere:
+        collect.restore(store, key)
 
 
 def _forget_topics(store: Store, settings: Settings) -> None:

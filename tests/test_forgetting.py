@@ -70,6 +70,8 @@ def test_a_deleted_chat_is_gone_from_every_training_file(store, grokling_home, t
     forgotten = chat(store, f"Is the password {SECRET.title()}?", f"The password is {SECRET} forever.")
     chat(store, "What is the capital of Japan?", KEPT)
     dataset = learn(store, tmp_path).meta["dataset_sha256"][:16]
+    [dropped] = [i for i in collect.preview(store, Settings()).all_items() if i.source.conversation_id == forgotten]
+    collect.drop(store, dropped)  # the user's drop keeps the item's text in the database
     assert [f for f in files_holding(grokling_home, SECRET) if "/" in f] == [
         f"datasets/{dataset}/items.jsonl", f"datasets/{dataset}/train.jsonl", "runs/20260101-000000/collect/curriculum.jsonl",
         "versions/v1/meta.json", "versions/v1/train.jsonl"]
