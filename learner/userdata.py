@@ -12,8 +12,8 @@ Forgetting a chat deletes it from the database (learner.store, which leaves no t
 files) and from what was made of it: the user's drops of its items, the topics mined from it,
 the migration backups, which hold the whole database as it was, and every training row,
 curriculum item and evaluation result sourced from one of its messages in the version,
-dataset and run folders. What it cannot take back is what a learned
-version's weights learned from it: that goes with the next cycle, which trains without it.
+dataset and run folders. What it cannot take back is what a learned version's weights
+learned from it: that stays until a later cycle makes a version without it.
 """
 
 import dataclasses
