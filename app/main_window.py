@@ -511,7 +511,7 @@ class MainWindow(QMainWindow):
         self.host.close()
         self.store.close()
         if self.data_lock is not None:
-            self.data_lock.release()
+            userdata.release_window_lock(self.data_lock)
 
     def closeEvent(self, event) -> None:
         if self.tray is not None and self.tray.isVisible() and not self._allow_close:

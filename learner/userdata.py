@@ -60,10 +60,18 @@ def window_lock() -> FileLock:
     """Held by an open window for as long as it is open, so its data is not deleted under it.
 
     One lock file per window process: a second window (or the CLI) beside the first is not
-    refused, and each holds its own. A window that crashed leaves a file nobody holds."""
+    refused, and each holds its own. A window that crashed leaves a file nobody holds.
+    Released with `release_window_lock`."""
     folder = paths.data_dir() / "windows"
     folder.mkdir(exist_ok=True)
     return FileLock(folder / f"{os.getpid()}.lock")
+
+
+def release_window_lock(lock: FileLock) -> None:
+    """Let go of a window's lock as it closes, and remove its file (on Unix filelock leaves it:
+    one more for every window ever opened)."""
+    lock.release()
+    Path(lock.lock_file).unlink(missing_ok=True)
 
 
 def window_open() -> bool:

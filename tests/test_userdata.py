@@ -47,6 +47,7 @@ def test_data_delete_refuses_while_the_window_is_open(qtbot, grokling_home):
     assert refused.returncode == 5 and "the grokling window is open" in refused.stderr
     assert (grokling_home / "grokling.db").exists()
     window.shutdown()
+    assert list((grokling_home / "windows").iterdir()) == []  # its lock file goes with it
     deleted = subprocess.run([GROKLING, "data", "delete", "--yes"], capture_output=True, text=True)
     assert deleted.returncode == 0, deleted.stderr
     assert not grokling_home.exists()
