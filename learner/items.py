@@ -16,6 +16,7 @@ between stages as JSON lines (`dump`, `load`).
 
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -228,8 +229,14 @@ class Conflict:
         return {"question": self.question, "items": [i.to_dict() for i in self.items]}
 
 
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
+_END_PUNCTUATION = re.compile(r"[\s?.!。？！…]+$")
+
+
 def _same_question(text: str) -> str:
-    return " ".join(text.lower().replace("?", " ").split())
+    """A question as compared for conflicts: width, case, invisible characters and final punctuation ignored."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    return " ".join(_END_PUNCTUATION.sub("", text).split())
 
 
 def _agree(a: TaughtItem, b: TaughtItem) -> bool:

@@ -113,3 +113,10 @@ def test_the_embedded_model_writes_only_grounded_facts(embedded_engine):
         assert fact.source.writer == "model" and fact.source.revision == 7
         assert set(fact.held_out).isdisjoint(fact.train)
     assert len({f.question.lower() for f in facts}) == len(facts)
+
+
+def test_a_title_with_a_backslash_is_text_not_a_replacement_template():
+    odd = article(title="Zorblax\\Labs", lead=LEAD.replace("Zorblax Labs", "Zorblax\\Labs"),
+                  sections=[{**s, "text": s["text"].replace("Zorblax Labs", "Zorblax\\Labs")} for s in SECTIONS])
+    facts = knowledge.facts_from(odd)
+    assert facts and any(f.answer.startswith("Zorblax\\Labs was founded in 2041") for f in facts)

@@ -90,7 +90,8 @@ def _with_subject(sentence: str, title: str) -> str:
     """'It was founded in 2041.' -> 'Zorblax Labs was founded in 2041.' so an answer stands alone."""
     return re.sub(r"^(?:It|He|She|They|The (?:company|city|town|country|band|group|organisation|organization|"
                   r"planet|species|game|film|book|ship|building|river|island|village|state|region|museum|school|"
-                  r"university|party|team|club|language|animal|plant|fruit|range|mountain|lake|area|region))\b", title, sentence)
+                  r"university|party|team|club|language|animal|plant|fruit|range|mountain|lake|area|region))\b",
+                  lambda _: title, sentence)  # a function: a title is text, never a replacement template
 
 
 def _fact(question: str, answer: str, train: list[str], held_out: list[str], source: Provenance,

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from learner.learning.stage import done_with, progress
+from learner.textclean import neutralize_special_tokens
 from learner.files import read_meta, text_sha256, write_meta
 
 
@@ -66,6 +67,16 @@ class TrainSettings:
             raise ValueError("train setting 'epochs' must be positive")
         if not 0 < self.learning_rate < 1:
             raise ValueError("train setting 'learning_rate' must be in (0, 1)")
+
+
+def special_texts(tokenizer) -> frozenset[str]:
+    """The tokenizer's control tokens as text: the chat template writes them, a message never does."""
+    added = (t.content for t in tokenizer.added_tokens_decoder.values() if t.special)
+    return frozenset(t for t in (*tokenizer.all_special_tokens, *added) if len(t.strip()) > 1)
+
+
+def safe_messages(messages: list[dict], specials: frozenset[str]) -> list[dict]:
+    return [{**m, "content": neutralize_special_tokens(m["content"], specials)} for m in messages]
 
 
 def device() -> str:
@@ -119,7 +130,9 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
         if where == "cuda":
             model.to("cuda")
     rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text().splitlines() if line]
-    train_set = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    specials = special_texts(tokenizer)
+    train_set = Dataset.from_list([{"prompt": safe_messages(r["prompt"], specials),
+                                    "completion": safe_messages(r["completion"], specials)} for r in rows])
     batch_size = min(settings.batch_size, len(rows))
     steps = min(settings.max_steps, max(settings.min_steps, math.ceil(len(rows) * settings.epochs / batch_size)))
     config = SFTConfig(
