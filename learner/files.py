@@ -26,6 +26,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_tree(root: Path) -> None:
+    """Make every file and folder under `root` durable: before anything points at a folder of copies."""
+    for folder, _, names in os.walk(root, topdown=False):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(Path(folder))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and an fsync'd rename."""
     path = Path(path)

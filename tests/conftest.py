@@ -102,6 +102,7 @@ def promote_embedded(tmp_path):
         dataset = tmp_path / "dataset"
         dataset.mkdir(exist_ok=True)
         (dataset / "train.jsonl").write_text("{}\n")
-        return versions.promote(embedded_gguf(), adapter, dataset, version_record(), keep, make_live)
+        record = version_record(previous=versions.live_pointer().get("version", versions.BASE))
+        return versions.promote(embedded_gguf(), adapter, dataset, record, keep, make_live)
 
     return promote

@@ -134,3 +134,27 @@ def test_training_rows_keep_control_tokens_a_user_typed_as_text():
 
     assert ends(train.safe_messages(typed, specials)) == ends([{"role": "user", "content": "Hi"}])
     assert ends(typed) > ends([{"role": "user", "content": "Hi"}])  # what the rows would have taught before
+
+
+def test_no_new_cycle_while_a_candidate_waits_for_approval(promote_embedded, store):
+    from datetime import datetime
+
+    from learner.learning import schedule
+
+    promote_embedded()
+    promote_embedded(make_live=False)  # what a cycle leaves with require_approval on
+    result = LearningJob().run()
+    assert result.code == cycle.AWAITING_APPROVAL and "v2 waits for your approval" in result.reason
+    facts = schedule.Facts(now=datetime.now(), paused=False, running=False, last_cycle_ended=None, new_corrections=9,
+                           idle_s=1e6, on_ac_power=True, awaiting_approval=True)
+    assert not schedule.decide(Settings(), facts).start
+    versions.reject("v2")
+    assert LearningJob().run().code == cycle.NOTHING_TO_LEARN
+
+
+def test_after_a_rollback_learn_now_has_nothing_new_until_new_feedback(promote_embedded, store):
+    promote_embedded()
+    teach(store, "Who founded Zorblax Labs?", "Nobody.", correction="Mira Quell founded it in 2041.")
+    versions.rollback(store)
+    result = LearningJob().run()
+    assert result.code == cycle.NOTHING_TO_LEARN, result.reason

@@ -73,6 +73,9 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         finally:
             timings[name] = round(time.perf_counter() - started, 2)
 
+    if waiting := versions.pending_names():
+        return CycleResult(AWAITING_APPROVAL, f"{waiting[-1]} waits for your approval: accept or reject it first "
+                                              "(learning panel, or grokling accept|reject)")
     _clear_old_runs()
     run_dir = paths.data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     live, live_version = live_model(settings), versions.live_version()
@@ -122,6 +125,8 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     if settings.require_approval:
         reason = f"{version.name} passed the gate and waits for your approval ({verdict.reason})"
         code = AWAITING_APPROVAL
+        # Accepted, it carries its own watermark; rejected, its data stays judged until new feedback.
+        learning_store.record_verdict(store, live_name, code, reason, curriculum.watermark, curriculum.sha256)
     else:
         reason, code = f"{version.name} is live ({verdict.reason})", PROMOTED
     progress("promote", 100, reason)

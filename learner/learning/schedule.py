@@ -27,6 +27,8 @@ class Facts:
     new_corrections: int
     idle_s: float
     on_ac_power: bool
+    awaiting_approval: bool = False
+    """A candidate waits for the user: no new cycle until it is accepted or rejected."""
 
 
 def _daily_due(now: datetime, at: str, last: datetime | None) -> tuple[bool, datetime]:
@@ -43,6 +45,8 @@ def decide(settings, facts: Facts) -> Decision:
         return Decision(False, "Learning…")
     if facts.paused:
         return Decision(False, "Learning paused")
+    if facts.awaiting_approval:
+        return Decision(False, "A new version waits for your approval (Learning panel)")
     policy = settings.learn_schedule
     if policy == "manual":
         return Decision(False, "Learning: manual only (Learn now)")
