@@ -62,6 +62,18 @@ def fake_engine():
     return FakeEngine()
 
 
+@pytest.fixture(scope="session")
+def count_tokens():
+    """Counts a training row's tokens with the embedded model's own tokenizer and chat template."""
+    from transformers import AutoTokenizer
+
+    from learner.learning import checkpoint, dataset
+
+    checkpoint._let_transformers_read_gguf()
+    gguf = embedded_gguf()
+    return dataset.counter_of(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name))
+
+
 @pytest.fixture
 def store(grokling_home):
     store = Store()

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from learner.items import MAX_ROW_TOKENS
 from learner.learning.stage import done_with, progress
 from learner.textclean import neutralize_special_tokens
 from learner.files import read_meta, text_sha256, write_meta
@@ -45,8 +46,8 @@ class TrainSettings:
     learning_rate: float = 1e-3
     """High for LoRA on a small model: few steps must move the facts in."""
     warmup_steps: int = 2
-    max_length: int = 512
-    """Rows are cut to this many tokens."""
+    max_length: int = MAX_ROW_TOKENS
+    """Rows are cut to this many tokens (the dataset leaves out items whose rows would be)."""
     seed: int = 0
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: a third more compute to save activation memory,
