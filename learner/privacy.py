@@ -8,6 +8,7 @@ the user's, on the user's machine. What is scrubbed is what the model would be t
 """
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def scrub(text: str, extra_patterns: tuple[str, ...] = ()) -> str:
     for pattern in _extra(tuple(extra_patterns)):
         text = pattern.sub("[redacted]", text)
     return text
+
+
+def cleaner(settings) -> Callable[[str], str]:
+    """What the settings say to do with the user's text before it is taught or searched for."""
+    if not settings.scrub_personal_data:
+        return lambda text: text
+    patterns = tuple(settings.scrub_patterns)
+    return lambda text: scrub(text, patterns)
 
 
 def offline_env(base_model: str | None) -> dict[str, str]:

@@ -209,3 +209,18 @@ def test_a_version_that_goes_live_is_swapped_in_without_a_restart(qtbot, window,
     assert "version v1" in window.model_label.text()
     reply = send(qtbot, window, "What is the capital of Japan?")
     assert reply.model_version == "v1"
+
+
+def test_a_reply_says_what_it_remembered_and_why(qtbot, fake_window):
+    from PySide6.QtWidgets import QMessageBox
+
+    store = fake_window.store
+    taught_in = store.new_conversation()
+    store.add_user_message(taught_in, "Who founded Zorblax Labs?")
+    store.correct(store.add_assistant_message(taught_in, "I don't know."), "Mira Quell founded Zorblax Labs in 2041.")
+    fake_window.new_conversation()
+    reply = send(qtbot, fake_window, "Which person started the company Zorblax Labs?")
+    assert reply.recalled and "Remembered from your correction of" in fake_window.transcript.toPlainText()
+    click(fake_window, "why", reply.id)
+    box = fake_window.findChild(QMessageBox)
+    assert "Mira Quell founded Zorblax Labs in 2041." in box.text() and "your correction of" in box.text()
