@@ -239,7 +239,8 @@ class LearningPanel(QDialog):
             if row["waiting"]:
                 versions.accept(row["name"])
                 return row["name"]
-            return versions.rollback(row["name"])
+            with Store() as store:
+                return versions.rollback(store, row["name"])
 
         def done(live: str) -> None:
             self.rolled_back.emit(live)

@@ -33,7 +33,7 @@ from app.qt import (
     QWidget,
     Signal,
 )
-from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html
+from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html, why_html
 from app.sidebar import ConversationSidebar
 from learner import userdata, versions
 from learner.chat.engine import Engine
@@ -452,6 +452,16 @@ class MainWindow(QMainWindow):
             self.regenerate(message.id)
         elif action == "edit":
             self.start_edit(message)
+        elif action == "why":
+            self.show_why(message)
+
+    def show_why(self, message: Message) -> QMessageBox:
+        """Why the reply knew what it said: the taught items instant memory gave the model."""
+        box = QMessageBox(QMessageBox.Icon.Information, "Why do you know this?", why_html(message), parent=self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
 
     def rate(self, message_id: int, rating: int) -> None:
         self.store.rate(message_id, rating)

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import markdown
 
+from learner.items import Provenance
 from learner.store import Message
 
 # Links under each reply; the window handles the "action:" scheme.
@@ -82,6 +83,23 @@ def _footer(m: Message) -> str:
     return " · ".join(bits)
 
 
+def recalled_html(m: Message) -> str:
+    """'Remembered from your correction of 23 Nov · why do you know this?' under a reply that used instant memory."""
+    if not m.recalled:
+        return ""
+    sources = "; ".join(dict.fromkeys(Provenance.from_dict(r["source"]).describe() for r in m.recalled))
+    why = f'<a style="text-decoration:none;color:#1a73e8;" href="{ACTION_SCHEME}:why:{m.id}">why do you know this?</a>'
+    return f'<p style="font-size:small;color:#5f6368;">Remembered from {html.escape(sources)} · {why}</p>'
+
+
+def why_html(m: Message) -> str:
+    """What instant memory gave the model for this reply, and where each item came from."""
+    parts = [f"<p><b>{html.escape(r['question'])}</b><br>{markdown_html(r['answer'])}"
+             f"<i>{html.escape(Provenance.from_dict(r['source']).describe())}</i></p>" for r in m.recalled or []]
+    return ("<p>You taught grokling this, and it was in front of the model when it answered. "
+            "Drop an item in the learning panel's Training data to stop it being used.</p>" + "".join(parts))
+
+
 def message_html(m: Message, is_last: bool) -> str:
     style = _STYLE["error" if m.status == "error" else m.role]
     who = "You" if m.role == "user" else "grokling"
@@ -97,7 +115,7 @@ def message_html(m: Message, is_last: bool) -> str:
     footer = _footer(m)
     return (
         f'<table width="100%" cellpadding="8" style="{style}margin-bottom:6px;"><tr><td>'
-        f'<b>{who}</b>{body}{correction}'
+        f'<b>{who}</b>{body}{correction}{recalled_html(m)}'
         f'<p style="font-size:small;">{_actions(m, is_last)}'
         f'{"&nbsp;&nbsp;&nbsp;<span style=color:#80868b;>" + footer + "</span>" if footer else ""}</p>'
         f"</td></tr></table>"

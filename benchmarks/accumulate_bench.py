@@ -56,7 +56,7 @@ def make_version(name: str, start: str | Path, items: list[TaughtItem], previous
                  taught_so_far: list[TaughtItem], settings: Settings, work: Path) -> dict:
     """Train on `items` from `start`, export, and score against every fact taught so far."""
     replay = retention.answers(previous, settings.system_prompt)
-    data_dir, data_meta = dataset.run(items, replay, settings, work / "datasets")
+    data_dir, data_meta = dataset.run(items, replay, settings, work / "datasets", dataset.token_counter(start))
     started = time.perf_counter()
     train_meta = train.run(start, data_dir, work / "adapter", train.TrainSettings.from_settings(settings))
     train_s = time.perf_counter() - started

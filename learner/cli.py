@@ -222,7 +222,8 @@ def cmd_versions(args) -> int:
 def cmd_rollback(args) -> int:
     from learner import versions
 
-    name = versions.rollback(args.version)
+    with Store() as store:
+        name = versions.rollback(store, args.version)
     print(f"{name} is live")
     return 0
 

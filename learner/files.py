@@ -38,6 +38,15 @@ def private_file(path: Path) -> Path:
     return Path(path)
 
 
+def fsync_tree(root: Path) -> None:
+    """Make every file and folder under `root` durable: before anything points at a folder of copies."""
+    for folder, _, names in os.walk(root, topdown=False):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(Path(folder))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and an fsync'd rename.
     The file is PRIVATE (mkstemp creates it so, and the rename keeps it)."""

@@ -16,6 +16,7 @@ between stages as JSON lines (`dump`, `load`).
 
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -31,6 +32,12 @@ TRAIN_TEMPLATES = ("{q}", "Question: {q}", "{q} Answer briefly.", "Can you tell 
 """How a correction's question is asked in training."""
 HELD_OUT_TEMPLATES = ("Do you know {lq}", "Please tell me, {lq}", "I'd like to know: {q}")
 """How the evaluation asks it too, never trained on."""
+EXPECT_TERMS = 4
+"""Key terms an answer is checked for, the first ones of the taught answer: a 40-word correction is
+learned when the reply says its opening names and numbers, not all of them within a short answer."""
+MAX_ROW_TOKENS = 512
+"""A training row's budget (system prompt, context, question and answer): the trainer's max_length,
+and what the dataset checks so that no row is cut or silently dropped."""
 
 
 def reword(question: str, template: str) -> str:
@@ -168,7 +175,7 @@ def correction(question: str, answer: str, source: Provenance, context: tuple[di
     return TaughtItem(CORRECTION, question, answer, source,
                       train=tuple(reword(question, t) for t in TRAIN_TEMPLATES),
                       held_out=tuple(reword(question, t) for t in HELD_OUT_TEMPLATES),
-                      expect=tuple(key_terms(answer, question)), context=context)
+                      expect=tuple(key_terms(answer, question)[:EXPECT_TERMS]), context=context)
 
 
 def positive(question: str, answer: str, source: Provenance, context: tuple[dict, ...] = ()) -> TaughtItem:
@@ -228,8 +235,14 @@ class Conflict:
         return {"question": self.question, "items": [i.to_dict() for i in self.items]}
 
 
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
+_END_PUNCTUATION = re.compile(r"[\s?.!。？！…]+$")
+
+
 def _same_question(text: str) -> str:
-    return " ".join(text.lower().replace("?", " ").split())
+    """A question as compared for conflicts: width, case, invisible characters and final punctuation ignored."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    return " ".join(_END_PUNCTUATION.sub("", text).split())
 
 
 def _agree(a: TaughtItem, b: TaughtItem) -> bool:

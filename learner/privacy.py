@@ -8,10 +8,13 @@ the user's, on the user's machine. What is scrubbed is what the model would be t
 """
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Starting only where a run of address characters starts, and never giving characters back: a long
+# dotted line ("1.2.3.4…") is scanned once, not once per position (it took 2.8 s for 40 KB).
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++\b")
 DATE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}")
 CARD_LIKE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?!\w)")
@@ -54,6 +57,14 @@ def scrub(text: str, extra_patterns: tuple[str, ...] = ()) -> str:
     for pattern in _extra(tuple(extra_patterns)):
         text = pattern.sub("[redacted]", text)
     return text
+
+
+def cleaner(settings) -> Callable[[str], str]:
+    """What the settings say to do with the user's text before it is taught or searched for."""
+    if not settings.scrub_personal_data:
+        return lambda text: text
+    patterns = tuple(settings.scrub_patterns)
+    return lambda text: scrub(text, patterns)
 
 
 def offline_env(base_model: str | None) -> dict[str, str]:

@@ -96,6 +96,10 @@ class Settings:
     learn_from_chats: bool = True
     """Learn from your corrections, thumbs-up and topics. Off: only topics you add yourself are learned."""
 
+    instant_memory: bool = True
+    """Recall what you taught into the very next reply, in any chat, before a cycle has learned it
+    (learner.chat.memory). Off: only the learned weights answer, so they can be measured alone."""
+
     scrub_personal_data: bool = True
     """Replace e-mail addresses, phone and card numbers with placeholders before text enters training data."""
 

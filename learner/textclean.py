@@ -31,3 +31,19 @@ def clean_message(text: str) -> str:
     if not cleaned.strip():
         raise EmptyMessageError("The message is empty: type something to send.")
     return cleaned
+
+
+WORD_JOINER = "\u2060"
+
+
+def neutralize_special_tokens(text: str, specials: frozenset[str]) -> str:
+    """`text` with every control-token string in it ("<|im_end|>") broken by an invisible word joiner.
+
+    Chat templates render message contents into the prompt as text; a tokenizer that parses
+    special tokens would turn what a user (or an article) typed into a real end-of-turn or
+    role marker. Broken up, it reads the same and stays text.
+    """
+    if not specials or not any(s in text for s in specials):
+        return text
+    pattern = "|".join(re.escape(s) for s in sorted(specials, key=len, reverse=True))
+    return re.sub(pattern, lambda m: m[0][0] + WORD_JOINER + m[0][1:], text)

@@ -11,13 +11,14 @@ embedded model (or the settings' model) and is always there to roll back to.
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from learner import paths
-from learner.files import atomic_write_text, read_meta, write_meta
+from learner.files import atomic_write_text, fsync_dir, fsync_tree, read_meta, write_meta
 from learner.items import ItemResult
 
 BASE = "base"
@@ -127,7 +128,12 @@ def set_live(name: str) -> None:
 def promote(gguf: Path, adapter: Path, dataset: Path, record: VersionRecord, keep: int, make_live: bool = True,
             budget_bytes: int | None = None) -> Version:
     """Assemble a new version folder from a cycle's outputs, make it live (or leave it awaiting
-    the user's approval), prune old ones."""
+    the user's approval), prune old ones. The caller holds the learning lock.
+
+    Every file and folder of the version is on disk before live.json points at it. If the
+    live version is no longer the one the cycle started from (`record.previous`), the new
+    version is kept but not made live: what the user chose meanwhile wins.
+    """
     name = f"v{max([v.number for v in all_versions()], default=0) + 1}"
     staging = versions_dir() / f".{name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -136,7 +142,12 @@ def promote(gguf: Path, adapter: Path, dataset: Path, record: VersionRecord, kee
     shutil.copytree(adapter, staging / "adapter", ignore=shutil.ignore_patterns("trainer"))
     shutil.copy2(dataset / "train.jsonl", staging / "train.jsonl")
     write_meta(staging, {**record.to_meta(), "version": name, "created_at": time.time()})
+    fsync_tree(staging)
     staging.rename(versions_dir() / name)
+    fsync_dir(versions_dir())
+    if make_live and live_pointer().get("version", BASE) != record.previous:
+        raise VersionError(f"{name} was kept but not made live: the live version changed during the cycle "
+                           f"(it started from {record.previous})")
     if make_live:
         set_live(name)
     else:
@@ -186,29 +197,54 @@ def awaiting_approval() -> list[Version]:
     return [v for v in all_versions() if v.name in pending]
 
 
+@contextmanager
+def _user_change():
+    """The user's accept, reject or rollback: never under a running cycle, which could go live over it."""
+    try:
+        with learning_lock().acquire(timeout=0):
+            yield
+    except Timeout:
+        raise VersionError("a learning cycle is running: cancel it (or let it finish), then try again") from None
+
+
 def accept(name: str) -> None:
     """The user approves a waiting candidate: it goes live."""
-    if name not in pending_names():
-        raise VersionError(f"{name!r} is not a version awaiting approval")
-    set_live(name)
-    atomic_write_text(_pending(), json.dumps([n for n in pending_names() if n != name]))
+    with _user_change():
+        if name not in pending_names():
+            raise VersionError(f"{name!r} is not a version awaiting approval")
+        set_live(name)
+        atomic_write_text(_pending(), json.dumps([n for n in pending_names() if n != name]))
 
 
 def reject(name: str) -> None:
-    """The user turns a waiting candidate down: it is deleted."""
-    if name not in pending_names():
-        raise VersionError(f"{name!r} is not a version awaiting approval")
-    shutil.rmtree(versions_dir() / name, ignore_errors=True)
-    atomic_write_text(_pending(), json.dumps([n for n in pending_names() if n != name]))
+    """The user turns a waiting candidate down: it is deleted (its data stays judged: see the cycle)."""
+    with _user_change():
+        if name not in pending_names():
+            raise VersionError(f"{name!r} is not a version awaiting approval")
+        shutil.rmtree(versions_dir() / name, ignore_errors=True)
+        atomic_write_text(_pending(), json.dumps([n for n in pending_names() if n != name]))
 
 
-def rollback(name: str | None = None) -> str:
-    """Make `name` live (default: the version before the live one, else base). Returns it."""
-    if name is None:
-        live = live_pointer().get("version", BASE)
-        if live == BASE:
-            raise VersionError("the base model is live: there is nothing older to roll back to")
-        older = [v.name for v in all_versions() if v.number < int(live[1:])]
-        name = older[-1] if older else BASE
-    set_live(name)
+ROLLED_BACK = 100
+"""The code a rollback records among the learning verdicts (the cycle's exit statuses are below it)."""
+
+
+def rollback(store, name: str | None = None) -> str:
+    """Make `name` live (default: the version before the live one, else base). Returns it.
+
+    The feedback given so far counts as judged against that version: the scheduler does not
+    relearn at once what the user just rolled back; new feedback starts the next cycle.
+    """
+    from learner.store import learning as learning_store
+
+    with _user_change():
+        if name is None:
+            live = live_pointer().get("version", BASE)
+            if live == BASE:
+                raise VersionError("the base model is live: there is nothing older to roll back to")
+            older = [v.name for v in all_versions() if v.number < int(live[1:])]
+            name = older[-1] if older else BASE
+        set_live(name)
+        learning_store.record_verdict(store, name, ROLLED_BACK, f"rolled back to {name}",
+                                      learning_store.last_feedback_id(store))
     return name

@@ -62,6 +62,18 @@ def fake_engine():
     return FakeEngine()
 
 
+@pytest.fixture(scope="session")
+def count_tokens():
+    """Counts a training row's tokens with the embedded model's own tokenizer and chat template."""
+    from transformers import AutoTokenizer
+
+    from learner.learning import checkpoint, dataset
+
+    checkpoint._let_transformers_read_gguf()
+    gguf = embedded_gguf()
+    return dataset.counter_of(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name))
+
+
 @pytest.fixture
 def store(grokling_home):
     store = Store()
@@ -102,6 +114,7 @@ def promote_embedded(tmp_path):
         dataset = tmp_path / "dataset"
         dataset.mkdir(exist_ok=True)
         (dataset / "train.jsonl").write_text("{}\n")
-        return versions.promote(embedded_gguf(), adapter, dataset, version_record(), keep, make_live)
+        record = version_record(previous=versions.live_pointer().get("version", versions.BASE))
+        return versions.promote(embedded_gguf(), adapter, dataset, record, keep, make_live)
 
     return promote

@@ -31,12 +31,13 @@ def files_holding(home: Path, text: str) -> list[str]:
                   if f.is_file() and any(w in f.read_bytes().lower() for w in words))
 
 
-def learn(store: Store, tmp_path: Path) -> versions.Version:
+def learn(store: Store, tmp_path: Path, count_tokens) -> versions.Version:
     """What a cycle leaves behind: its run folder, a dataset folder, a live version with the rows and results."""
     run = paths.data_dir() / "runs" / "20260101-000000"
     topics.mine(store)
     curriculum = collect.run(store, run / "collect", Settings(), [], None)
-    dataset_dir, dataset_meta = dataset.run(list(curriculum.items), [], Settings(), paths.data_dir() / "datasets")
+    dataset_dir, dataset_meta = dataset.run(list(curriculum.items), [], Settings(), paths.data_dir() / "datasets",
+                                          count_tokens)
     (tmp_path / "adapter").mkdir()
     record = version_record(results=tuple(ItemResult(item, item.answer, True) for item in curriculum.items),
                             dataset_sha256=dataset_meta["sha256"])
@@ -66,10 +67,10 @@ def test_a_deleted_chat_is_gone_from_the_migration_backups(grokling_home):
     assert files_holding(grokling_home, SECRET) == []
 
 
-def test_a_deleted_chat_is_gone_from_every_training_file(store, grokling_home, tmp_path):
+def test_a_deleted_chat_is_gone_from_every_training_file(store, grokling_home, tmp_path, count_tokens):
     forgotten = chat(store, f"Is the password {SECRET.title()}?", f"The password is {SECRET} forever.")
     chat(store, "What is the capital of Japan?", KEPT)
-    dataset = learn(store, tmp_path).meta["dataset_sha256"][:16]
+    dataset = learn(store, tmp_path, count_tokens).meta["dataset_sha256"][:16]
     [dropped] = [i for i in collect.preview(store, Settings()).all_items() if i.source.conversation_id == forgotten]
     collect.drop(store, dropped)  # the user's drop keeps the item's text in the database
     assert [f for f in files_holding(grokling_home, SECRET) if "/" in f] == [
@@ -85,12 +86,12 @@ def test_a_deleted_chat_is_gone_from_every_training_file(store, grokling_home, t
     assert [item.answer for item in (r.item for r in versions.live_version().results)] == [KEPT]
 
 
-def test_a_chat_deleted_while_a_cycle_runs_is_pruned_when_the_cycle_ends(store, grokling_home, tmp_path, monkeypatch):
+def test_a_chat_deleted_while_a_cycle_runs_is_pruned_when_the_cycle_ends(store, grokling_home, tmp_path, monkeypatch, count_tokens):
     forgotten = chat(store, f"Is the password {SECRET.title()}?", f"The password is {SECRET} forever.")
     chat(store, "What is the capital of Japan?", KEPT)
 
     def a_cycle_the_user_deletes_the_chat_during(settings, store):
-        version = learn(store, tmp_path)
+        version = learn(store, tmp_path, count_tokens)
         userdata.forget_conversation(store, forgotten, Settings())  # the window, meanwhile: the cycle holds the lock
         assert SECRET.encode() in (version.path / "train.jsonl").read_bytes()
         return cycle.CycleResult(cycle.PROMOTED, "v1 is live", version=version.name)

@@ -83,3 +83,11 @@ def test_the_curriculum_hash_changes_with_what_is_taught_only():
     (35, 37, 0.95, False), (36, 37, 0.95, True), (19, 20, 0.95, True), (0, 0, 0.95, True), (4, 5, 0.8, True)])
 def test_scores_compare_counts_not_rounded_shares(right, total, threshold, reaches):
     assert items.Score(right, total).reaches(threshold) is reaches
+
+
+@pytest.mark.parametrize("other", ["Who founded Zorblax Labs？", "Who founded Zorblax Labs.", "Who founded\u200b Zorblax Labs?",
+                                   "WHO FOUNDED ZORBLAX LABS", "Who  founded Zorblax Labs ?!"])
+def test_a_question_asked_with_other_punctuation_width_or_invisible_characters_still_conflicts(other):
+    mira = correction("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs.", 1)
+    oska = correction(other, "Oska Venn founded Zorblax Labs.", 2)
+    assert len(items.conflicts([mira, oska])) == 1

@@ -46,10 +46,11 @@ def test_stubs_and_lists_give_no_facts():
     assert knowledge.facts_from(article(title="List of Vexarian companies")) == []
 
 
-def test_facts_join_the_dataset_and_are_judged_by_their_own_terms(tmp_path):
+def test_facts_join_the_dataset_and_are_judged_by_their_own_terms(tmp_path, count_tokens):
     facts = knowledge.facts_from(article())
     replay = [{"question": "What is the capital of France?", "answer": "Paris.", "right": True}]
-    out, _ = dataset.run(facts, replay, Settings(system_prompt="SYSTEM", replay_ratio=1.0), tmp_path)
+    out, _ = dataset.run(facts, replay, Settings(system_prompt="SYSTEM", replay_ratio=1.0), tmp_path,
+                         count_tokens)
     rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     article_rows = [r for r in rows if r["source"]["kind"] == "article"]
     assert len(article_rows) == sum(len(f.train) for f in facts)
@@ -113,3 +114,10 @@ def test_the_embedded_model_writes_only_grounded_facts(embedded_engine):
         assert fact.source.writer == "model" and fact.source.revision == 7
         assert set(fact.held_out).isdisjoint(fact.train)
     assert len({f.question.lower() for f in facts}) == len(facts)
+
+
+def test_a_title_with_a_backslash_is_text_not_a_replacement_template():
+    odd = article(title="Zorblax\\Labs", lead=LEAD.replace("Zorblax Labs", "Zorblax\\Labs"),
+                  sections=[{**s, "text": s["text"].replace("Zorblax Labs", "Zorblax\\Labs")} for s in SECTIONS])
+    facts = knowledge.facts_from(odd)
+    assert facts and any(f.answer.startswith("Zorblax\\Labs was founded in 2041") for f in facts)

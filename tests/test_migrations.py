@@ -18,18 +18,19 @@ def test_a_fresh_in_memory_database_gets_every_migration_in_order():
     assert migrate(conn) == ALL
     assert [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY rowid")] == ALL
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-                                          "AND name NOT LIKE 'messages_fts%'")}
+                                          "AND name NOT LIKE '%_fts%'")}
     assert {t: columns(conn, t) for t in tables} == {
         "_migrations": {"name", "applied_at"},
         "conversations": {"id", "title", "system_prompt", "created_at", "updated_at", "learning_opt_out"},
         "messages": {"id", "conversation_id", "role", "content", "status", "error", "model_version", "prompt_tokens",
-                     "completion_tokens", "first_token_ms", "duration_ms", "superseded", "created_at"},
+                     "completion_tokens", "first_token_ms", "duration_ms", "superseded", "created_at", "recalled"},
         "feedback": {"id", "message_id", "rating", "correction", "created_at"},
         "message_feedback": {"message_id", "rating", "correction", "feedback_at", "feedback_id"},
         "topics": {"key", "name", "status", "mentions", "bad_replies", "score", "first_seen", "last_seen",
                    "example_message_ids", "article_title", "article_checked_at", "updated_at"},
         "articles": {"id", "language", "title", "revision", "url", "lead", "sections", "fetched_at", "facts"},
         "training_exclusions": {"key", "question", "answer", "created_at"},
+        "memory": {"id", "message_id", "question", "answer", "feedback_id", "created_at"},
         "learning_verdicts": {"id", "live_version", "curriculum_sha256", "watermark", "code", "reason", "created_at"},
     }
     assert migrate(conn) == []  # applied once only

@@ -99,3 +99,18 @@ def test_the_learning_process_runs_without_telemetry_or_hub(tmp_path):
                                  "HF_HUB_OFFLINE": "1"}
     assert offline_env(str(tmp_path))["HF_HUB_OFFLINE"] == "1"  # a local checkpoint: still no hub
     assert "HF_HUB_OFFLINE" not in offline_env("HuggingFaceTB/SmolLM2-360M-Instruct")  # the user named a hub model
+
+
+def test_scrubbing_a_long_dotted_line_takes_linear_time():
+    import time
+
+    def seconds(n: int) -> float:
+        line = "1." * n + " mail me at ada@example.org"
+        started = time.perf_counter()
+        assert scrub(line).endswith("mail me at [email]")
+        return time.perf_counter() - started
+
+    seconds(100)  # warm the regular expressions
+    small, large = seconds(2_000), seconds(20_000)
+    # Ten times the text: about ten times the work. The quadratic scan it replaced took a hundred times.
+    assert large < 30 * max(small, 1e-4)

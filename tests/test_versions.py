@@ -23,24 +23,24 @@ def test_promotion_makes_an_immutable_folder_live(make_version):
     assert versions.live_pointer()["previous"] == "base"
 
 
-def test_rollback_goes_to_the_previous_version_then_base(make_version):
+def test_rollback_goes_to_the_previous_version_then_base(make_version, store):
     make_version()
     make_version()
     assert versions.live_version().name == "v2"
-    assert versions.rollback() == "v1"
-    assert versions.rollback() == "base"
+    assert versions.rollback(store) == "v1"
+    assert versions.rollback(store) == "base"
     assert live_model(Settings()).version == "base"
     with pytest.raises(versions.VersionError, match="nothing older"):
-        versions.rollback()
-    assert versions.rollback("v2") == "v2"
+        versions.rollback(store)
+    assert versions.rollback(store, "v2") == "v2"
     with pytest.raises(versions.VersionError, match="no version 'v9'"):
-        versions.rollback("v9")
+        versions.rollback(store, "v9")
 
 
-def test_pruning_keeps_the_newest_and_never_the_live_or_previous(make_version):
+def test_pruning_keeps_the_newest_and_never_the_live_or_previous(make_version, store):
     for _ in range(3):
         make_version(keep=5)
-    versions.rollback("v1")  # live v1, previous v3
+    versions.rollback(store, "v1")  # live v1, previous v3
     make_version(keep=2)  # v4 live, previous v1
     names = [v.name for v in versions.all_versions()]
     assert names == ["v1", "v4"]
@@ -90,7 +90,8 @@ home = pathlib.Path(os.environ["GROKLING_HOME"])
 (home / "dataset" / "train.jsonl").write_text("{}\\n")
 sys.path.insert(0, sys.argv[2])  # the tests folder, for conftest
 from conftest import version_record
-versions.promote(embedded_gguf(), home / "adapter", home / "dataset", version_record(), keep=3)
+versions.promote(embedded_gguf(), home / "adapter", home / "dataset",
+                 version_record(previous=versions.live_pointer()["version"]), keep=3)
 """
 
 
@@ -130,3 +131,50 @@ def test_the_disk_budget_removes_the_oldest_but_never_live_or_rollback(promote_e
     assert [x.name for x in v.all_versions()] == ["v2", "v3"] and v3.name == "v3"
     v.prune(keep=10, budget_bytes=1)  # over any budget: live (v3) and rollback (v2) still stay
     assert [x.name for x in v.all_versions()] == ["v2", "v3"]
+
+
+def test_every_file_of_a_version_is_on_disk_before_the_pointer_moves(promote_embedded, monkeypatch):
+    import os
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("sync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda src, dst: (events.append(("replace", str(dst))), real_replace(src, dst))[1])
+    version = promote_embedded()
+    pointer_at = next(i for i, (kind, path) in enumerate(events) if kind == "replace" and path.endswith("live.json"))
+    synced_before = {path for kind, path in events[:pointer_at] if kind == "sync"}
+    staging = str(version.path.with_name(f".{version.name}.partial"))
+    for f in version.path.rglob("*"):
+        assert str(f).replace(str(version.path), staging) in synced_before, f  # synced in place, then renamed
+    assert str(versions.versions_dir()) in synced_before  # the rename itself
+
+
+def test_a_promotion_never_goes_live_over_a_change_made_during_the_cycle(promote_embedded, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import version_record
+
+    promote_embedded()  # v1 live; a cycle that started from base must not replace it
+    (tmp_path / "adapter").mkdir(exist_ok=True)
+    with pytest.raises(versions.VersionError, match="live version changed during the cycle"):
+        versions.promote(embedded_gguf(), tmp_path / "adapter", tmp_path / "dataset", version_record(previous="base"), 3)
+    assert versions.live_pointer()["version"] == "v1" and [v.name for v in versions.all_versions()] == ["v1", "v2"]
+
+
+def test_rollback_is_recorded_waits_for_a_running_cycle_and_is_not_undone_by_the_scheduler(promote_embedded, store):
+    from learner.learning import schedule
+
+    promote_embedded()
+    conversation = store.new_conversation()
+    store.add_user_message(conversation, "Who founded Zorblax Labs?")
+    store.correct(store.add_assistant_message(conversation, "Nobody."), "Mira Quell founded it.")
+    assert schedule.new_corrections(store) == 1
+    with versions.learning_lock():
+        with pytest.raises(versions.VersionError, match="a learning cycle is running"):
+            versions.rollback(store)
+    assert versions.rollback(store) == "base"
+    assert schedule.new_corrections(store) == 0  # what was rolled back is not relearned at once
+    store.correct(store.add_assistant_message(conversation, "Hm."), "Later feedback.")
+    assert schedule.new_corrections(store) == 1

@@ -239,3 +239,16 @@ def test_deleting_a_chat_forgets_its_training_rows_and_says_what_the_live_versio
 
     assert "v1 keeps what it learned from this chat in its weights" in asked[0]
     assert fake_window.store.conversations() == [] and curriculum.read_text() == ""
+
+
+def test_a_reply_says_what_it_remembered_and_why(qtbot, fake_window):
+    store = fake_window.store
+    taught_in = store.new_conversation()
+    store.add_user_message(taught_in, "Who founded Zorblax Labs?")
+    store.correct(store.add_assistant_message(taught_in, "I don't know."), "Mira Quell founded Zorblax Labs in 2041.")
+    fake_window.new_conversation()
+    reply = send(qtbot, fake_window, "Which person started the company Zorblax Labs?")
+    assert reply.recalled and "Remembered from your correction of" in fake_window.transcript.toPlainText()
+    click(fake_window, "why", reply.id)
+    box = fake_window.findChild(QMessageBox)
+    assert "Mira Quell founded Zorblax Labs in 2041." in box.text() and "your correction of" in box.text()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learner.chat.served import ModelChoice, ModelNotFoundError
+from learner.textclean import neutralize_special_tokens
 
 # For a GGUF without a chat template in its metadata: ChatML, which most small chat models use.
 CHATML_TEMPLATE = (
@@ -86,12 +87,23 @@ def check_gguf(path: Path) -> None:
 LOGPROB_FLOOR = -30.0
 
 
+def _special_texts(llm) -> frozenset[str]:
+    """The text of every control and user-defined token of the model's vocabulary (one pass at load)."""
+    import llama_cpp
+
+    kinds = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    texts = (llm.detokenize([t], special=True).decode("utf-8", "replace")
+             for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_get_attr(vocab, t) & kinds)
+    return frozenset(t for t in texts if len(t.strip()) > 1)
+
+
 class Engine:
     def __init__(self, model: ModelChoice, *, n_ctx: int = 4096, n_threads: int | None = None):
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
         self._lock = threading.Lock()
-        self._llm, self._formatter, self._eos = self._load(model.path)
+        self._llm, self._formatter, self._eos, self._specials = self._load(model.path)
         self.model = model
         self.last_stats = ReplyStats()
 
@@ -117,11 +129,13 @@ class Engine:
             eos_token=eos,
             bos_token=token_text(llm.token_bos()) if llm.token_bos() >= 0 else "",
         )
-        return llm, formatter, eos
+        return llm, formatter, eos, _special_texts(llm)
 
     def format_chat(self, messages: list[dict]) -> str:
-        """The prompt text the model sees for `messages`, ready for the reply."""
-        return self._formatter(messages=messages).prompt
+        """The prompt text the model sees for `messages`, ready for the reply. Control-token strings
+        inside the messages stay text (textclean.neutralize_special_tokens); only the template's are real."""
+        safe = [{**m, "content": neutralize_special_tokens(m["content"], self._specials)} for m in messages]
+        return self._formatter(messages=safe).prompt
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -226,9 +240,10 @@ class Engine:
         Loading happens before taking the lock, so chat goes on meanwhile; if loading fails
         the current model stays and the error is raised.
         """
-        llm, formatter, eos = self._load(model.path)
+        loaded = self._load(model.path)
         with self._lock:
-            old, self._llm, self._formatter, self._eos = self._llm, llm, formatter, eos
+            old = self._llm
+            self._llm, self._formatter, self._eos, self._specials = loaded
             self.model = model
         if old is not None:
             old.close()

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
+from learner.chat import memory
 from learner.chat.engine import Engine, EngineError, Sampling
 from learner.settings import Settings
 from learner.store import Message, Store
@@ -49,12 +50,16 @@ class Reply:
         self.sampling = sampling or Sampling.from_settings(settings)
         self.stop = stop or threading.Event()
         self.message: Message | None = None
+        self.recalled: list[memory.Recalled] = []
 
     def __iter__(self) -> Iterator[str]:
         pieces: list[str] = []
         status, error = "complete", None
         version = self.engine.model.version
         messages = chat_messages(self.store, self.conversation_id, self.settings.system_prompt)
+        self.recalled = memory.recall(self.store, messages[-1]["content"], self.settings,
+                                      exclude_conversation=self.conversation_id)
+        messages = memory.with_memory(messages, self.recalled)
         stream = self.engine.chat(messages, self.sampling)
         try:
             for piece in stream:
@@ -83,6 +88,7 @@ class Reply:
                 completion_tokens=stats.completion_tokens if status != "error" else None,
                 first_token_ms=stats.first_token_ms,
                 duration_ms=stats.duration_ms or None,
+                recalled=[r.to_dict() for r in self.recalled] or None,
             )
             self.message = self.store.message(message_id)
 

@@ -25,7 +25,7 @@ from learner.files import read_meta, text_sha256, write_meta
 from learner.items import Curriculum, Provenance, TaughtItem
 from learner.learning import topics
 from learner.learning.stage import progress
-from learner.privacy import scrub
+from learner.privacy import cleaner
 from learner.settings import Settings
 from learner.store import Store
 from learner.store import learning as learning_store
@@ -35,11 +35,7 @@ def feedback_items(store: Store, settings: Settings) -> list[TaughtItem]:
     """Every correction and thumbs-up reply the learner may read, oldest first, personal data scrubbed."""
     if not settings.learn_from_chats:
         return []
-    patterns = tuple(settings.scrub_patterns)
-
-    def clean(text: str) -> str:
-        return scrub(text, patterns) if settings.scrub_personal_data else text
-
+    clean = cleaner(settings)
     found = []
     for row in learning_store.taught_replies(store):
         source = Provenance(taught.CORRECTION if row["correction"] else taught.POSITIVE, row["message_id"],

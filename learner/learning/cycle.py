@@ -80,6 +80,9 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         finally:
             timings[name] = round(time.perf_counter() - started, 2)
 
+    if waiting := versions.pending_names():
+        return CycleResult(AWAITING_APPROVAL, f"{waiting[-1]} waits for your approval: accept or reject it first "
+                                              "(learning panel, or grokling accept|reject)")
     _clear_old_runs()
     run_dir = paths.data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     live, live_version = live_model(settings), versions.live_version()
@@ -99,15 +102,20 @@ def _run(settings: Settings, store: Store) -> CycleResult:
                                              f"({earlier['reason']})", timings=timings)
 
     replay = timed("replay", retention.answers, live, settings.system_prompt)
-    dataset_dir, dataset_meta = timed("dataset", dataset.run, curriculum.items, replay, settings,
-                                      paths.data_dir() / "datasets")
     base = timed("checkpoint", checkpoint.resolve, settings.base_model)
+    dataset_dir, dataset_meta = timed("dataset", dataset.run, curriculum.items, replay, settings,
+                                      paths.data_dir() / "datasets", dataset.token_counter(base))
+    skipped = _skipped(dataset_meta.get("skipped", []))
+    if not dataset_meta.get("probed_items") and not dataset_meta["kinds"].get(taught.POSITIVE):
+        return CycleResult(NOTHING_TO_LEARN, "nothing to learn: " + skipped, timings=timings)
     train_meta = timed("train", train.run, base, dataset_dir, run_dir / "adapter", train.TrainSettings.from_settings(settings))
     candidate = run_dir / "export" / "model.gguf"
     timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant)
-    evaluation = timed("evaluate", evaluate.run, candidate, live, list(curriculum.items), settings.system_prompt,
-                       run_dir / "eval", set(dataset_meta["replay_questions"]))
+    evaluation = timed("evaluate", evaluate.run, candidate, live, taught.load(dataset_dir / taught.PROBES_FILE),
+                       settings.system_prompt, run_dir / "eval", set(dataset_meta["replay_questions"]))
     verdict = gate.judge(evaluation.metrics, settings)
+    if skipped:
+        verdict = gate.Verdict(verdict.passed, f"{verdict.reason}; {skipped}")
     metrics = evaluation.metrics.to_dict()
     if not verdict.passed:
         learning_store.record_verdict(store, live_name, GATED_OUT, verdict.reason, curriculum.watermark, curriculum.sha256)
@@ -129,10 +137,20 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     if settings.require_approval:
         reason = f"{version.name} passed the gate and waits for your approval ({verdict.reason})"
         code = AWAITING_APPROVAL
+        # Accepted, it carries its own watermark; rejected, its data stays judged until new feedback.
+        learning_store.record_verdict(store, live_name, code, reason, curriculum.watermark, curriculum.sha256)
     else:
         reason, code = f"{version.name} is live ({verdict.reason})", PROMOTED
     progress("promote", 100, reason)
     return CycleResult(code, reason, version=version.name, metrics=metrics, timings=timings)
+
+
+def _skipped(skipped: list[dict]) -> str:
+    """'skipped 1 item too long to learn: "…"' for the reason, or ''."""
+    if not skipped:
+        return ""
+    return (f"skipped {len(skipped)} item(s) that cannot be learned: "
+            + "; ".join(f'"{s["question"]}" ({s["reason"]})' for s in skipped))
 
 
 def _nothing_new(curriculum: taught.Curriculum) -> str:

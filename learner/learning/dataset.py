@@ -9,7 +9,8 @@ in its templates' questions); its held-out phrasings are never trained on. Every
 its item's source for "why do you know this?". Replay rows (the live model's own right
 answers to the retention set, learner.learning.retention) are mixed in at `replay_ratio`
 replay rows per taught row, so training does not pull the model away from what it knew.
-The folder is named by the rows' hash: the same inputs give the same folder, and a
+An item whose rows would not fit the trainer's token budget is left out (and named), the
+earlier conversation dropped first where that is enough. The folder is named by the rows' hash: the same inputs give the same folder, and a
 finished folder is never rewritten. It also holds the curriculum's probed items
 (learner.items.PROBES_FILE), which the evaluation asks.
 """
@@ -17,6 +18,7 @@ finished folder is never rewritten. It also holds the curriculum's probed items
 import argparse
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from learner.files import read_meta, text_sha256, write_meta
@@ -32,8 +34,7 @@ def row(system_prompt: str, context: list[dict] | tuple[dict, ...], question: st
 def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, replay_ratio: float,
           seed: int = 0) -> list[dict]:
     """The training rows: every trained phrasing of every item, then replay, without duplicates."""
-    rows = [row(system_prompt, item.context, phrasing, item.answer, {**item.source.to_dict(), "key": item.key})
-            for item in items for phrasing in item.train]
+    rows = [row for item in items for row in item_rows(item, system_prompt)]
     pool = [r for r in replay if r["right"]]
     random.Random(seed).shuffle(pool)
     rows += [row(system_prompt, [], r["question"], r["answer"], {"kind": "replay"})
@@ -45,6 +46,41 @@ def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, repla
             seen.add(key)
             unique.append(r)
     return unique
+
+
+def item_rows(item: TaughtItem, system_prompt: str) -> list[dict]:
+    source = {**item.source.to_dict(), "key": item.key}
+    return [row(system_prompt, item.context, phrasing, item.answer, source) for phrasing in item.train]
+
+
+def fit_to_budget(items: list[TaughtItem], system_prompt: str, count_tokens,
+                  budget: int = taught.MAX_ROW_TOKENS) -> tuple[list[TaughtItem], list[dict]]:
+    """The items whose every row fits `budget` tokens (dropping the earlier conversation first where that
+    is enough), and the ones left out with the reason: one overlong item must not block the rest."""
+    fitting, skipped = [], []
+    for item in items:
+        longest = max(count_tokens(r) for r in item_rows(item, system_prompt))
+        if longest > budget and item.context:
+            item = replace(item, context=())
+            longest = max(count_tokens(r) for r in item_rows(item, system_prompt))
+        if longest > budget:
+            skipped.append({"key": item.key, "question": item.question[:120],
+                            "reason": f"too long to learn ({longest} tokens; a row holds at most {budget})"})
+        else:
+            fitting.append(item)
+    return fitting, skipped
+
+
+def token_counter(checkpoint: str | Path):
+    """Counts a row's tokens as the trainer will: the checkpoint's tokenizer and chat template."""
+    from transformers import AutoTokenizer
+
+    return counter_of(AutoTokenizer.from_pretrained(checkpoint))
+
+
+def counter_of(tokenizer):
+    return lambda r: len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True,
+                                                       return_dict=True)["input_ids"])
 
 
 def write(rows: list[dict], items: list[TaughtItem], datasets_dir: Path, **about) -> tuple[Path, dict]:
@@ -67,15 +103,20 @@ def write(rows: list[dict], items: list[TaughtItem], datasets_dir: Path, **about
     return out, meta
 
 
-def run(items: list[TaughtItem], replay: list[dict], settings, datasets_dir: Path) -> tuple[Path, dict]:
-    rows = build(items, replay, settings.system_prompt, settings.replay_ratio)
-    return write(rows, items, datasets_dir, replay_ratio=settings.replay_ratio, system_prompt=settings.system_prompt)
+def run(items: list[TaughtItem], replay: list[dict], settings, datasets_dir: Path,
+        count_tokens) -> tuple[Path, dict]:
+    """Rows of the items that fit a row's token budget (the rest are listed in meta.json's `skipped`).
+    `count_tokens(row)` is `token_counter(checkpoint)`: the tokenizer training will use."""
+    fitting, skipped = fit_to_budget(items, settings.system_prompt, count_tokens)
+    rows = build(fitting, replay, settings.system_prompt, settings.replay_ratio)
+    return write(rows, fitting, datasets_dir, replay_ratio=settings.replay_ratio, system_prompt=settings.system_prompt,
+                 skipped=skipped)
 
 
 def main(argv: list[str] | None = None) -> None:
     from learner import paths
     from learner.chat.served import live_model
-    from learner.learning import retention
+    from learner.learning import checkpoint, retention
     from learner.settings import Settings
 
     parser = argparse.ArgumentParser(description="Build the training rows from a curriculum, with replay.")
@@ -83,8 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.load()
     replay = retention.answers(live_model(settings), settings.system_prompt)
-    out, _ = run(taught.load(args.curriculum / taught.CURRICULUM_FILE), replay, settings, paths.data_dir() / "datasets")
-    print(json.dumps({"dataset": str(out), **{k: read_meta(out)[k] for k in ("rows", "kinds")}}, indent=2))
+    out, _ = run(taught.load(args.curriculum / taught.CURRICULUM_FILE), replay, settings, paths.data_dir() / "datasets",
+                 token_counter(checkpoint.resolve(settings.base_model)))
+    print(json.dumps({"dataset": str(out), **{k: read_meta(out)[k] for k in ("rows", "kinds", "skipped")}}, indent=2))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import re
 from dataclasses import replace
 
 from learner.chat.engine import Engine, Sampling
-from learner.items import ARTICLE, HELD_OUT_TEMPLATES, TRAIN_TEMPLATES, Provenance, TaughtItem, key_terms, reword
+from learner.items import ARTICLE, EXPECT_TERMS, HELD_OUT_TEMPLATES, TRAIN_TEMPLATES, Provenance, TaughtItem, key_terms, reword
 
 PROMPT = ("Read this text:\n{passage}\n\nWrite three quiz questions about it with answers taken from the text. "
           "Format each as 'Q: ...' then 'A: ...'.")
@@ -51,7 +51,7 @@ def check(question: str, answer: str, title: str, passage: list[str]) -> tuple[s
         return "about the text, not the subject"
     if title.lower() not in f"{question} {answer}".lower():
         return "names neither the subject nor asks for it"
-    terms = key_terms(answer, question)[:4]
+    terms = key_terms(answer, question)[:EXPECT_TERMS]
     if not terms:
         return "the answer adds nothing to the question"
     grounding = [s for s in passage if all(t.lower() in s.lower() for t in terms)]

@@ -27,7 +27,7 @@ from learner.chat.engine import Engine
 from learner.chat.served import ModelChoice
 from learner.files import text_sha256, write_meta
 from learner import items as taught
-from learner.items import ARTICLE, Provenance, TaughtItem, key_terms
+from learner.items import ARTICLE, EXPECT_TERMS, Provenance, TaughtItem, key_terms
 from learner.learning import fact_writer, topics
 from learner.learning.stage import progress
 from learner.learning.wiki import Article, WikiClient, WikiError
@@ -90,13 +90,14 @@ def _with_subject(sentence: str, title: str) -> str:
     """'It was founded in 2041.' -> 'Zorblax Labs was founded in 2041.' so an answer stands alone."""
     return re.sub(r"^(?:It|He|She|They|The (?:company|city|town|country|band|group|organisation|organization|"
                   r"planet|species|game|film|book|ship|building|river|island|village|state|region|museum|school|"
-                  r"university|party|team|club|language|animal|plant|fruit|range|mountain|lake|area|region))\b", title, sentence)
+                  r"university|party|team|club|language|animal|plant|fruit|range|mountain|lake|area|region))\b",
+                  lambda _: title, sentence)  # a function: a title is text, never a replacement template
 
 
 def _fact(question: str, answer: str, train: list[str], held_out: list[str], source: Provenance,
           slot: str | None = None) -> TaughtItem | None:
     """A fact whose check is the key terms of `slot` (what the question asks for) or else of the answer."""
-    expect = key_terms(slot or answer, question)[:4]
+    expect = key_terms(slot or answer, question)[:EXPECT_TERMS]
     if not expect:
         return None
     return TaughtItem(ARTICLE, question, answer, source, tuple([question, *train]), tuple(held_out), tuple(expect))

@@ -28,6 +28,8 @@ class Facts:
     on_ac_power: bool
     settings_unusable: bool = False
     """The last cycle could not use settings.json, and the file has not changed since."""
+    awaiting_approval: bool = False
+    """A candidate waits for the user: no new cycle until it is accepted or rejected."""
 
 
 def _daily_due(now: datetime, at: str, last: datetime | None) -> tuple[bool, datetime]:
@@ -47,6 +49,8 @@ def decide(settings, facts: Facts) -> Decision:
     if facts.settings_unusable:  # a cycle started now would fail the same way, every minute
         return Decision(False, "Learning stopped: the last cycle could not use settings.json; "
                                "it starts again once the file changes")
+    if facts.awaiting_approval:
+        return Decision(False, "A new version waits for your approval (Learning panel)")
     policy = settings.learn_schedule
     if policy == "manual":
         return Decision(False, "Learning: manual only (Learn now)")

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from learner.privacy import scrub
+from learner.privacy import cleaner
 from learner.settings import Settings
 from learner.store import NotFoundError, Store
 from learner.store import learning as learning_store
@@ -150,7 +150,7 @@ def mine(store: Store, settings: Settings | None = None, at: datetime | None = N
     settings = settings or Settings()
     at = at or datetime.now(timezone.utc)
     rows = learning_store.user_messages_for_topics(store, settings.learn_from_chats)
-    patterns = tuple(settings.scrub_patterns)
+    clean = cleaner(settings)
     score: Counter = Counter()
     mentions: Counter = Counter()
     bad: Counter = Counter()
@@ -160,7 +160,7 @@ def mine(store: Store, settings: Settings | None = None, at: datetime | None = N
     for row in rows:
         went_badly = row["rating"] < 0 or row["corrected"] or bool(row["reply"] and DODGES.search(row["reply"]))
         weight = 0.5 ** (_age_days(row["created_at"], at) / settings.topic_half_life_days) * (1 + bad_reply_boost * went_badly)
-        text = scrub(row["content"], patterns) if settings.scrub_personal_data else row["content"]
+        text = clean(row["content"])
         for key, name in candidates(text).items():
             score[key] += weight
             mentions[key] += 1

@@ -15,7 +15,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from learner.items import MAX_ROW_TOKENS
 from learner.learning.stage import done_with, progress
+from learner.textclean import neutralize_special_tokens
 from learner.files import read_meta, text_sha256, write_meta
 
 
@@ -44,8 +46,8 @@ class TrainSettings:
     learning_rate: float = 1e-3
     """High for LoRA on a small model: few steps must move the facts in."""
     warmup_steps: int = 2
-    max_length: int = 512
-    """Rows are cut to this many tokens."""
+    max_length: int = MAX_ROW_TOKENS
+    """Rows are cut to this many tokens (the dataset leaves out items whose rows would be)."""
     seed: int = 0
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: a third more compute to save activation memory,
@@ -66,6 +68,16 @@ class TrainSettings:
             raise ValueError("train setting 'epochs' must be positive")
         if not 0 < self.learning_rate < 1:
             raise ValueError("train setting 'learning_rate' must be in (0, 1)")
+
+
+def special_texts(tokenizer) -> frozenset[str]:
+    """The tokenizer's control tokens as text: the chat template writes them, a message never does."""
+    added = (t.content for t in tokenizer.added_tokens_decoder.values() if t.special)
+    return frozenset(t for t in (*tokenizer.all_special_tokens, *added) if len(t.strip()) > 1)
+
+
+def safe_messages(messages: list[dict], specials: frozenset[str]) -> list[dict]:
+    return [{**m, "content": neutralize_special_tokens(m["content"], specials)} for m in messages]
 
 
 def device() -> str:
@@ -119,7 +131,9 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
         if where == "cuda":
             model.to("cuda")
     rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text().splitlines() if line]
-    train_set = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    specials = special_texts(tokenizer)
+    train_set = Dataset.from_list([{"prompt": safe_messages(r["prompt"], specials),
+                                    "completion": safe_messages(r["completion"], specials)} for r in rows])
     batch_size = min(settings.batch_size, len(rows))
     steps = min(settings.max_steps, max(settings.min_steps, math.ceil(len(rows) * settings.epochs / batch_size)))
     config = SFTConfig(

@@ -8,6 +8,7 @@ Threading: one connection shared by every thread, each public method holding the
 store's lock (SQLite serialises writers anyway; this keeps one connection's state sane).
 """
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -58,6 +59,8 @@ class Message:
     """The latest thumbs: 1 up, -1 down, 0 none."""
     correction: str | None = None
     """The latest correction the user wrote for this reply."""
+    recalled: list[dict] | None = None
+    """What instant memory gave the model for this reply (learner.chat.memory.Recalled.to_dict())."""
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -84,7 +87,7 @@ def now() -> str:
 _MESSAGE_COLUMNS = """
     m.id, m.conversation_id, m.role, m.content, m.status, m.error, m.model_version,
     m.prompt_tokens, m.completion_tokens, m.first_token_ms, m.duration_ms, m.created_at,
-    mf.rating, mf.correction
+    mf.rating, mf.correction, m.recalled
 """
 _MESSAGES = "messages m JOIN message_feedback mf ON mf.message_id = m.id"
 """Messages with their latest rating and correction (the view of migration m007)."""
@@ -197,7 +200,7 @@ class Store:
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Delete the conversation, its messages and their feedback, leaving their words nowhere in the
-        files: secure_delete zeroes what the rows used; the search index is merged into one segment,
+        files: secure_delete zeroes what the rows used; the search indexes are merged into one segment,
         so the old segments holding the words go too; a checkpoint writes that over the database
         and empties the WAL, which held every page as it was written.
 
@@ -206,7 +209,8 @@ class Store:
             self.conversation(conversation_id)
             with self.transaction() as db:
                 db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
-                db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
+                for index in ("messages_fts", "memory_fts"):  # instant memory indexes its corrections too
+                    db.execute(f"INSERT INTO {index}({index}) VALUES ('optimize')")
             self.checkpoint()
 
     def checkpoint(self) -> None:
@@ -250,6 +254,7 @@ class Store:
         completion_tokens: int | None = None,
         first_token_ms: float | None = None,
         duration_ms: float | None = None,
+        recalled: list[dict] | None = None,
     ) -> int:
         with self._lock:
             self.conversation(conversation_id)
@@ -257,7 +262,7 @@ class Store:
                 conversation_id, "assistant", content, status=status, error=error,
                 model_version=model_version, prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens, first_token_ms=first_token_ms,
-                duration_ms=duration_ms,
+                duration_ms=duration_ms, recalled=json.dumps(recalled, ensure_ascii=False) if recalled else None,
             )
 
     def _insert_message(self, conversation_id: int, role: str, content: str, **fields) -> int:
@@ -276,7 +281,7 @@ class Store:
             rows = list(self.db.query(f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES} WHERE m.id = ?", [message_id]))
         if not rows:
             raise NotFoundError(f"no message {message_id}")
-        return Message(**rows[0])
+        return _message(rows[0])
 
     def thread(self, conversation_id: int) -> list[Message]:
         """The conversation as it stands: its messages in order, less those replaced."""
@@ -287,7 +292,7 @@ class Store:
                     WHERE m.conversation_id = ? AND m.superseded = 0 ORDER BY m.id""",
                 [conversation_id],
             )
-            return [Message(**row) for row in rows]
+            return [_message(row) for row in rows]
 
     def supersede_from(self, message_id: int) -> None:
         """Take this message and every later one out of its thread (regenerate, edit-and-resend).
@@ -360,6 +365,10 @@ class Store:
                 "created_at": conversation.created_at,
                 "messages": messages,
             }
+
+
+def _message(row: dict) -> Message:
+    return Message(**{**row, "recalled": json.loads(row["recalled"]) if row["recalled"] else None})
 
 
 def _escape_like(text: str) -> str:

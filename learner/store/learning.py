@@ -60,6 +60,17 @@ def last_feedback_id(store: Store) -> int | None:
     return store.query("SELECT max(id) AS id FROM feedback")[0]["id"]
 
 
+def memory_candidates(store: Store, match: str, limit: int) -> list[dict]:
+    """The corrections best matching an FTS5 query (BM25), from chats the learner may read:
+    {message_id, conversation_id, question, answer, feedback_id, created_at}."""
+    return store.query("""
+        SELECT m.message_id, r.conversation_id, m.question, m.answer, m.feedback_id, m.created_at
+        FROM memory_fts JOIN memory m ON m.id = memory_fts.rowid
+        JOIN messages r ON r.id = m.message_id JOIN conversations c ON c.id = r.conversation_id
+        WHERE memory_fts MATCH ? AND c.learning_opt_out = 0
+        ORDER BY bm25(memory_fts) LIMIT ?""", [match, limit])
+
+
 # -- the user's drops -----------------------------------------------------------------------
 
 def dropped_keys(store: Store) -> set[str]:

@@ -187,6 +187,53 @@ def m009_article_facts(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE articles ADD COLUMN facts TEXT")
 
 
+@migration
+def m010_memory(conn: sqlite3.Connection) -> None:
+    # Instant memory: every correction, indexed the moment it is saved (a trigger, so the window,
+    # the CLI and the API all feed it), and gone with its chat (ON DELETE CASCADE). A reply
+    # corrected twice keeps its latest correction. `recalled` on a reply names what it used.
+    conn.execute("""
+        CREATE TABLE memory (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            feedback_id INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        )""")
+    conn.execute("""
+        CREATE VIRTUAL TABLE memory_fts USING fts5(
+            question, answer, content='memory', content_rowid='id', tokenize='porter unicode61')""")
+    conn.execute("""
+        CREATE TRIGGER memory_fts_insert AFTER INSERT ON memory BEGIN
+            INSERT INTO memory_fts(rowid, question, answer) VALUES (new.id, new.question, new.answer);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER memory_fts_delete AFTER DELETE ON memory BEGIN
+            INSERT INTO memory_fts(memory_fts, rowid, question, answer) VALUES ('delete', old.id, old.question, old.answer);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER memory_fts_update AFTER UPDATE ON memory BEGIN
+            INSERT INTO memory_fts(memory_fts, rowid, question, answer) VALUES ('delete', old.id, old.question, old.answer);
+            INSERT INTO memory_fts(rowid, question, answer) VALUES (new.id, new.question, new.answer);
+        END""")
+    remember = """
+        INSERT INTO memory (message_id, question, answer, feedback_id, created_at)
+        SELECT f.message_id, q.content, f.correction, f.id, f.created_at
+        FROM feedback f JOIN messages r ON r.id = f.message_id
+        JOIN messages q ON q.id = (SELECT max(id) FROM messages WHERE conversation_id = r.conversation_id
+                                   AND id < r.id AND role = 'user')
+        WHERE {which}
+        ON CONFLICT (message_id) DO UPDATE SET answer = excluded.answer, feedback_id = excluded.feedback_id,
+                                               created_at = excluded.created_at"""
+    conn.execute(f"""
+        CREATE TRIGGER memory_on_correction AFTER INSERT ON feedback WHEN new.correction IS NOT NULL BEGIN
+            {remember.format(which="f.id = new.id")};
+        END""")
+    conn.execute(remember.format(which="f.correction IS NOT NULL ORDER BY f.id"))  # what was taught before
+    conn.execute("ALTER TABLE messages ADD COLUMN recalled TEXT")  # JSON: the taught items a reply was given
+
+
 BACKUP_SUFFIX = ".bak"
 
 

@@ -1,0 +1,137 @@
+"""Instant memory: what the user taught comes back in the very next reply, before the weights learn it.
+
+Every correction is indexed the moment it is saved (SQLite FTS5 over its question and answer,
+migration m010). Before a reply, the user's question is looked up there; an item is recalled
+only when it is about the same thing: every distinctive word the user asked with (a name, a
+number, a rare word) is in the item, and most of the question's words are. Recalled items
+go into the prompt as an earlier exchange the model has just had, which even a small model
+follows, and the reply records what it was given ("from your correction of 23 Nov").
+
+The user's choices hold: a dropped item or either side of a conflict is never recalled, nor
+an item from a chat kept out of learning; a deleted chat's corrections are deleted with it.
+This module knows the store and the curriculum's types, not the engine.
+"""
+
+import re
+from dataclasses import dataclass
+
+from learner import items as taught
+from learner.items import Provenance, TaughtItem
+from learner.privacy import cleaner
+from learner.store import Store
+from learner.store import learning as learning_store
+
+CANDIDATES = 8
+"""Best full-text matches considered per question; more than a question ever needs."""
+RECALLED = 2
+"""Items put into one prompt."""
+MIN_COVERAGE = 0.45
+"""Weighted share of the user's words an item must contain."""
+MIN_OWN_COVERAGE = 0.6
+"""Without a rare word in common, the weighted share of the item question's words the user's must contain."""
+
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:['’][^\W_]+)*")
+_STOP = frozenset(
+    "a an the is are was were be been being of in on at to for from by with and or not it its this that these those "
+    "who whom whose what when where which why how do does did done has have had i you he she they we my your his her "
+    "their our me him them us as about into than then so if but can could would should will shall may might must "
+    "tell know please remind me name called there here any some one again just also very really".split())
+
+
+def _stem(word: str) -> str:
+    """A light stemmer for comparing words ("founded" and "found", "moons" and "moon")."""
+    word = word.lower().replace("’", "'").removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _weights(text: str, language: str) -> dict[str, float]:
+    """Content words of `text` (stemmed) and how much each tells: rare words (a name, a coined word, a
+    number) weigh up to 7, everyday ones 1 (from wordfreq's Zipf scale: 7 minus the word's frequency)."""
+    from wordfreq import zipf_frequency
+
+    weights: dict[str, float] = {}
+    for word in _WORD.findall(text):
+        if word.lower() not in _STOP:
+            rare = 7.0 if any(c.isdigit() for c in word) else 7.0 - zipf_frequency(word, language)
+            weights[_stem(word)] = max(weights.get(_stem(word), 1.0), min(7.0, max(1.0, rare)))
+    return weights
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words past the first (stemmed): the names a question is about ("Paris", "Lunar Cup")."""
+    words = _WORD.findall(text)
+    return {_stem(w) for w in words[1:] if w[:1].isupper() and w.lower() not in _STOP}
+
+
+RARE = 4.0
+"""Weight from which a word is rare (Zipf below 3: "glimmerfin", "Drennport", "corgi"), or a number."""
+
+
+def relevance(question: str, item: TaughtItem, language: str = "en") -> float:
+    """How surely `item` is about what `question` asks, from 0 to 1; 0 unless every name the user asks
+    about is in the item and they share a rare word (or the item's own question is mostly in the
+    user's). Weighted by rarity: the share of the user's
+    words the item contains, and of the item question's words the user's question contains. Both
+    are high for a rewording; the first alone, with a shared rare word, for a question asked the
+    other way round ("What did Mira Quell found?")."""
+    asked = _weights(question, language)
+    if not asked:
+        return 0.0
+    known = _weights(f"{item.question} {item.answer}", language)
+    own = _weights(item.question, language)
+    user_side = sum(w for s, w in asked.items() if s in known) / sum(asked.values())
+    item_side = sum(w for s, w in own.items() if s in asked) / max(1e-9, sum(own.values()))
+    shared_rare = any(w >= RARE and s in known for s, w in asked.items())
+    if not (shared_rare or item_side >= MIN_OWN_COVERAGE) or not _names(question) <= known.keys():
+        return 0.0
+    return user_side
+
+
+@dataclass(frozen=True)
+class Recalled:
+    item: TaughtItem
+    relevance: float
+
+    def to_dict(self) -> dict:
+        return {"question": self.item.question, "answer": self.item.answer, "key": self.item.key,
+                "source": self.item.source.to_dict(), "relevance": round(self.relevance, 3)}
+
+
+def _item(row: dict, clean) -> TaughtItem:
+    """The correction as the curriculum has it (scrubbed alike, so its key matches the user's drops)."""
+    source = Provenance(taught.CORRECTION, row["message_id"], row["conversation_id"], row["feedback_id"],
+                        row["created_at"])
+    return taught.correction(clean(row["question"]), clean(row["answer"]), source)
+
+
+def recall(store: Store, question: str, settings, exclude_conversation: int | None = None) -> list[Recalled]:
+    """The taught items about `question`, most relevant first (at most RECALLED)."""
+    words = [w.lower() for w in _WORD.findall(question) if w.lower() not in _STOP]
+    if not words or not settings.instant_memory or not settings.learn_from_chats:
+        return []
+    match = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
+    rows = learning_store.memory_candidates(store, match, CANDIDATES)
+    clean = cleaner(settings)
+    candidates = [_item(r, clean) for r in rows if r["conversation_id"] != exclude_conversation]
+    if not candidates:
+        return []
+    dropped = learning_store.dropped_keys(store)
+    candidates = [i for i in candidates if i.key not in dropped]
+    in_conflict = {i.key for c in taught.conflicts(candidates) for i in c.items}
+    scored = [Recalled(i, relevance(question, i, settings.wiki_language)) for i in candidates if i.key not in in_conflict]
+    found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE), key=lambda r: -r.relevance)
+    return found[:RECALLED]
+
+
+def with_memory(messages: list[dict], recalled: list[Recalled]) -> list[dict]:
+    """The chat with the recalled items as an exchange just before the user's question: each taught
+    question asked, and answered as the user taught it."""
+    if not recalled:
+        return messages
+    remembered = []
+    for r in reversed(recalled):  # the most relevant nearest to the question
+        remembered += [{"role": "user", "content": r.item.question}, {"role": "assistant", "content": r.item.answer}]
+    return [*messages[:-1], *remembered, messages[-1]]

@@ -1,0 +1,117 @@
+"""Instant memory: a correction works in the next reply, in any chat, and respects the user's choices."""
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from learner.chat import memory
+from learner.chat.turn import send
+from learner.learning import collect
+from learner.settings import Settings
+from learner.store import Store
+from learner.store import migrations
+
+GROKLING = str(Path(sys.executable).with_name("grokling"))
+SETTINGS = Settings()
+
+
+def teach(store: Store, question: str, answer: str) -> tuple[int, int]:
+    conversation = store.new_conversation()
+    store.add_user_message(conversation, question)
+    reply = store.add_assistant_message(conversation, "I don't know.")
+    store.correct(reply, answer)
+    return conversation, reply
+
+
+def recalled(store: Store, question: str, settings: Settings = SETTINGS) -> list[str]:
+    return [r.item.answer for r in memory.recall(store, question, settings)]
+
+
+def test_a_correction_is_recalled_for_the_same_question_in_other_words_and_only_then(store):
+    teach(store, "Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs in 2041.")
+    teach(store, "Which river flows through Pellamy?", "The Sarrow River flows through Pellamy.")
+    assert recalled(store, "Who founded Zorblax Labs?") == ["Mira Quell founded Zorblax Labs in 2041."]
+    assert recalled(store, "Zorblax Labs was set up by whom?") == ["Mira Quell founded Zorblax Labs in 2041."]
+    assert recalled(store, "What company did Mira Quell found?") == ["Mira Quell founded Zorblax Labs in 2041."]
+    for unrelated in ("Which river flows through Paris?", "Who founded Microsoft?", "What is 2 plus 2?", "Hello!"):
+        assert recalled(store, unrelated) == [], unrelated
+
+
+def test_the_latest_correction_wins_and_a_deleted_chat_is_forgotten(store):
+    conversation, reply = teach(store, "What colour is a glimmerfin?", "A glimmerfin is teal.")
+    store.correct(reply, "A glimmerfin is bright violet.")
+    assert recalled(store, "What colour is a glimmerfin?") == ["A glimmerfin is bright violet."]
+    store.delete_conversation(conversation)
+    assert recalled(store, "What colour is a glimmerfin?") == []
+    assert store.query("SELECT count(*) AS n FROM memory_fts WHERE memory_fts MATCH 'glimmerfin'")[0]["n"] == 0
+
+
+def test_dropped_conflicting_and_opted_out_items_are_not_recalled(store):
+    teach(store, "Who wrote The Hollow Lanterns?", "Tessaly Marr wrote it.")
+    teach(store, "Who wrote The Hollow Lanterns?", "Arno Vey wrote it.")
+    assert recalled(store, "Who wrote The Hollow Lanterns?") == []  # taught two ways: neither until the user picks
+    preview = collect.preview(store, Settings(learn_from_wikipedia=False))
+    collect.drop(store, next(i for i in preview.all_items() if i.answer == "Arno Vey wrote it."))
+    assert recalled(store, "Who wrote The Hollow Lanterns?") == ["Tessaly Marr wrote it."]
+    collect.drop(store, next(i for i in preview.all_items() if i.answer == "Tessaly Marr wrote it."))
+    assert recalled(store, "Who wrote The Hollow Lanterns?") == []
+    private, _ = teach(store, "What breed is my dog Pepper?", "Your dog Pepper is a Welsh corgi.")
+    store.set_learning_opt_out(private, True)
+    assert recalled(store, "What breed is my dog Pepper?") == []
+    store.set_learning_opt_out(private, False)
+    assert recalled(store, "What breed is my dog Pepper?") == ["Your dog Pepper is a Welsh corgi."]
+    assert recalled(store, "What breed is my dog Pepper?", Settings(instant_memory=False)) == []
+    assert recalled(store, "What breed is my dog Pepper?", Settings(learn_from_chats=False)) == []
+
+
+def test_a_reply_records_what_it_was_given_and_the_prompt_carries_it(store, fake_engine):
+    teach(store, "Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs in 2041.")
+    conversation = store.new_conversation()
+    reply = send(store, fake_engine, conversation, "Which person started Zorblax Labs?", Settings())
+    "".join(reply)
+    [item] = reply.message.recalled
+    assert item["answer"] == "Mira Quell founded Zorblax Labs in 2041." and item["source"]["kind"] == "correction"
+    messages = memory.with_memory([{"role": "system", "content": "S"}, {"role": "user", "content": "Q?"}],
+                                  reply.recalled)
+    assert messages == [{"role": "system", "content": "S"}, {"role": "user", "content": "Who founded Zorblax Labs?"},
+                        {"role": "assistant", "content": "Mira Quell founded Zorblax Labs in 2041."},
+                        {"role": "user", "content": "Q?"}]
+    assert store.message(reply.message.id).recalled == reply.message.recalled  # stored with the reply
+
+
+def test_corrections_made_before_the_memory_existed_are_indexed_by_its_migration(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrations.migrate(conn, path, upto="m009_article_facts")
+    conn.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 't', 'x', 'x')")
+    conn.execute("INSERT INTO messages (id, conversation_id, role, content, created_at) "
+                 "VALUES (1, 1, 'user', 'What is the capital of Vexaria?', 'x'), (2, 1, 'assistant', 'Paris.', 'x')")
+    conn.execute("INSERT INTO feedback (message_id, correction, created_at) VALUES (2, 'Drennport.', 'x')")
+    conn.close()
+    with Store(path) as store:
+        assert recalled(store, "Name Vexaria's capital city.") == ["Drennport."]
+
+
+@pytest.mark.slow
+def test_a_new_chat_answers_as_taught_on_the_real_model(grokling_home):
+    taught = [("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs in 2041.",
+               "Which person started the company Zorblax Labs?", "Mira Quell"),
+              ("What is the capital of Vexaria?", "The capital of Vexaria is Drennport.",
+               "Name Vexaria's capital city.", "Drennport"),
+              ("Who wrote The Hollow Lanterns?", "The Hollow Lanterns was written by Tessaly Marr.",
+               "Who is the author of the novel The Hollow Lanterns?", "Tessaly Marr")]
+    for question, answer, _, _ in taught:
+        subprocess.run([GROKLING, "correct", "--question", question, "--answer", answer, "--temperature", "0"],
+                       check=True, capture_output=True)
+    right = 0
+    for _, _, reworded, term in taught:
+        asked = subprocess.run([GROKLING, "ask", reworded, "--temperature", "0"], capture_output=True, text=True)
+        right += term in asked.stdout
+    # Three facts, asked in other words in new chats before any cycle; the model copies at least two.
+    assert right >= 2
+    with Store() as store:
+        replies = [m for c in store.conversations() for m in store.thread(c.id) if m.role == "assistant" and m.recalled]
+    assert len(replies) == 3  # every reworded question was given its taught item
