@@ -3,6 +3,7 @@
     grokling ask "QUESTION" [--temperature T] [--conversation ID]
     grokling correct --question Q --answer A
     grokling export --format jsonl [--output FILE]
+    grokling serve [--port N] [--api-key KEY]
     grokling learn --now
     grokling versions [--json]
     grokling rollback [VERSION]
@@ -15,13 +16,15 @@ Exit status: 0 done; 1 the model failed to answer (the reason is printed and sto
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
 learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy,
 6 waiting for your approval. `data delete` exits 5 while a cycle runs or a window is open.
-`chats delete` exits 1 when you answer no.
+`chats delete` exits 1 when you answer no. `serve` runs until Ctrl+C.
 """
 
 import argparse
+import dataclasses
 import json
 import sqlite3
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +38,12 @@ from learner.store import NotFoundError, Store
 from learner.versions import VersionError
 from learner.files import atomic_write_text
 from learner.textclean import EmptyMessageError, clean_message
+
+
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every conversation with its feedback")
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    serve = commands.add_parser("serve", help="an OpenAI-compatible API on 127.0.0.1 for other apps; chats are stored")
+    serve.add_argument("--port", type=_port, help="default: the api_port setting (8765); 0 picks a free one")
+    serve.add_argument("--api-key", help="a key clients must send as Authorization: Bearer KEY "
+                                         "(default: the api_key setting; none: no key)")
 
     learn = commands.add_parser("learn", help="run one learning cycle now, with a progress bar")
     learn.add_argument("--now", action="store_true", required=True, help="start the cycle immediately")
@@ -138,7 +152,7 @@ def cmd_ask(args) -> int:
     store = Store()
     conversation_id = args.conversation
     if conversation_id is None:
-        conversation_id = store.new_conversation()
+        conversation_id = store.new_conversation(source="cli")
     else:
         store.conversation(conversation_id)  # a clear error for an unknown id, before loading the model
     return 0 if _ask_and_stream(store, conversation_id, args.question, args) is not None else 1
@@ -148,7 +162,7 @@ def cmd_correct(args) -> int:
     clean_message(args.question)
     clean_message(args.answer)
     store = Store()
-    conversation_id = store.new_conversation()
+    conversation_id = store.new_conversation(source="cli")
     reply_id = _ask_and_stream(store, conversation_id, args.question, args)
     if reply_id is None:
         return 1
@@ -163,6 +177,46 @@ def cmd_export(args) -> int:
         atomic_write_text(args.output, "".join(lines))
     else:
         sys.stdout.writelines(lines)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import logging
+
+    from learner.api import ApiServer, ServeError
+
+    settings = Settings.load()
+
+    def current_settings() -> Settings:
+        # Read again for each exchange, so a change made in the window applies to the next one; a file
+        # broken meanwhile leaves the last good settings in force.
+        nonlocal settings
+        try:
+            settings = Settings.load_with_problems()[0]
+        except SettingsError:
+            pass
+        return settings
+
+    port = settings.api_port if args.port is None else args.port
+    # A key given here is checked as the setting is (it travels in a header).
+    api_key = settings.api_key if args.api_key is None else dataclasses.replace(settings, api_key=args.api_key).api_key
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # a line per request, on stderr
+    store = Store()
+    engine = Engine.from_settings(settings)
+    server = ApiServer(store, current_settings, port=port, api_key=api_key, follow_live=True)
+    try:
+        server.start(engine)
+        print(f"grokling serves {engine.model.display_name} ({engine.model.version}) at {server.url}"
+              f"{' (key required)' if server.api_key else ''}; Ctrl+C stops", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    except ServeError as e:
+        print(f"grokling: {e}", file=sys.stderr)
+        return 2
+    finally:
+        server.stop()
+        engine.close()
     return 0
 
 
@@ -284,10 +338,11 @@ def cmd_chats(args) -> int:
     if not chats:
         print("No chats yet.")
     else:
-        print(f"{'id':>5}  {'updated':<16}  {'messages':>8}  {'learning':<8}  title")
+        print(f"{'id':>5}  {'updated':<16}  {'from':<6}  {'messages':>8}  {'learning':<8}  title")
     for c in chats:
         updated = datetime.fromisoformat(c["updated_at"]).astimezone().strftime("%Y-%m-%d %H:%M")
-        print(f"{c['id']:>5}  {updated:<16}  {c['messages']:>8}  {'yes' if c['learning'] else 'no':<8}  {c['title']}")
+        print(f"{c['id']:>5}  {updated:<16}  {c['source']:<6}  {c['messages']:>8}  {'yes' if c['learning'] else 'no':<8}  "
+              f"{c['title']}")
     return 0
 
 
@@ -320,7 +375,7 @@ def cmd_topics(args) -> int:
 
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
             "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
-            "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats}
+            "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats, "serve": cmd_serve}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -63,6 +63,14 @@ class Settings:
     system_prompt: str = dataclasses.field(default_factory=default_system_prompt)
     """The system prompt of new conversations (each conversation can override it)."""
 
+    api_port: int = 8765
+    """The port of the local OpenAI-compatible API (`grokling serve`, or the window's toggle); it listens on
+    127.0.0.1 only, so only apps on this computer reach it."""
+
+    api_key: str | None = None
+    """The key other apps must send to the local API (Authorization: Bearer KEY). None: any app on this
+    computer may use it."""
+
     base_model: str | None = None
     """The HF checkpoint learning starts from: a local folder or a hub id. None: derived from the embedded GGUF."""
 
@@ -313,6 +321,9 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_tokens": (_between(1, 131071), "between 1 and n_ctx - 1"),
     "repeat_penalty": (_positive_up_to(5), "in (0, 5]"),
     "system_prompt": (lambda v: v.strip() != "", "a non-empty text"),
+    "api_port": (_between(1024, 65535), "between 1024 and 65535"),
+    # It travels in an HTTP header: printable ASCII, and no space to split "Bearer KEY" on.
+    "api_key": (lambda v: re.fullmatch(r"[!-~]+", v) is not None, "printable ASCII without spaces, or null"),
     "base_model": (lambda v: v.strip() != "", "a folder or a hub id, or null"),
     "quant": (lambda v: v in QUANTS, f"one of {', '.join(QUANTS)}"),
     "train_epochs": (_positive_up_to(100), "in (0, 100]"),

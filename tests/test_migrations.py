@@ -21,7 +21,7 @@ def test_a_fresh_in_memory_database_gets_every_migration_in_order():
                                           "AND name NOT LIKE '%_fts%'")}
     assert {t: columns(conn, t) for t in tables} == {
         "_migrations": {"name", "applied_at"},
-        "conversations": {"id", "title", "system_prompt", "created_at", "updated_at", "learning_opt_out"},
+        "conversations": {"id", "title", "system_prompt", "created_at", "updated_at", "learning_opt_out", "source"},
         "messages": {"id", "conversation_id", "role", "content", "status", "error", "model_version", "prompt_tokens",
                      "completion_tokens", "first_token_ms", "duration_ms", "superseded", "created_at", "recalled"},
         "feedback": {"id", "message_id", "rating", "correction", "created_at"},

@@ -39,6 +39,8 @@ class Conversation:
     created_at: str
     updated_at: str
     learning_opt_out: int = 0
+    source: str = "window"
+    """Where it was had: "window", "cli" (grokling ask|correct) or "api" (another app, learner.api)."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,12 @@ class Store:
 
     # -- conversations ---------------------------------------------------------------
 
-    def new_conversation(self, title: str = "New chat", system_prompt: str | None = None) -> int:
+    def new_conversation(self, title: str = "New chat", system_prompt: str | None = None, source: str = "window") -> int:
         with self._lock:
             stamp = now()
             return self.db["conversations"].insert(
-                {"title": title, "system_prompt": system_prompt, "created_at": stamp, "updated_at": stamp}
+                {"title": title, "system_prompt": system_prompt, "created_at": stamp, "updated_at": stamp,
+                 "source": source}
             ).last_pk
 
     def conversation(self, conversation_id: int) -> Conversation:
@@ -175,10 +178,10 @@ class Store:
             return [Conversation(**row) for row in rows]
 
     def conversation_summaries(self) -> list[dict]:
-        """Newest first: {id, title, created_at, updated_at, messages (in the thread), learning (not opted out)}."""
+        """Newest first: {id, title, created_at, updated_at, source, messages (in the thread), learning (not opted out)}."""
         with self._lock:
             rows = self.db.query("""
-                SELECT c.id, c.title, c.created_at, c.updated_at,
+                SELECT c.id, c.title, c.created_at, c.updated_at, c.source,
                        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.superseded = 0) AS messages,
                        c.learning_opt_out = 0 AS learning
                 FROM conversations c ORDER BY c.updated_at DESC, c.id DESC""")
@@ -306,6 +309,26 @@ class Store:
                 "UPDATE messages SET superseded = 1 WHERE conversation_id = ? AND id >= ?",
                 [message.conversation_id, message_id],
             )
+
+    def api_conversation_continued(self, system_prompt: str | None, thread: list[tuple[str, str]]) -> int | None:
+        """The API conversation that a request repeating `thread` ((role, content) pairs, as stored) under
+        `system_prompt` continues: a chat app sends the whole chat each turn, and each turn belongs in the
+        one conversation. The most recent such conversation; None if there is none."""
+        if not thread:
+            return None
+        with self._lock:
+            rows = self.db.query(
+                """SELECT c.id FROM conversations c
+                   JOIN messages m ON m.id = (SELECT max(id) FROM messages
+                                              WHERE conversation_id = c.id AND superseded = 0)
+                   WHERE c.source = 'api' AND c.system_prompt IS ? AND m.role = ? AND m.content = ?
+                   ORDER BY c.updated_at DESC, c.id DESC""",
+                [system_prompt, *thread[-1]],
+            )
+            for row in rows:
+                if [(m.role, m.content) for m in self.thread(row["id"])] == thread:
+                    return row["id"]
+        return None
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Full-text search over every message, best match first."""

@@ -234,6 +234,14 @@ def m010_memory(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN recalled TEXT")  # JSON: the taught items a reply was given
 
 
+@migration
+def m011_conversation_source(conn: sqlite3.Connection) -> None:
+    # Where a conversation was had: the window, `grokling ask|correct`, or another app through the local
+    # API (learner.api). Chats from before this migration say 'window', the command line's among them.
+    conn.execute("""ALTER TABLE conversations ADD COLUMN source TEXT NOT NULL DEFAULT 'window'
+                    CHECK (source IN ('window', 'cli', 'api'))""")
+
+
 BACKUP_SUFFIX = ".bak"
 
 
