@@ -2,7 +2,7 @@
 
     grokling ask "QUESTION" [--temperature T] [--conversation ID]
     grokling correct --question Q --answer A
-    grokling export --format jsonl [--output FILE]
+    grokling export --format jsonl [--output FILE] | grokling export --conversation ID --format md|json
     grokling serve [--port N] [--api-key KEY]
     grokling learn --now
     grokling versions [--json]
@@ -63,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     correct.add_argument("--temperature", type=float)
     correct.add_argument("--seed", type=int)
 
-    export = commands.add_parser("export", help="write every conversation with its feedback")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export = commands.add_parser("export", help="write every conversation (or one) with its feedback")
+    export.add_argument("--conversation", type=int, metavar="ID", help="only this conversation (see grokling chats)")
+    export.add_argument("--format", choices=["jsonl", "md", "json"], default="jsonl",
+                        help="jsonl: a conversation a line; md (Markdown) and json: one conversation, with --conversation")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
 
     serve = commands.add_parser("serve", help="an OpenAI-compatible API on 127.0.0.1 for other apps; chats are stored")
@@ -172,11 +174,22 @@ def cmd_correct(args) -> int:
 
 
 def cmd_export(args) -> int:
-    lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in Store().export_conversations())
-    if args.output:
-        atomic_write_text(args.output, "".join(lines))
+    from learner import transcript
+
+    store = Store()
+    if args.conversation is None and args.format != "jsonl":
+        raise ValueError(f"--format {args.format} writes one conversation: add --conversation ID (see grokling chats)")
+    if args.format == "md":
+        text = transcript.conversation_markdown(store, args.conversation)
+    elif args.format == "json":
+        text = transcript.conversation_json(store, args.conversation)
     else:
-        sys.stdout.writelines(lines)
+        records = [store.export_conversation(args.conversation)] if args.conversation else store.export_conversations()
+        text = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in records)
+    if args.output:
+        atomic_write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -365,29 +365,32 @@ class Store:
     # -- export ----------------------------------------------------------------------
 
     def export_conversations(self) -> Iterator[dict]:
-        """Each conversation in chat format, with feedback on the replies, oldest first."""
+        """Each conversation as `export_conversation` has it, oldest first."""
         with self._lock:
             ids = [row["id"] for row in self.db.query("SELECT id FROM conversations ORDER BY id")]
         for conversation_id in ids:
-            conversation = self.conversation(conversation_id)
-            messages = []
-            if conversation.system_prompt:
-                messages.append({"role": "system", "content": conversation.system_prompt})
-            for m in self.thread(conversation_id):
-                item = {"role": m.role, "content": m.content}
-                if m.role == "assistant":
-                    item.update(status=m.status, model_version=m.model_version)
-                    if m.rating:
-                        item["rating"] = m.rating
-                    if m.correction:
-                        item["correction"] = m.correction
-                messages.append(item)
-            yield {
-                "id": conversation.id,
-                "title": conversation.title,
-                "created_at": conversation.created_at,
-                "messages": messages,
-            }
+            yield self.export_conversation(conversation_id)
+
+    def export_conversation(self, conversation_id: int) -> dict:
+        """The conversation in chat format (its own system prompt first, if it has one), each message with
+        its time, and each reply with its status, model version and latest feedback (rating 1, -1 or 0;
+        the correction or None)."""
+        conversation = self.conversation(conversation_id)
+        messages = []
+        if conversation.system_prompt:
+            messages.append({"role": "system", "content": conversation.system_prompt})
+        for m in self.thread(conversation_id):
+            item = {"role": m.role, "content": m.content, "created_at": m.created_at}
+            if m.role == "assistant":
+                item.update(status=m.status, model_version=m.model_version, rating=m.rating, correction=m.correction)
+            messages.append(item)
+        return {
+            "id": conversation.id,
+            "title": conversation.title,
+            "created_at": conversation.created_at,
+            "source": conversation.source,
+            "messages": messages,
+        }
 
 
 def _message(row: dict) -> Message:
