@@ -4,6 +4,7 @@
     grokling correct --question Q --answer A
     grokling export --format jsonl [--output FILE] | grokling export --conversation ID --format md|json
     grokling serve [--port N] [--api-key KEY]
+    grokling export-model DIR [--ollama NAME]
     grokling learn --now
     grokling versions [--json]
     grokling rollback [VERSION]
@@ -16,7 +17,8 @@ Exit status: 0 done; 1 the model failed to answer (the reason is printed and sto
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
 learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy,
 6 waiting for your approval. `data delete` exits 5 while a cycle runs or a window is open.
-`chats delete` exits 1 when you answer no. `serve` runs until Ctrl+C.
+`chats delete` exits 1 when you answer no. `export-model --ollama` exits 1 when ollama is
+missing or fails (the folder is written). `serve` runs until Ctrl+C.
 """
 
 import argparse
@@ -73,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, help="default: the api_port setting (8765); 0 picks a free one")
     serve.add_argument("--api-key", help="a key clients must send as Authorization: Bearer KEY "
                                          "(default: the api_key setting; none: no key)")
+
+    export_model = commands.add_parser("export-model", help="write the live model (GGUF) with an Ollama Modelfile")
+    export_model.add_argument("folder", help="where to write it (made if missing)")
+    export_model.add_argument("--ollama", metavar="NAME", help="then run `ollama create NAME` on it")
 
     learn = commands.add_parser("learn", help="run one learning cycle now, with a progress bar")
     learn.add_argument("--now", action="store_true", required=True, help="start the cycle immediately")
@@ -233,6 +239,25 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_export_model(args) -> int:
+    from learner import model_export
+
+    exported = model_export.export_model(Path(args.folder), Settings.load())
+    print(f"wrote {exported.gguf.name} ({exported.model.version}), {model_export.MODELFILE} and "
+          f"{model_export.README} to {exported.folder}")
+    if not exported.chatml:
+        print("the Modelfile has no TEMPLATE (the model's chat template is not ChatML): "
+              "Ollama picks one matching the GGUF's own")
+    if args.ollama:
+        try:
+            model_export.ollama_create(args.ollama, exported.folder)
+        except model_export.OllamaError as e:
+            print(f"grokling: {e}", file=sys.stderr)
+            return 1
+        print(f"created the Ollama model {args.ollama}: ollama run {args.ollama}")
+    return 0
+
+
 def cmd_learn(args) -> int:
     from learner.learning.job import LearningJob
 
@@ -388,7 +413,8 @@ def cmd_topics(args) -> int:
 
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
             "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
-            "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats, "serve": cmd_serve}
+            "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats, "serve": cmd_serve,
+            "export-model": cmd_export_model}
 
 if __name__ == "__main__":
     sys.exit(main())
