@@ -327,6 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, and chunked streams
     server_version = f"grokling/{__version__}"
     timeout = 120  # an idle keep-alive connection gives its thread back
+    disable_nagle_algorithm = True  # each streamed piece leaves at once, not held back for the next
 
     def do_GET(self) -> None:
         self._handle("GET")
