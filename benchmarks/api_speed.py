@@ -49,7 +49,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
-    os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-api-bench-")
+    scratch = tempfile.TemporaryDirectory(prefix="grokling-api-bench-")
+    os.environ["GROKLING_HOME"] = scratch.name
 
     import httpx
     import openai
@@ -93,6 +94,7 @@ def main() -> None:
     engine.close()
     server.send_signal(signal.SIGINT)
     server.wait(60)
+    scratch.cleanup()
 
     def median(side: str, index: int) -> float:
         return statistics.median(r[index] for r in results[side])
