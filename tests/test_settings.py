@@ -6,7 +6,7 @@ from dataclasses import fields
 import pytest
 
 from learner import paths
-from learner.settings import Settings, SettingsError
+from learner.settings import GROUPS, Settings, SettingsError, field_help
 
 FLOATS = [f.name for f in fields(Settings) if float in getattr(f.type, "__args__", (f.type,))]
 
@@ -93,3 +93,16 @@ def test_save_writes_what_differs_from_the_defaults_into_the_file_keeping_its_ot
     settings.learning_paused = False
     settings.save()
     assert json.loads(paths.settings_path().read_text())["learning_paused"] is False  # the user's choice, kept
+
+
+def test_every_setting_is_in_exactly_one_preferences_group_and_has_its_help():
+    names = [f.name for f in fields(Settings)]
+    assert sorted(name for group in GROUPS.values() for name in group) == sorted(names)
+    assert all(field_help()[name] for name in names)
+    assert field_help()["n_ctx"].startswith("Context window in tokens")
+
+
+def test_problems_are_named_by_setting_and_max_tokens_is_checked_against_n_ctx():
+    assert Settings.problems({"temperature": 0.7, "n_ctx": 4096, "max_tokens": 512}) == {}
+    problems = Settings.problems({"top_p": 0, "n_ctx": 1024, "max_tokens": 2048})
+    assert set(problems) == {"top_p", "max_tokens"} and "less than n_ctx (1024)" in problems["max_tokens"]
