@@ -79,6 +79,13 @@ class LearningController(QObject):
         self.paused_changed.emit(paused)
         self.refresh()
 
+    def apply_settings(self, settings: Settings) -> None:
+        """Use settings the user saved (the Preferences dialog wrote them): the schedule, the pause."""
+        was_paused, self.settings = self.paused, settings
+        if settings.learning_paused != was_paused:
+            self.paused_changed.emit(settings.learning_paused)
+        self.refresh()
+
     def _set_status(self, status: str) -> None:
         if status != self.status:
             self.status = status

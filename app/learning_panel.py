@@ -34,7 +34,7 @@ from app.qt import (
 )
 
 from app.background import run_in_background
-from app.render import markdown_html
+from app.render import Theme, markdown_html
 from learner import versions
 from learner.items import ARTICLE, ItemResult, TaughtItem
 from learner.learning import collect, topics
@@ -109,7 +109,7 @@ def _percent(value) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def item_html(results: list[ItemResult]) -> str:
+def item_html(results: list[ItemResult], theme: Theme) -> str:
     """Before/after answers and the reason the model knows each taught item. Answers go through the chat's
     renderer (markdown, any HTML in them shown as text); everything else is escaped."""
     parts = []
@@ -123,8 +123,8 @@ def item_html(results: list[ItemResult]) -> str:
         right = sum(p.right for p in r.held_out)
         parts.append(
             f"<p><b>{html.escape(item.question)}</b> {'✔' if r.right else '✘'}<br>"
-            f"<i>before:</i> {markdown_html(r.answer_before) if r.answer_before is not None else '(not recorded)'}"
-            f"<i>after:</i> {markdown_html(r.answer)}"
+            f"<i>before:</i> {markdown_html(r.answer_before, theme) if r.answer_before is not None else '(not recorded)'}"
+            f"<i>after:</i> {markdown_html(r.answer, theme)}"
             f"<i>unseen phrasings:</i> {right}/{len(r.held_out)} answered<br>"
             f"<i>why do you know this?</i> {why}</p>")
     return "".join(parts) or "<p>Nothing taught in this version.</p>"
@@ -224,7 +224,7 @@ class LearningPanel(QDialog):
                 f"{_percent(metrics.get('paraphrased'))}, kept {_percent(metrics.get('kept'))}, articles "
                 f"{_percent(metrics.get('article_held_out'))}; replay perplexity "
                 f"{metrics.get('replay_perplexity_before', '–')} → {metrics.get('replay_perplexity_after', '–')}."
-                f"<br>Stages: {timings}</p>" + item_html(row["results"]))
+                f"<br>Stages: {timings}</p>" + item_html(row["results"], Theme.of(self.palette())))
         self.rollback_button.setEnabled(not row["live"])
         self.rollback_button.setText("Accept: make it live" if row["waiting"] else "Make this version live")
         self.reject_button.setVisible(row["waiting"])

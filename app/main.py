@@ -59,6 +59,7 @@ def run() -> int:
         window.conversation_list.setCurrentRow(0)
     else:
         window.new_conversation()
+    window.show_welcome(first_run=True)
     # With a tray, closing the window keeps the app (and later the learner) running.
     app.setQuitOnLastWindowClosed(window.tray is None)
     app.aboutToQuit.connect(window.shutdown)
