@@ -54,6 +54,7 @@ def welcome_text(settings: Settings) -> str:
     when = {"after_corrections": f"after {settings.learn_after_corrections} new corrections",
             "daily": f"daily at {settings.learn_daily_at}", "manual": "when you choose Learning > Learn now"}
     return (
+        "<h3>Welcome to grokling</h3>"
         "<p>grokling answers with a small model that runs entirely on this computer, and it learns from you.</p>"
         "<ul>"
         "<li><b>▲ Good</b> and <b>▼ Bad</b> under a reply say which answers to keep "

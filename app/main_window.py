@@ -135,7 +135,10 @@ class MainWindow(QMainWindow):
         self.sidebar.learning_toggled.connect(lambda cid, on: self.store.set_learning_opt_out(cid, not on))
 
         self.title = QLabel()
-        self.title.setStyleSheet("font-weight:bold;font-size:14px;")
+        font = self.title.font()  # a font, not a style sheet: a style sheet would keep the palette it started with
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.title.setFont(font)
         self.title.setAccessibleName("Chat title")
         prompt_button = QPushButton("System prompt…")
         prompt_button.setAccessibleName("System prompt of this chat")
