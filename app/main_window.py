@@ -244,9 +244,9 @@ class MainWindow(QMainWindow):
         self.learning_actions = LearningActions(learning, self.open_learning_panel, self)
         self.learn_now_action, self.pause_action = self.learning_actions.learn_now, self.learning_actions.pause
         self.cancel_learning_action = self.learning_actions.cancel
-        learning_menu = QMenu("&Learning", self)
-        learning_menu.addActions(self.learning_actions.all())
-        self.menuBar().insertMenu(self.help_menu.menuAction(), learning_menu)
+        self.learning_menu = QMenu("&Learning", self)
+        self.learning_menu.addActions(self.learning_actions.all())
+        self.menuBar().insertMenu(self.help_menu.menuAction(), self.learning_menu)
         self.input.textChanged.connect(learning.user_active)
         learning.status_changed.connect(self._show_learning_status)
         learning.progress.connect(self._show_learning_progress)
