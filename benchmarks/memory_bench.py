@@ -61,7 +61,7 @@ def ask(store: Store, engine: Engine, question: str, settings: Settings) -> tupl
 
 
 def table(store: Store, engine: Engine, facts: list[dict], unrelated: list[str], label: str) -> dict:
-    base = Settings(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
+    base = Settings(temperature=0.0, max_tokens=48)  # greedy, otherwise as the app answers
     arms = {"off": Settings(**{**base.__dict__, "instant_memory": False}), "on": base}
     results = {}
     for arm, settings in arms.items():
