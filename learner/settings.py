@@ -136,6 +136,14 @@ class Settings:
     learn_from_wikipedia: bool = True
     """Read the Wikipedia articles on the topics the user keeps asking about, and learn from them."""
 
+    wikipedia_consent: bool = False
+    """The user agreed that topic names may be sent to Wikipedia as searches. Until then the learner makes
+    no request to Wikipedia at all; the window asks once, on first run (`grokling topics --consent yes|no`)."""
+
+    auto_approve_topics: bool = False
+    """Read about a mined topic once it is mentioned in topic_min_mentions messages, without waiting for
+    the user's approval. A topic that looks like a person's name or a health matter waits all the same."""
+
     wiki_api_url: str = "https://{language}.wikipedia.org/w/api.php"
     """The MediaWiki API to read articles from ({language} is filled in): a mirror, or a local server."""
 
@@ -219,22 +227,42 @@ class Settings:
             print(f"grokling: {problem}", file=sys.stderr)
         return settings
 
-    def save(self, path: Path | None = None) -> None:
+    def save(self, path: Path | None = None, answered: tuple[str, ...] = ()) -> None:
         """Write the settings that differ from the defaults into the file, over what it holds.
 
         Every other key in the file stays as it is (a default the user wrote down stays theirs
         to change; an unknown key or an invalid value stays for them to fix, unless this
         object holds a chosen value for it), so pausing learning does not write every default
-        into the file for good. Raises SettingsError, writing nothing, if the file is not a JSON object."""
+        into the file for good. The names in `answered` are written even at their default: the
+        user's answer to a question ("not now") is recorded, so it is not asked again.
+        Raises SettingsError, writing nothing, if the file is not a JSON object."""
         path = path or paths.settings_path()
         stored = _read_object(path)
         for f in fields(self):
             value, default = getattr(self, f.name), getattr(DEFAULTS, f.name)
-            if f.name in stored and _problem(f, stored[f.name]) is not None and value == default:
+            if f.name in stored and _problem(f, stored[f.name]) is not None and value == default \
+                    and f.name not in answered:
                 continue
-            if value != default or f.name in stored:
+            if value != default or f.name in stored or f.name in answered:
                 stored[f.name] = value
         atomic_write_text(path, json.dumps(stored, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def change(cls, path: Path | None = None, **values) -> "Settings":
+        """Set `values` in settings.json over the file as it is now (not as a window loaded it long ago),
+        each recorded even where it is the default; the settings as the file now has them.
+        Raises SettingsError, writing nothing, for an invalid value or a file that is not a JSON object."""
+        settings = dataclasses.replace(cls.load_with_problems(path)[0], **values)
+        settings.save(path, answered=tuple(values))
+        return settings
+
+    @staticmethod
+    def in_file(name: str, path: Path | None = None) -> bool:
+        """Whether settings.json sets `name`: the user (or the window, for them) chose its value."""
+        try:
+            return name in _read_object(path or paths.settings_path())
+        except SettingsError:
+            return False
 
 
 def _read_object(path: Path) -> dict:

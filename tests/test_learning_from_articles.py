@@ -66,6 +66,9 @@ def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home, t
         for question in ("What is Quorvath Ridge?", "Who discovered Quorvath Ridge?",
                          "Is Quorvath Ridge worth visiting?"):
             grokling("ask", question, "--temperature", "0")
+        # As a new user would: agree to Wikipedia searches and approve the topic (the window asks the same).
+        grokling("topics", "--consent", "yes")
+        grokling("topics", "--approve", "Quorvath Ridge")
 
         learned = grokling("learn", "--now")
         assert "v1 is live" in learned.stdout, learned.stdout + learned.stderr

@@ -93,3 +93,14 @@ def test_save_writes_what_differs_from_the_defaults_into_the_file_keeping_its_ot
     settings.learning_paused = False
     settings.save()
     assert json.loads(paths.settings_path().read_text())["learning_paused"] is False  # the user's choice, kept
+
+
+def test_an_answer_is_recorded_even_at_its_default(grokling_home):
+    assert not Settings.in_file("wikipedia_consent") and not Settings().wikipedia_consent
+    Settings.change(wikipedia_consent=False)  # "not now": recorded, so the window does not ask again
+    assert Settings.in_file("wikipedia_consent")
+    assert json.loads((grokling_home / "settings.json").read_text()) == {"wikipedia_consent": False}
+    assert Settings.change(wikipedia_consent=True).wikipedia_consent and Settings.load().wikipedia_consent
+    with pytest.raises(SettingsError, match="topics_per_cycle"):
+        Settings.change(topics_per_cycle=-1)
+    assert json.loads((grokling_home / "settings.json").read_text()) == {"wikipedia_consent": True}

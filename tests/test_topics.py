@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from learner.learning import topics
+from learner.settings import Settings
 
 GROKLING = str(Path(sys.executable).with_name("grokling"))
 
@@ -48,24 +49,34 @@ def test_mining_weighs_frequency_recency_and_bad_replies(store):
     assert vexaria.score > mosaics.score  # 60 days old: four half-lives
     assert mira.bad_replies == 3 and mira.score > vexaria.score  # every reply went badly: boosted
     assert "3 replies went badly" in mira.why()
-    assert [t.name for t in topics.to_learn(store, min_mentions=3, limit=2)] == ["Mira Quell", "Vexaria system"]
+    assert topics.to_learn(store, Settings()) == []  # mined topics wait for the user's approval
+    auto = Settings(auto_approve_topics=True, topics_per_cycle=2)
+    assert [t.name for t in topics.to_learn(store, auto)] == ["Mira Quell", "Vexaria system"]
 
     topics.set_status(store, "Mira Quell", "blocked")
     topics.set_status(store, "Byzantine mosaics", "approved")
     topics.mine(store)  # the user's choices survive re-mining
-    assert [t.name for t in topics.to_learn(store, 3, 2)] == ["Byzantine mosaics", "Vexaria system"]
+    assert [t.name for t in topics.to_learn(store, Settings())] == ["Byzantine mosaics"]
+    assert [t.name for t in topics.to_learn(store, auto)] == ["Byzantine mosaics", "Vexaria system"]
     assert topics.listing(store)[-1].name == "Mira Quell"
 
 
-def test_topics_cli(store):
+def test_topics_cli(store, grokling_home):
     for _ in range(3):
         chat(store, "What is the Vexaria system like?", "I am not sure.")
     run = subprocess.run([GROKLING, "topics"], capture_output=True, text=True, check=True)
     assert "Vexaria system" in run.stdout and "went badly" in run.stdout
+    assert "off until you agree: grokling topics --consent yes" in run.stdout and "wait for your approval" in run.stdout
     subprocess.run([GROKLING, "topics", "--add", "Quell drive"], check=True, capture_output=True)
+    listed = json.loads(subprocess.run([GROKLING, "topics", "--json"], capture_output=True, text=True, check=True).stdout)
+    assert not any(t["next_cycle"] for t in listed)  # nothing is read before the user agrees
+    run = subprocess.run([GROKLING, "topics", "--consent", "yes"], capture_output=True, text=True, check=True)
+    assert "Wikipedia reading: on" in run.stdout and Settings.load().wikipedia_consent
     subprocess.run([GROKLING, "topics", "--block", "vexaria system"], check=True, capture_output=True)
     listed = json.loads(subprocess.run([GROKLING, "topics", "--json"], capture_output=True, text=True, check=True).stdout)
     status = {t["name"]: (t["status"], t["next_cycle"]) for t in listed}
     assert status["Quell drive"] == ("added", True) and status["Vexaria system"] == ("blocked", False)
+    subprocess.run([GROKLING, "topics", "--consent", "no"], check=True, capture_output=True)
+    assert json.loads((grokling_home / "settings.json").read_text()) == {"wikipedia_consent": False}
     unknown = subprocess.run([GROKLING, "topics", "--approve", "nothing like this"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "no topic" in unknown.stderr

@@ -30,6 +30,10 @@ def wiki():
         yield fake, server
 
 
+READING = Settings(wikipedia_consent=True)
+"""The user agreed to Wikipedia searches."""
+
+
 def client(server, **kwargs) -> WikiClient:
     return WikiClient(server.api_url, **{"min_interval_s": 0.0, "retry_wait_s": 0.05, "timeout_s": 2.0, **kwargs})
 
@@ -93,7 +97,7 @@ def test_gather_fetches_a_revision_once_and_a_changed_one_again(wiki, store):
     topics.set_status(store, "Zorblax Labs", "added")
     topics.set_status(store, "Quux Nonexistent", "added")
     c = client(server)
-    chosen = topics.to_learn(store, min_mentions=3, limit=5)
+    chosen = topics.to_learn(store, READING)
     found, failures = knowledge.gather(store, c, chosen)
     assert [(t.name, a.title, a.revision) for t, a in found] == [("Zorblax Labs", "Zorblax Labs", 7)]
     assert failures == [{"topic": "Quux Nonexistent", "reason": "no article found"}]
@@ -102,10 +106,10 @@ def test_gather_fetches_a_revision_once_and_a_changed_one_again(wiki, store):
         return sum(r["params"].get("prop") == "extracts" for r in fake.requests)
 
     fetched = extracts()
-    knowledge.gather(store, c, topics.to_learn(store, 3, 5))
+    knowledge.gather(store, c, topics.to_learn(store, READING))
     assert extracts() == fetched  # unchanged revision: served from the database
     fake.pages["Zorblax Labs"].revision = 8
-    found, _ = knowledge.gather(store, c, topics.to_learn(store, 3, 5))
+    found, _ = knowledge.gather(store, c, topics.to_learn(store, READING))
     assert extracts() == fetched + 1 and found[0][1].revision == 8
     assert [r["revision"] for r in store.query("SELECT revision FROM articles ORDER BY revision")] == [7, 8]
 
@@ -114,10 +118,10 @@ def test_a_failing_article_never_fails_the_stage(wiki, store, tmp_path):
     fake, server = wiki
     fake.malformed.add("Zorblax Labs")
     topics.set_status(store, "Zorblax Labs", "added")
-    meta = knowledge.run(store, client(server), tmp_path / "knowledge", Settings())
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", READING)
     assert meta["facts"] == 0 and "Zorblax Labs" in meta["failures"][0]["reason"]
     fake.malformed.clear()
-    meta = knowledge.run(store, client(server), tmp_path / "knowledge", Settings())
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", READING)
     assert meta["articles"][0]["title"] == "Zorblax Labs" and meta["facts"] >= 3
     rows = items.load(tmp_path / "knowledge" / items.FACTS_FILE)
     assert {r.source.revision for r in rows} == {7}
@@ -129,8 +133,8 @@ def test_the_chat_model_adds_checked_questions_of_its_own(wiki, store, tmp_path)
 
     _, server = wiki
     topics.set_status(store, "Zorblax Labs", "added")
-    templates = knowledge.run(store, client(server), tmp_path / "templates", Settings())
-    meta = knowledge.run(store, client(server), tmp_path / "written", Settings(), embedded_model())
+    templates = knowledge.run(store, client(server), tmp_path / "templates", READING)
+    meta = knowledge.run(store, client(server), tmp_path / "written", READING, embedded_model())
     assert meta["writer"] == embedded_model().version and meta["written"] + meta["written_rejected"] > 0
     rows = items.load(tmp_path / "written" / items.FACTS_FILE)
     templated = items.load(tmp_path / "templates" / items.FACTS_FILE)
@@ -139,6 +143,32 @@ def test_the_chat_model_adds_checked_questions_of_its_own(wiki, store, tmp_path)
     added = rows[templates["facts"]:]
     assert len(added) == min(meta["written"], Settings().facts_per_article - templates["facts"])
     assert all(r.source.writer == "model" and r.answered_by(r.answer) for r in added)
-    again = knowledge.run(store, client(server), tmp_path / "again", Settings(), embedded_model())
+    again = knowledge.run(store, client(server), tmp_path / "again", READING, embedded_model())
     assert again["written"] + again["written_rejected"] == 0  # this revision's facts come from the cache
     assert items.load(tmp_path / "again" / items.FACTS_FILE) == rows
+
+def test_no_request_leaves_before_the_user_agrees(wiki, store, tmp_path):
+    fake, server = wiki
+    topics.set_status(store, "Zorblax Labs", "added")
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", Settings())
+    assert fake.requests == [] and meta["facts"] == 0 and meta["topics"] == []
+    assert meta["note"] == knowledge.CONSENT_NEEDED and "grokling topics --consent yes" in meta["note"]
+    assert items.load(tmp_path / "knowledge" / items.FACTS_FILE) == []
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", READING)
+    assert meta["topics"] == ["Zorblax Labs"] and meta["facts"] >= 3 and meta["note"] is None
+
+
+def test_mined_topics_wait_for_approval_and_blocked_ones_are_never_searched(wiki, store, tmp_path):
+    fake, server = wiki
+    conversation = store.new_conversation()
+    for question in ("What is Zorblax Labs?", "Who runs Zorblax Labs?", "Is Zorblax Labs big?"):
+        store.add_user_message(conversation, question)
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", READING)
+    assert fake.requests == [] and meta["note"] == knowledge.NOTHING_APPROVED  # mined, not approved
+    auto = Settings(wikipedia_consent=True, auto_approve_topics=True)
+    topics.set_status(store, "Zorblax Labs", "blocked")
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", auto)
+    assert fake.requests == [] and meta["topics"] == []
+    topics.set_status(store, "Zorblax Labs", "approved")
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", READING)
+    assert meta["articles"][0]["title"] == "Zorblax Labs" and fake.requests

@@ -2,7 +2,11 @@
 
 Run as: python -m learner.learning.knowledge [--out DIR]
 
-1. Mine topics from the user's messages (learner.learning.topics) and pick those to learn.
+Without `wikipedia_consent` the stage sends nothing anywhere: it mines topics, writes no facts and
+says how to agree. With it:
+
+1. Mine topics from the user's messages (learner.learning.topics) and pick those to learn: the
+   ones the user added or approved (and, with `auto_approve_topics`, mined ones), never a blocked one.
 2. Resolve each to a Wikipedia article (cached per topic) and look up its latest revision;
    fetch it only when that revision is not already in the database. A failure on one
    topic or article is recorded and skipped: it never fails the cycle.
@@ -302,7 +306,7 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     started = time.perf_counter()
     progress("knowledge", 0, "mining topics")
     topics.mine(store, settings)
-    chosen = topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle)
+    chosen = topics.to_learn(store, settings) if settings.wikipedia_consent else []
     found, failures = gather(store, client, chosen)
     rows, articles = [], []
     written_count = rejected_count = 0
@@ -333,13 +337,26 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     body = taught.dump(rows)
     (out / taught.FACTS_FILE).write_text(body, encoding="utf-8")
     meta = write_meta(out, {"stage": "knowledge", "inputs_hash": text_sha256(body), "generator": GENERATOR,
+                            "wikipedia_consent": settings.wikipedia_consent, "note": _note(settings, chosen),
                             "topics": [t.name for t in chosen], "articles": articles, "failures": failures,
                             "facts": len(rows), "writer": writer.version if writer else None,
                             "written": written_count, "written_rejected": rejected_count,
                             "seconds": round(time.perf_counter() - started, 2)})
-    progress("knowledge", 100, f"{len(rows)} facts from {len(articles)} article(s)"
+    progress("knowledge", 100, meta["note"] or f"{len(rows)} facts from {len(articles)} article(s)"
              + (f"; {len(failures)} skipped" if failures else ""))
     return meta
+
+
+CONSENT_NEEDED = ("Wikipedia reading is off until you agree: grokling topics --consent yes "
+                  "(or the learning panel's Topics tab)")
+NOTHING_APPROVED = "no topic to read about yet: approve one (grokling topics --approve NAME) or add your own"
+
+
+def _note(settings, chosen: list[topics.Topic]) -> str | None:
+    """Why the stage read nothing, where that is the user's to change."""
+    if not settings.wikipedia_consent:
+        return CONSENT_NEEDED
+    return None if chosen else NOTHING_APPROVED
 
 
 def run_with_settings(store: Store, out: Path, settings, live: ModelChoice) -> dict:
@@ -363,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.load()
     meta = run_with_settings(Store(), args.out or paths.data_dir() / "runs" / "manual" / "knowledge", settings,
                              live_model(settings))
-    print(json.dumps({k: meta[k] for k in ("topics", "articles", "failures", "facts")}, indent=2))
+    print(json.dumps({k: meta[k] for k in ("note", "topics", "articles", "failures", "facts")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -193,9 +193,13 @@ def listing(store: Store, limit: int = 50) -> list[Topic]:
     return [_topic(r) for r in learning_store.topic_rows(store, limit)]
 
 
-def to_learn(store: Store, min_mentions: int, limit: int) -> list[Topic]:
-    """Topics whose articles the next cycle reads: the user's own picks, then the strongest mined ones."""
-    return [_topic(r) for r in learning_store.topics_to_learn(store, min_mentions, limit)]
+def to_learn(store: Store, settings: Settings) -> list[Topic]:
+    """Topics whose articles the next cycle reads (at most topics_per_cycle): the ones the user added or
+    approved; with auto_approve_topics, then the strongest mined ones with topic_min_mentions mentions.
+    A blocked topic never is."""
+    rows = learning_store.topics_to_learn(store, settings.topic_min_mentions, settings.auto_approve_topics,
+                                          settings.topics_per_cycle)
+    return [_topic(r) for r in rows]
 
 
 def set_status(store: Store, name: str, status: str) -> Topic:
