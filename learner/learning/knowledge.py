@@ -268,30 +268,41 @@ def _cached_facts(store: Store, article: Article, with_writer: bool) -> list[Tau
 
 
 def gather(store: Store, client: WikiClient, chosen: list[topics.Topic]) -> tuple[list[tuple[topics.Topic, Article]], list[dict]]:
-    """(topic, article) for each topic that resolves, fetching only revisions not yet stored; and the failures."""
+    """(topic, article) for each topic that resolves, fetching only revisions not yet stored; and the failures.
+
+    Requests: one search for each topic never resolved (its hits' titles, disambiguation flags and
+    revisions come together), one for the latest revisions of all the topics resolved before, and
+    one for each revision not yet in the database.
+    """
     found, failures = [], []
     errors_in_a_row = 0
+    resolved = [t for t in chosen if t.article_title]
+    try:
+        latest = client.revisions([t.article_title for t in resolved]) if resolved else {}
+    except WikiError as e:
+        latest, errors_in_a_row = {}, 1
+        failures += [{"topic": t.name, "reason": str(e)} for t in resolved]
     for i, topic in enumerate(chosen):
+        if topic.article_title and topic.article_title not in latest:
+            continue  # the revisions lookup failed: recorded above
         if errors_in_a_row >= 2:  # offline or the wiki is down: do not pay every topic's retries
             failures.append({"topic": topic.name, "reason": "skipped: the wiki failed twice in a row"})
             continue
         progress("knowledge", 100 * i / max(1, len(chosen)), f"looking up {topic.name!r}")
         try:
-            title = topic.article_title
-            if title is None:
-                title = client.resolve(topic.name) or ""
-                topics.set_article(store, topic.key, title)
-            if not title:
-                failures.append({"topic": topic.name, "reason": "no article found"})
+            if topic.article_title is None:
+                hit = client.resolve(topic.name)
+            else:
+                hit = latest.get(topic.article_title)  # None: searched before and nothing found, or gone since
+            if (hit.title if hit else "") != topic.article_title:
+                topics.set_article(store, topic.key, hit.title if hit else "")
+            if hit is None:
+                gone = f"article {topic.article_title!r} is gone" if topic.article_title else "no article found"
+                failures.append({"topic": topic.name, "reason": gone})
                 continue
-            latest = client.revision(title)
-            if latest is None:
-                topics.set_article(store, topic.key, "")
-                failures.append({"topic": topic.name, "reason": f"article {title!r} is gone"})
-                continue
-            article = cached_article(store, client.language, *latest)
+            article = cached_article(store, client.language, *hit)
             if article is None:
-                article = client.fetch(latest[0])
+                article = client.fetch(hit.title)
                 save_article(store, article)
             found.append((topic, article))
             errors_in_a_row = 0
