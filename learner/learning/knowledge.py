@@ -47,16 +47,14 @@ MIN_ARTICLE_WORDS = 40
 MAX_SENTENCE_CHARS = 300
 MAX_SECTIONS = 8
 SENTENCES_PER_SECTION = 4
-GENERATOR = "templates-1"
+GENERATOR = "templates-2"
 """Bump when the fact templates change, so cached knowledge is rebuilt."""
 
 _REFERENCE = re.compile(r"\[(?:\d+|[a-z]|citation needed|clarification needed|when\?|who\?|note \d+)\]", re.I)
 _TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _PRONUNCIATION = re.compile(r"\s*\((?:[^()]*(?:pronounced|pronunciation|listen|IPA|/[^/]+/)[^()]*)\)")
 _HEADING = re.compile(r"^=+[^=]+=+\s*$", re.M)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _YEAR = re.compile(r"\b(1[0-9]{3}|2[0-9]{3})\b")
-_ABBREVIATION = re.compile(r"\b(?:St|Dr|Mr|Mrs|Ms|Jr|Sr|Prof|Inc|Ltd|Co|vs|etc|approx|c|ca|no|Mt|Ft)\.$")
 PERSON_HINTS = re.compile(r"\(born\b|\bborn\b|\(\d{3,4}\s*[–-]\s*\d{3,4}\)|\bwas an? (?:[A-Z]\w+ )*(?:actor|actress|"
                           r"writer|author|poet|painter|scientist|physicist|chemist|mathematician|engineer|inventor|"
                           r"politician|singer|musician|composer|philosopher|explorer|king|queen|emperor|athlete|"
@@ -74,19 +72,17 @@ def clean(text: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    """Prose sentences of a cleaned paragraph block; list-like lines (no verb-ending period) are dropped."""
+    """Prose sentences of a cleaned paragraph block; list-like lines (no verb-ending period) are dropped.
+
+    sentencex (Wikimedia's segmenter, written for Wikipedia's text) splits them: initials ("J. R. R.
+    Tolkien"), abbreviations, decimals and quotations stay inside their sentence."""
+    from sentencex import segment
+
     out: list[str] = []
     for line in text.split("\n"):
         if len(line.split()) < 6 or not line.rstrip().endswith((".", "!", "?")):
             continue  # a list item, caption or heading leftover
-        pending = ""
-        for part in _SENTENCE.split(line):
-            pending = f"{pending} {part}".strip() if pending else part
-            if not _ABBREVIATION.search(pending):
-                out.append(pending)
-                pending = ""
-        if pending:
-            out.append(pending)
+        out += [s.strip() for s in segment("en", line)]
     return [s for s in out if 5 <= len(s.split()) and len(s) <= MAX_SENTENCE_CHARS]
 
 
