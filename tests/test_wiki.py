@@ -214,3 +214,17 @@ def test_mined_topics_wait_for_approval_and_blocked_ones_are_never_searched(wiki
     topics.set_status(store, "Zorblax Labs", "approved")
     meta = knowledge.run(store, client(server), tmp_path / "knowledge", READING)
     assert meta["articles"][0]["title"] == "Zorblax Labs" and fake.requests
+
+
+def test_names_and_health_matters_are_never_searched_without_approval(wiki, store, tmp_path):
+    fake, server = wiki
+    conversation = store.new_conversation()
+    for _ in range(3):
+        store.add_user_message(conversation, "Dana Whitfield says my diabetes is worse. What is Zorblax Labs?")
+    auto = Settings(wikipedia_consent=True, auto_approve_topics=True, topics_per_cycle=5)
+    meta = knowledge.run(store, client(server), tmp_path / "knowledge", auto)
+    assert meta["topics"] == ["Zorblax Labs"]
+    searched = [r["params"]["gsrsearch"] for r in fake.requests if "gsrsearch" in r["params"]]
+    assert searched == ["Zorblax Labs"]
+    flags = {t.name: t.flag for t in topics.listing(store)}
+    assert flags["Dana Whitfield"] == topics.PERSON and flags["diabetes"] == topics.HEALTH
