@@ -1,6 +1,13 @@
-"""Small editors the window opens: a reply's correction and a conversation's system prompt."""
+"""Small dialogs the window opens: a reply's correction, a conversation's system prompt, and the
+one question about Wikipedia."""
 
-from app.qt import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout
+from app.qt import QDialog, QDialogButtonBox, QLabel, QMessageBox, QPlainTextEdit, Qt, QVBoxLayout
+
+WIKIPEDIA_QUESTION = (
+    "grokling can also learn about what you talk about by reading Wikipedia articles on it.\n\n"
+    "To do so it sends the names of topics to Wikipedia as searches: only topics you approve or add "
+    "yourself (Learning ▸ Learning panel ▸ Topics), never your messages. Nothing is sent until you say yes.\n\n"
+    "Read Wikipedia about the topics you approve?")
 
 
 class _TextDialog(QDialog):
@@ -46,3 +53,13 @@ class SystemPromptDialog(_TextDialog):
 
     def prompt(self) -> str | None:
         return self.editor.toPlainText().strip() or None
+
+
+def wikipedia_consent_box(parent=None) -> QMessageBox:
+    """Yes / Not now, asked once: not modal, so the user can chat first and answer later."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Read Wikipedia about your topics?", WIKIPEDIA_QUESTION, parent=parent)
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.button(QMessageBox.StandardButton.No).setText("Not now")
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box.setWindowModality(Qt.WindowModality.NonModal)
+    return box

@@ -9,7 +9,7 @@ calls and stay here.
 import threading
 
 from app.background import run_in_background, wait_for_background
-from app.dialogs import CorrectionDialog, SystemPromptDialog
+from app.dialogs import CorrectionDialog, SystemPromptDialog, wikipedia_consent_box
 from app.learning_actions import LearningActions
 from app.model_host import ModelHost
 from app.qt import (
@@ -39,7 +39,7 @@ from learner import userdata, versions
 from learner.chat.engine import Engine
 from learner.chat.served import ModelChoice
 from learner.chat.turn import Reply
-from learner.settings import Settings
+from learner.settings import Settings, SettingsError
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
 
@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.learning = None
         self.tray = None  # set by app.main where the desktop has a tray
         self.data_lock = None  # set by app.main: learner.userdata.window_lock, released by shutdown
+        self.consent_box: QMessageBox | None = None
 
         self.setWindowTitle("grokling")
         self.resize(1100, 720)
@@ -498,6 +499,23 @@ class MainWindow(QMainWindow):
         if self._editing is not None:
             self._editing = None
             self.edit_banner.hide()
+
+    # -- Wikipedia consent -------------------------------------------------------------
+
+    def ask_wikipedia_consent(self) -> QMessageBox:
+        """Ask whether topics may be searched for on Wikipedia; the answer ("Not now" too) goes into settings.json."""
+        box = self.consent_box = wikipedia_consent_box(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.set_wikipedia_consent(box.standardButton(button) == QMessageBox.StandardButton.Yes))
+        box.show()
+        return box
+
+    def set_wikipedia_consent(self, agreed: bool) -> None:
+        try:
+            self.settings.wikipedia_consent = Settings.change(wikipedia_consent=agreed).wikipedia_consent
+        except SettingsError as e:  # a settings.json that is not JSON: the user's to fix, and then to answer
+            self.show_error(e)
 
     # -- errors and closing ------------------------------------------------------------
 
