@@ -28,6 +28,7 @@ class SettingsError(ValueError):
 
 QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
 SCHEDULES = ("daily", "after_corrections", "manual")
+WIKI_LANGUAGES = ("en", "simple")
 
 
 def default_system_prompt() -> str:
@@ -148,7 +149,8 @@ class Settings:
     """The MediaWiki API to read articles from ({language} is filled in): a mirror, or a local server."""
 
     wiki_language: str = "en"
-    """Wikipedia language edition."""
+    """Wikipedia language edition: "en" or "simple" (Simple English). Topics are picked with an English
+    lexicon and facts asked with English question forms, so other editions are refused, not half-read."""
 
     wiki_min_interval_s: float = 1.0
     """At least this long between two requests to the wiki (be polite to a volunteer-run service)."""
@@ -358,9 +360,9 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "learn_when_idle_min": (_between(0, 24 * 60), "between 0 and 1440 (a day)"),
     "learn_min_interval_min": (_between(0, 30 * 24 * 60), "between 0 and 43200 (30 days)"),
     "wiki_api_url": (_is_api_url, "an http(s) URL, with {language} where the language goes"),
-    # It is filled into the host name of wiki_api_url: anything but a code would send requests elsewhere.
-    "wiki_language": (lambda v: re.fullmatch(r"([a-z]{2,3}|simple)(-[a-z0-9]+)*", v) is not None,
-                      "a Wikipedia language code such as en, de, zh-yue or simple"),
+    # It is filled into the host name of wiki_api_url: anything but a known code would send requests elsewhere.
+    "wiki_language": (lambda v: v in WIKI_LANGUAGES, "en or simple: grokling reads English Wikipedia only, as it "
+                      "picks topics and asks questions in English"),
     "wiki_min_interval_s": (_between(0, 3600), "between 0 and 3600"),
     "wiki_timeout_s": (_positive_up_to(600), "in (0, 600]"),
     "topic_min_mentions": (_between(1, 10_000), "between 1 and 10000"),

@@ -62,9 +62,18 @@ def test_every_setting_refuses_a_value_out_of_its_range(grokling_home, name, val
     assert getattr(settings, name) == getattr(Settings(), name) and len(problems) == 1
 
 
-@pytest.mark.parametrize("code", ["en", "de", "zh-yue", "be-tarask", "simple"])
-def test_wikipedia_language_codes_are_accepted(code):
+@pytest.mark.parametrize("code", ["en", "simple"])
+def test_english_wikipedias_are_accepted(code):
     assert Settings(wiki_language=code).wiki_language == code
+
+
+@pytest.mark.parametrize("code", ["de", "fr", "zh-yue", "be-tarask"])
+def test_other_wikipedia_languages_are_refused_with_the_reason(grokling_home, code):
+    with pytest.raises(SettingsError, match="English Wikipedia only"):
+        Settings(wiki_language=code)
+    write(grokling_home, json.dumps({"wiki_language": code}))
+    settings, [problem] = Settings.load_with_problems()
+    assert settings.wiki_language == "en" and "picks topics and asks questions in English" in problem
 
 
 def test_max_tokens_must_fit_in_the_context_and_both_fall_back_together(grokling_home):
