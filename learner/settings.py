@@ -159,7 +159,7 @@ class Settings:
     """Give up on a request after this long (it is retried with backoff a few times)."""
 
     topic_min_mentions: int = 3
-    """A mined topic is read about once the user has asked about it in this many messages."""
+    """With auto_approve_topics, a mined topic is read about once the user has asked about it in this many messages."""
 
     topic_half_life_days: float = 14.0
     """A mention's weight halves every this many days, so current interests rank first."""
