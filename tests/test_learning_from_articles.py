@@ -85,9 +85,9 @@ def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home, t
         assert "Oska Venn" in answer, answer
 
         # The same revision again: nothing new to learn, and the article is not fetched again.
-        extracts = sum(r["params"].get("prop") == "extracts" for r in wiki.requests)
+        extracts = sum("extracts" in r["params"].get("prop", "") for r in wiki.requests)
         assert grokling("learn", "--now", check=False).returncode == cycle.NOTHING_TO_LEARN
-        assert sum(r["params"].get("prop") == "extracts" for r in wiki.requests) == extracts
+        assert sum("extracts" in r["params"].get("prop", "") for r in wiki.requests) == extracts
 
     # Chat and a full cycle talked to nothing but the (fake) wiki on loopback.
     port = int(server.api_url.split(":")[2].split("/")[0])
