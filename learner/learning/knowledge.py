@@ -49,6 +49,9 @@ MAX_SECTIONS = 8
 SENTENCES_PER_SECTION = 4
 GENERATOR = "templates-2"
 """Bump when the fact templates change, so cached knowledge is rebuilt."""
+CONSENT_NEEDED = ("Wikipedia reading is off until you agree: grokling topics --consent yes "
+                  "(or the learning panel's Topics tab)")
+NOTHING_APPROVED = "no topic to read about yet: approve one (grokling topics --approve NAME) or add your own"
 
 _REFERENCE = re.compile(r"\[(?:\d+|[a-z]|citation needed|clarification needed|when\?|who\?|note \d+)\]", re.I)
 _TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
@@ -352,11 +355,6 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     progress("knowledge", 100, meta["note"] or f"{len(rows)} facts from {len(articles)} article(s)"
              + (f"; {len(failures)} skipped" if failures else ""))
     return meta
-
-
-CONSENT_NEEDED = ("Wikipedia reading is off until you agree: grokling topics --consent yes "
-                  "(or the learning panel's Topics tab)")
-NOTHING_APPROVED = "no topic to read about yet: approve one (grokling topics --approve NAME) or add your own"
 
 
 def _note(settings, chosen: list[topics.Topic]) -> str | None:
