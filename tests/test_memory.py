@@ -36,6 +36,8 @@ def test_a_correction_is_recalled_for_the_same_question_in_other_words_and_only_
     assert recalled(store, "Who founded Zorblax Labs?") == ["Mira Quell founded Zorblax Labs in 2041."]
     assert recalled(store, "Zorblax Labs was set up by whom?") == ["Mira Quell founded Zorblax Labs in 2041."]
     assert recalled(store, "What company did Mira Quell found?") == ["Mira Quell founded Zorblax Labs in 2041."]
+    assert recalled(store, "Who was Zorblax Labs' founder, and Zorblax's first boss?") == [
+        "Mira Quell founded Zorblax Labs in 2041."]  # possessives are words too
     for unrelated in ("Which river flows through Paris?", "Who founded Microsoft?", "What is 2 plus 2?", "Hello!"):
         assert recalled(store, unrelated) == [], unrelated
 
@@ -76,7 +78,8 @@ def test_a_reply_records_what_it_was_given_and_the_prompt_carries_it(store, fake
     assert item["answer"] == "Mira Quell founded Zorblax Labs in 2041." and item["source"]["kind"] == "correction"
     messages = memory.with_memory([{"role": "system", "content": "S"}, {"role": "user", "content": "Q?"}],
                                   reply.recalled)
-    assert messages == [{"role": "system", "content": "S"}, {"role": "user", "content": "Who founded Zorblax Labs?"},
+    assert messages == [{"role": "system", "content": f"S\n\n{memory.NOTE}\nMira Quell founded Zorblax Labs in 2041."},
+                        {"role": "user", "content": "Who founded Zorblax Labs?"},
                         {"role": "assistant", "content": "Mira Quell founded Zorblax Labs in 2041."},
                         {"role": "user", "content": "Q?"}]
     assert store.message(reply.message.id).recalled == reply.message.recalled  # stored with the reply

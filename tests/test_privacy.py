@@ -127,11 +127,14 @@ def test_scrubbing_a_long_dotted_line_takes_linear_time():
 
     def seconds(n: int) -> float:
         line = "1." * n + " mail me at ada@example.org"
-        started = time.perf_counter()
-        assert scrub(line).endswith("mail me at [email]")
-        return time.perf_counter() - started
+        best = float("inf")
+        for _ in range(3):  # the best of three: another process may have the core for a moment
+            started = time.perf_counter()
+            assert scrub(line).endswith("mail me at [email]")
+            best = min(best, time.perf_counter() - started)
+        return best
 
     seconds(100)  # warm the regular expressions
-    small, large = seconds(2_000), seconds(20_000)
+    small, large = seconds(4_000), seconds(40_000)
     # Ten times the text: about ten times the work. The quadratic scan it replaced took a hundred times.
     assert large < 30 * max(small, 1e-4)

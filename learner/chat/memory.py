@@ -4,8 +4,8 @@ Every correction is indexed the moment it is saved (SQLite FTS5 over its questio
 migration m010). Before a reply, the user's question is looked up there; an item is recalled
 only when it is about the same thing: every distinctive word the user asked with (a name, a
 number, a rare word) is in the item, and most of the question's words are. Recalled items
-go into the prompt as an earlier exchange the model has just had, which even a small model
-follows, and the reply records what it was given ("from your correction of 23 Nov").
+go into the prompt as a note in the system prompt and as an exchange the model has just had,
+which even a small model follows, and the reply records what it was given ("from your correction of 23 Nov").
 
 The user's choices hold: a dropped item or either side of a conflict is never recalled, nor
 an item from a chat kept out of learning; a deleted chat's corrections are deleted with it.
@@ -25,7 +25,7 @@ CANDIDATES = 8
 """Best full-text matches considered per question; more than a question ever needs."""
 RECALLED = 2
 """Items put into one prompt."""
-MIN_COVERAGE = 0.45
+MIN_COVERAGE = 0.4
 """Weighted share of the user's words an item must contain."""
 MIN_OWN_COVERAGE = 0.6
 """Without a rare word in common, the weighted share of the item question's words the user's must contain."""
@@ -109,7 +109,8 @@ def _item(row: dict, clean) -> TaughtItem:
 
 def recall(store: Store, question: str, settings, exclude_conversation: int | None = None) -> list[Recalled]:
     """The taught items about `question`, most relevant first (at most RECALLED)."""
-    words = [w.lower() for w in _WORD.findall(question) if w.lower() not in _STOP]
+    # As FTS5's tokenizer splits them: "Vexaria's" is "vexaria" and "s".
+    words = [re.split(r"['’]", w)[0].lower() for w in _WORD.findall(question) if w.lower() not in _STOP]
     if not words or not settings.instant_memory or not settings.learn_from_chats:
         return []
     match = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
@@ -126,12 +127,24 @@ def recall(store: Store, question: str, settings, exclude_conversation: int | No
     return found[:RECALLED]
 
 
+NOTE = "What the user taught you (answer with it when it fits the question):"
+"""Heads the recalled answers in the system prompt. Measured on the dev set (benchmarks/memory_bench.py,
+perfect recall, the embedded model): the note and the exchange together answered 29/30 taught and 57/60
+reworded questions as taught; the exchange alone 26/30 and 53/60, the note alone 28/30 and 49/60."""
+
+
 def with_memory(messages: list[dict], recalled: list[Recalled]) -> list[dict]:
-    """The chat with the recalled items as an exchange just before the user's question: each taught
-    question asked, and answered as the user taught it."""
+    """The chat with the recalled items in it twice: noted in the system prompt, and as an exchange just
+    before the user's question (each taught question asked, and answered as the user taught it)."""
     if not recalled:
         return messages
     remembered = []
     for r in reversed(recalled):  # the most relevant nearest to the question
         remembered += [{"role": "user", "content": r.item.question}, {"role": "assistant", "content": r.item.answer}]
-    return [*messages[:-1], *remembered, messages[-1]]
+    note = "\n".join([NOTE, *(r.item.answer for r in recalled)])
+    if messages and messages[0]["role"] == "system":
+        head = [{**messages[0], "content": f"{messages[0]['content']}\n\n{note}"}]
+        body = messages[1:-1]
+    else:
+        head, body = [{"role": "system", "content": note}], messages[:-1]
+    return [*head, *body, *remembered, messages[-1]]

@@ -336,7 +336,7 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
                 learning_store.save_article_facts(store, article.language, article.title, article.revision, {
                     "generator": GENERATOR, "written": writer is not None, "items": [f.to_dict() for f in facts]})
             articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
-                             "url": article.url, "facts": len(facts)})
+                             "language": article.language, "url": article.url, "facts": len(facts)})
             if not facts:
                 failures.append({"topic": topic.name, "reason": f"{article.title!r} is a stub or a list"})
             rows += facts
