@@ -1,7 +1,14 @@
-"""Small dialogs the window opens: a reply's correction, a conversation's system prompt, the welcome."""
+"""Small dialogs the window opens: a reply's correction, a conversation's system prompt, the welcome,
+and the one question about Wikipedia."""
 
 from app.qt import QDialog, QDialogButtonBox, QLabel, QMessageBox, QPlainTextEdit, Qt, QVBoxLayout
 from learner.settings import Settings
+
+WIKIPEDIA_QUESTION = (
+    "grokling can also learn about what you talk about by reading Wikipedia articles on it.\n\n"
+    "To do so it sends the names of topics to Wikipedia as searches: only topics you approve or add "
+    "yourself (Learning ▸ Learning panel ▸ Topics), never your messages. Nothing is sent until you say yes.\n\n"
+    "Read Wikipedia about the topics you approve?")
 
 
 class _TextDialog(QDialog):
@@ -77,4 +84,14 @@ def welcome_box(settings: Settings, parent=None) -> QMessageBox:
     box = QMessageBox(QMessageBox.Icon.Information, "Welcome to grokling", welcome_text(settings), parent=parent)
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    return box
+
+
+def wikipedia_consent_box(parent=None) -> QMessageBox:
+    """Yes / Not now, asked once: not modal, so the user can chat first and answer later."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Read Wikipedia about your topics?", WIKIPEDIA_QUESTION, parent=parent)
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.button(QMessageBox.StandardButton.No).setText("Not now")
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box.setWindowModality(Qt.WindowModality.NonModal)
     return box

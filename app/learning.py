@@ -71,9 +71,7 @@ class LearningController(QObject):
             return
         self.settings.learning_paused = paused
         try:
-            stored, _ = Settings.load_with_problems()  # the file as it is now, not as the window opened it
-            stored.learning_paused = paused
-            stored.save()
+            Settings.change(learning_paused=paused)
         except SettingsError:
             pass  # a settings.json that is not JSON is the user's to fix: the pause holds for this session
         self.paused_changed.emit(paused)

@@ -14,7 +14,7 @@ calls and stay here.
 import threading
 
 from app.background import run_in_background, wait_for_background
-from app.dialogs import CorrectionDialog, SystemPromptDialog, welcome_box
+from app.dialogs import CorrectionDialog, SystemPromptDialog, welcome_box, wikipedia_consent_box
 from app.learning_actions import LearningActions
 from app.model_host import ModelHost
 from app.preferences import PreferencesDialog
@@ -49,7 +49,7 @@ from learner import paths, userdata, versions
 from learner.chat.engine import Engine
 from learner.chat.served import ModelChoice
 from learner.chat.turn import Reply
-from learner.settings import Settings
+from learner.settings import Settings, SettingsError
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
 
@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.learning = None
         self.tray = None  # set by app.main where the desktop has a tray
         self.data_lock = None  # set by app.main: learner.userdata.window_lock, released by shutdown
+        self.consent_box: QMessageBox | None = None
 
         self.theme = Theme.of(self.palette())
         self.setWindowTitle("grokling")
@@ -682,6 +683,24 @@ class MainWindow(QMainWindow):
         box = welcome_box(self.settings, self)
         box.open()
         return box
+
+
+    # -- Wikipedia consent -------------------------------------------------------------
+
+    def ask_wikipedia_consent(self) -> QMessageBox:
+        """Ask whether topics may be searched for on Wikipedia; the answer ("Not now" too) goes into settings.json."""
+        box = self.consent_box = wikipedia_consent_box(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.set_wikipedia_consent(box.standardButton(button) == QMessageBox.StandardButton.Yes))
+        box.show()
+        return box
+
+    def set_wikipedia_consent(self, agreed: bool) -> None:
+        try:
+            self.settings.wikipedia_consent = Settings.change(wikipedia_consent=agreed).wikipedia_consent
+        except SettingsError as e:  # a settings.json that is not JSON: the user's to fix, and then to answer
+            self.show_error(e)
 
     # -- errors and closing ------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class SettingsError(ValueError):
 
 QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
 SCHEDULES = ("daily", "after_corrections", "manual")
+WIKI_LANGUAGES = ("en", "simple")
 
 
 def default_system_prompt() -> str:
@@ -140,11 +141,20 @@ class Settings:
     learn_from_wikipedia: bool = True
     """Read the Wikipedia articles on the topics the user keeps asking about, and learn from them."""
 
+    wikipedia_consent: bool = False
+    """The user agreed that topic names may be sent to Wikipedia as searches. Until then the learner makes
+    no request to Wikipedia at all; the window asks once, on first run (`grokling topics --consent yes|no`)."""
+
+    auto_approve_topics: bool = False
+    """Read about a mined topic once it is mentioned in topic_min_mentions messages, without waiting for
+    the user's approval. A topic that looks like a person's name or a health matter waits all the same."""
+
     wiki_api_url: str = "https://{language}.wikipedia.org/w/api.php"
     """The MediaWiki API to read articles from ({language} is filled in): a mirror, or a local server."""
 
     wiki_language: str = "en"
-    """Wikipedia language edition."""
+    """Wikipedia language edition: "en" or "simple" (Simple English). Topics are picked with an English
+    lexicon and facts asked with English question forms, so other editions are refused, not half-read."""
 
     wiki_min_interval_s: float = 1.0
     """At least this long between two requests to the wiki (be polite to a volunteer-run service)."""
@@ -153,7 +163,7 @@ class Settings:
     """Give up on a request after this long (it is retried with backoff a few times)."""
 
     topic_min_mentions: int = 3
-    """A mined topic is read about once the user has asked about it in this many messages."""
+    """With auto_approve_topics, a mined topic is read about once the user has asked about it in this many messages."""
 
     topic_half_life_days: float = 14.0
     """A mention's weight halves every this many days, so current interests rank first."""
@@ -235,22 +245,42 @@ class Settings:
             print(f"grokling: {problem}", file=sys.stderr)
         return settings
 
-    def save(self, path: Path | None = None) -> None:
+    def save(self, path: Path | None = None, answered: tuple[str, ...] = ()) -> None:
         """Write the settings that differ from the defaults into the file, over what it holds.
 
         Every other key in the file stays as it is (a default the user wrote down stays theirs
         to change; an unknown key or an invalid value stays for them to fix, unless this
         object holds a chosen value for it), so pausing learning does not write every default
-        into the file for good. Raises SettingsError, writing nothing, if the file is not a JSON object."""
+        into the file for good. The names in `answered` are written even at their default: the
+        user's answer to a question ("not now") is recorded, so it is not asked again.
+        Raises SettingsError, writing nothing, if the file is not a JSON object."""
         path = path or paths.settings_path()
         stored = _read_object(path)
         for f in fields(self):
             value, default = getattr(self, f.name), getattr(DEFAULTS, f.name)
-            if f.name in stored and _problem(f, stored[f.name]) is not None and value == default:
+            if f.name in stored and _problem(f, stored[f.name]) is not None and value == default \
+                    and f.name not in answered:
                 continue
-            if value != default or f.name in stored:
+            if value != default or f.name in stored or f.name in answered:
                 stored[f.name] = value
         atomic_write_text(path, json.dumps(stored, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def change(cls, path: Path | None = None, **values) -> "Settings":
+        """Set `values` in settings.json over the file as it is now (not as a window loaded it long ago),
+        each recorded even where it is the default; the settings as the file now has them.
+        Raises SettingsError, writing nothing, for an invalid value or a file that is not a JSON object."""
+        settings = dataclasses.replace(cls.load_with_problems(path)[0], **values)
+        settings.save(path, answered=tuple(values))
+        return settings
+
+    @staticmethod
+    def in_file(name: str, path: Path | None = None) -> bool:
+        """Whether settings.json sets `name`: the user (or the window, for them) chose its value."""
+        try:
+            return name in _read_object(path or paths.settings_path())
+        except SettingsError:
+            return False
 
 
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -261,7 +291,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                  "max_corrections_per_cycle", "train_epochs", "learning_rate", "replay_ratio", "gate_learned",
                  "gate_kept", "keep_versions", "versions_budget_mb"),
     "Privacy": ("learn_from_chats", "scrub_personal_data", "scrub_patterns"),
-    "Wikipedia": ("learn_from_wikipedia", "wiki_api_url", "wiki_language", "wiki_min_interval_s", "wiki_timeout_s",
+    "Wikipedia": ("learn_from_wikipedia", "wikipedia_consent", "auto_approve_topics", "wiki_api_url", "wiki_language", "wiki_min_interval_s", "wiki_timeout_s",
                   "topic_min_mentions", "topic_half_life_days", "topics_per_cycle", "facts_per_article",
                   "model_written_facts", "gate_articles"),
 }
@@ -391,9 +421,9 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "learn_when_idle_min": (Range(0, 24 * 60), "between 0 and 1440 (a day)"),
     "learn_min_interval_min": (Range(0, 30 * 24 * 60), "between 0 and 43200 (30 days)"),
     "wiki_api_url": (_is_api_url, "an http(s) URL, with {language} where the language goes"),
-    # It is filled into the host name of wiki_api_url: anything but a code would send requests elsewhere.
-    "wiki_language": (lambda v: re.fullmatch(r"([a-z]{2,3}|simple)(-[a-z0-9]+)*", v) is not None,
-                      "a Wikipedia language code such as en, de, zh-yue or simple"),
+    # It is filled into the host name of wiki_api_url: anything but a known code would send requests elsewhere.
+    "wiki_language": (OneOf(WIKI_LANGUAGES), "en or simple: grokling reads English Wikipedia only, as it "
+                      "picks topics and asks questions in English"),
     "wiki_min_interval_s": (Range(0, 3600), "between 0 and 3600"),
     "wiki_timeout_s": (Range(0, 600, open_low=True), "in (0, 600]"),
     "topic_min_mentions": (Range(1, 10_000), "between 1 and 10000"),

@@ -47,15 +47,15 @@ def _stem(word: str) -> str:
     return word
 
 
-def _weights(text: str, language: str) -> dict[str, float]:
+def _weights(text: str) -> dict[str, float]:
     """Content words of `text` (stemmed) and how much each tells: rare words (a name, a coined word, a
-    number) weigh up to 7, everyday ones 1 (from wordfreq's Zipf scale: 7 minus the word's frequency)."""
+    number) weigh up to 7, everyday ones 1 (from wordfreq's English Zipf scale: 7 minus the word's frequency)."""
     from wordfreq import zipf_frequency
 
     weights: dict[str, float] = {}
     for word in _WORD.findall(text):
         if word.lower() not in _STOP:
-            rare = 7.0 if any(c.isdigit() for c in word) else 7.0 - zipf_frequency(word, language)
+            rare = 7.0 if any(c.isdigit() for c in word) else 7.0 - zipf_frequency(word, "en")
             weights[_stem(word)] = max(weights.get(_stem(word), 1.0), min(7.0, max(1.0, rare)))
     return weights
 
@@ -70,18 +70,18 @@ RARE = 4.0
 """Weight from which a word is rare (Zipf below 3: "glimmerfin", "Drennport", "corgi"), or a number."""
 
 
-def relevance(question: str, item: TaughtItem, language: str = "en") -> float:
+def relevance(question: str, item: TaughtItem) -> float:
     """How surely `item` is about what `question` asks, from 0 to 1; 0 unless every name the user asks
     about is in the item and they share a rare word (or the item's own question is mostly in the
     user's). Weighted by rarity: the share of the user's
     words the item contains, and of the item question's words the user's question contains. Both
     are high for a rewording; the first alone, with a shared rare word, for a question asked the
     other way round ("What did Mira Quell found?")."""
-    asked = _weights(question, language)
+    asked = _weights(question)
     if not asked:
         return 0.0
-    known = _weights(f"{item.question} {item.answer}", language)
-    own = _weights(item.question, language)
+    known = _weights(f"{item.question} {item.answer}")
+    own = _weights(item.question)
     user_side = sum(w for s, w in asked.items() if s in known) / sum(asked.values())
     item_side = sum(w for s, w in own.items() if s in asked) / max(1e-9, sum(own.values()))
     shared_rare = any(w >= RARE and s in known for s, w in asked.items())
@@ -122,7 +122,7 @@ def recall(store: Store, question: str, settings, exclude_conversation: int | No
     dropped = learning_store.dropped_keys(store)
     candidates = [i for i in candidates if i.key not in dropped]
     in_conflict = {i.key for c in taught.conflicts(candidates) for i in c.items}
-    scored = [Recalled(i, relevance(question, i, settings.wiki_language)) for i in candidates if i.key not in in_conflict]
+    scored = [Recalled(i, relevance(question, i)) for i in candidates if i.key not in in_conflict]
     found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE), key=lambda r: -r.relevance)
     return found[:RECALLED]
 

@@ -82,8 +82,8 @@ def preview(store: Store, settings: Settings) -> Curriculum:
     from learner.versions import live_version
 
     facts, titles = [], set()
-    if settings.learn_from_wikipedia:
-        for topic in topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle):
+    if settings.learn_from_wikipedia and settings.wikipedia_consent:
+        for topic in topics.to_learn(store, settings):
             row = learning_store.article_row(store, settings.wiki_language, topic.article_title or "")
             if row and row["facts"]:
                 facts += [TaughtItem.from_dict(d) for d in json.loads(row["facts"])["items"]]

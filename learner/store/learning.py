@@ -154,12 +154,12 @@ def topic_rows(store: Store, limit: int) -> list[dict]:
         LIMIT ?""", [limit])
 
 
-def topics_to_learn(store: Store, min_mentions: int, limit: int) -> list[dict]:
-    """The user's own picks, then the strongest mined topics with enough mentions."""
+def topics_to_learn(store: Store, min_mentions: int, with_mined: bool) -> list[dict]:
+    """The user's own picks, then (`with_mined`) the strongest mined topics with enough mentions."""
     return store.query("""
         SELECT * FROM topics
-        WHERE status IN ('added', 'approved') OR (status = 'mined' AND mentions >= ?)
-        ORDER BY status IN ('added', 'approved') DESC, score DESC, key LIMIT ?""", [min_mentions, limit])
+        WHERE status IN ('added', 'approved') OR (? AND status = 'mined' AND mentions >= ?)
+        ORDER BY status IN ('added', 'approved') DESC, score DESC, key""", [int(with_mined), min_mentions])
 
 
 def topic_row(store: Store, key: str) -> dict | None:

@@ -264,19 +264,23 @@ def migrate(conn: sqlite3.Connection, db_file: Path | None = None, upto: str | N
             break
     if pending and done and db_file is not None:
         _backup(conn, db_file.with_name(f"{db_file.name}.before-{pending[0].__name__}{BACKUP_SUFFIX}"))
+    done_here = []
     for fn in pending:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            fn(conn)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (fn.__name__, datetime.now(timezone.utc).isoformat()),
-            )
+            # Another process opening the same new database may have applied it since `done` was read.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone() is None:
+                fn(conn)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (fn.__name__, datetime.now(timezone.utc).isoformat()),
+                )
+                done_here.append(fn.__name__)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-    return [fn.__name__ for fn in pending]
+    return done_here
 
 
 def _backup(conn: sqlite3.Connection, target: Path) -> None:
