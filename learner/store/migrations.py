@@ -234,6 +234,31 @@ def m010_memory(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN recalled TEXT")  # JSON: the taught items a reply was given
 
 
+@migration
+def m012_article_memory(conn: sqlite3.Connection) -> None:
+    # The sentences of each article read, indexed for instant memory: a question about an article
+    # is answered from the sentence that says it, in any chat. Gone with the article's row.
+    conn.execute("""
+        CREATE TABLE article_sentences (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            section TEXT NOT NULL,
+            sentence TEXT NOT NULL
+        )""")
+    conn.execute("CREATE INDEX article_sentences_by_article ON article_sentences(article_id)")
+    conn.execute("""
+        CREATE VIRTUAL TABLE article_sentences_fts USING fts5(
+            sentence, content='article_sentences', content_rowid='id', tokenize='porter unicode61')""")
+    conn.execute("""
+        CREATE TRIGGER article_sentences_fts_insert AFTER INSERT ON article_sentences BEGIN
+            INSERT INTO article_sentences_fts(rowid, sentence) VALUES (new.id, new.sentence);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER article_sentences_fts_delete AFTER DELETE ON article_sentences BEGIN
+            INSERT INTO article_sentences_fts(article_sentences_fts, rowid, sentence) VALUES ('delete', old.id, old.sentence);
+        END""")
+
+
 BACKUP_SUFFIX = ".bak"
 
 
