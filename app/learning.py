@@ -71,12 +71,17 @@ class LearningController(QObject):
             return
         self.settings.learning_paused = paused
         try:
-            stored, _ = Settings.load_with_problems()  # the file as it is now, not as the window opened it
-            stored.learning_paused = paused
-            stored.save()
+            Settings.change(learning_paused=paused)
         except SettingsError:
             pass  # a settings.json that is not JSON is the user's to fix: the pause holds for this session
         self.paused_changed.emit(paused)
+        self.refresh()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use settings the user saved (the Preferences dialog wrote them): the schedule, the pause."""
+        was_paused, self.settings = self.paused, settings
+        if settings.learning_paused != was_paused:
+            self.paused_changed.emit(settings.learning_paused)
         self.refresh()
 
     def _set_status(self, status: str) -> None:

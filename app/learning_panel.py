@@ -1,5 +1,6 @@
 """The learning panel: versions with their scores and a chart, what each taught item answers
-before and after and why the model knows it, rollback, and the topics list.
+before and after and why the model knows it, rollback, the topics list with whether Wikipedia may
+be read about them, and the training data.
 
 Everything it shows is read from the version folders' meta.json and the store by the core
 (learner.versions, learner.learning.topics) off the UI thread; rollback and topic changes go
@@ -34,7 +35,8 @@ from app.qt import (
 )
 
 from app.background import run_in_background
-from app.render import markdown_html
+from app.dialogs import WIKIPEDIA_QUESTION
+from app.render import Theme, markdown_html
 from learner import versions
 from learner.items import ARTICLE, ItemResult, TaughtItem
 from learner.learning import collect, topics
@@ -109,7 +111,7 @@ def _percent(value) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def item_html(results: list[ItemResult]) -> str:
+def item_html(results: list[ItemResult], theme: Theme) -> str:
     """Before/after answers and the reason the model knows each taught item. Answers go through the chat's
     renderer (markdown, any HTML in them shown as text); everything else is escaped."""
     parts = []
@@ -123,8 +125,8 @@ def item_html(results: list[ItemResult]) -> str:
         right = sum(p.right for p in r.held_out)
         parts.append(
             f"<p><b>{html.escape(item.question)}</b> {'✔' if r.right else '✘'}<br>"
-            f"<i>before:</i> {markdown_html(r.answer_before) if r.answer_before is not None else '(not recorded)'}"
-            f"<i>after:</i> {markdown_html(r.answer)}"
+            f"<i>before:</i> {markdown_html(r.answer_before, theme) if r.answer_before is not None else '(not recorded)'}"
+            f"<i>after:</i> {markdown_html(r.answer, theme)}"
             f"<i>unseen phrasings:</i> {right}/{len(r.held_out)} answered<br>"
             f"<i>why do you know this?</i> {why}</p>")
     return "".join(parts) or "<p>Nothing taught in this version.</p>"
@@ -189,8 +191,9 @@ class LearningPanel(QDialog):
         run_in_background(lambda _: (version_rows(), *self._store_rows()), self._show, self.show_error)
 
     def _show(self, loaded) -> None:
-        self.rows, topic_rows, data_rows = loaded
+        self.rows, topic_rows, data_rows, settings = loaded
         self._fill_data(data_rows)
+        self._show_consent(settings)
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
             meta, metrics = row["meta"], row["meta"].get("metrics") or {}
@@ -224,7 +227,7 @@ class LearningPanel(QDialog):
                 f"{_percent(metrics.get('paraphrased'))}, kept {_percent(metrics.get('kept'))}, articles "
                 f"{_percent(metrics.get('article_held_out'))}; replay perplexity "
                 f"{metrics.get('replay_perplexity_before', '–')} → {metrics.get('replay_perplexity_after', '–')}."
-                f"<br>Stages: {timings}</p>" + item_html(row["results"]))
+                f"<br>Stages: {timings}</p>" + item_html(row["results"], Theme.of(self.palette())))
         self.rollback_button.setEnabled(not row["live"])
         self.rollback_button.setText("Accept: make it live" if row["waiting"] else "Make this version live")
         self.reject_button.setVisible(row["waiting"])
@@ -258,6 +261,13 @@ class LearningPanel(QDialog):
 
     def _topics_tab(self) -> QWidget:
         self.topic_table = read_only_table(["Topic", "Status", "Score", "Why"], stretch=3)
+        self.consent_label = QLabel()
+        self.consent_label.setWordWrap(True)
+        self.consent_button = QPushButton()
+        self.consent_button.clicked.connect(self.toggle_wikipedia_consent)
+        consent = QHBoxLayout()
+        consent.addWidget(self.consent_label, 1)
+        consent.addWidget(self.consent_button)
         buttons = QHBoxLayout()
         for label, status in (("Approve", "approved"), ("Block", "blocked")):
             button = QPushButton(label)
@@ -269,19 +279,45 @@ class LearningPanel(QDialog):
         buttons.addStretch()
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        layout.addWidget(QLabel("Topics mined from your messages. Approved and added ones are read about on "
-                                "Wikipedia in the next cycles; blocked ones never are."))
+        layout.addLayout(consent)
+        self.approval_label = QLabel()
+        self.approval_label.setWordWrap(True)
+        layout.addWidget(self.approval_label)
         layout.addWidget(self.topic_table)
         layout.addLayout(buttons)
         return tab
 
     @staticmethod
-    def _store_rows() -> tuple[list[topics.Topic], list[tuple[TaughtItem, str]]]:
+    def _store_rows() -> tuple[list[topics.Topic], list[tuple[TaughtItem, str]], Settings]:
         settings, _ = Settings.load_with_problems()  # the window reported the problems as it opened
         with Store() as store:
             topics.mine(store, settings)
             curriculum = collect.preview(store, settings)
-            return topics.listing(store, limit=200), [(i, curriculum.state(i)) for i in curriculum.all_items()]
+            items = [(i, curriculum.state(i)) for i in curriculum.all_items()]
+            return topics.listing(store, limit=200), items, settings
+
+    def _show_consent(self, settings: Settings) -> None:
+        self.wikipedia_consent = settings.wikipedia_consent
+        if settings.wikipedia_consent:
+            self.consent_label.setText("Wikipedia reading is on: the topics below that you approve or add are "
+                                       "searched for on Wikipedia and their articles learned.")
+            self.consent_button.setText("Stop reading Wikipedia")
+        else:
+            self.consent_label.setText("Wikipedia reading is off until you agree: nothing is sent to Wikipedia.")
+            self.consent_button.setText("Allow reading Wikipedia…")
+        self.approval_label.setText(
+            "Topics mined from your messages, and why. " + (
+                "They are read about once mentioned often enough, except those that look like a person's name "
+                "or a health matter, which wait for your approval." if settings.auto_approve_topics else
+                "They wait for your approval; topics you add are read about too. Blocked ones never are."))
+
+    def toggle_wikipedia_consent(self) -> None:
+        agree = not self.wikipedia_consent
+        if agree and QMessageBox.question(self, "Read Wikipedia about your topics?", WIKIPEDIA_QUESTION) != (
+                QMessageBox.StandardButton.Yes):
+            return
+        run_in_background(lambda _: Settings.change(wikipedia_consent=agree), lambda _: self.refresh(),
+                          self.show_error)
 
     def _fill_topics(self, rows: list[topics.Topic]) -> None:
         self.topic_rows = rows
@@ -289,7 +325,10 @@ class LearningPanel(QDialog):
         for r, t in enumerate(rows):
             why = t.why() + (f" → {t.article_title}" if t.article_title else "")
             for c, text in enumerate([t.name, t.status, f"{t.score:.2f}", why]):
-                self.topic_table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if t.flag and t.status == "mined":
+                    item.setToolTip(f"{t.flag}: never searched for unless you approve it")
+                self.topic_table.setItem(r, c, item)
 
     def _change_topic(self, name: str, status: str) -> None:
         def change(_):

@@ -36,6 +36,8 @@ def create_window(start_scheduler: bool = True) -> MainWindow:
     window.tray = make_tray(window, window.windowIcon())
     if problems:
         window.show_error("\n".join(problems))
+    if settings.learn_from_wikipedia and not Settings.in_file("wikipedia_consent"):
+        window.ask_wikipedia_consent()  # the first run, or the first since Wikipedia needs consent
     try:
         model = live_model(settings)
     except FileNotFoundError as e:
@@ -59,6 +61,7 @@ def run() -> int:
         window.conversation_list.setCurrentRow(0)
     else:
         window.new_conversation()
+    window.show_welcome(first_run=True)
     # With a tray, closing the window keeps the app (and later the learner) running.
     app.setQuitOnLastWindowClosed(window.tray is None)
     app.aboutToQuit.connect(window.shutdown)

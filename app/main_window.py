@@ -1,4 +1,9 @@
-"""The chat window: conversation list, transcript, input, feedback and the status bar.
+"""The chat window: conversation list, transcript, input, feedback, menus and the status bar.
+
+Every action on a message (▲ ▼, Correct, Copy, Regenerate, Edit) is a link under it, an entry
+of its context menu, and, for the keyboard, a shortcut that acts on the message the
+transcript's cursor is in while the transcript has focus (a click, a selection, Tab to a
+link), else on the last reply.
 
 Threading: every method here runs on the UI thread. Loading the model and generating a
 reply go through `run_in_background`; their results come back as callbacks on this
@@ -9,46 +14,52 @@ calls and stay here.
 import threading
 
 from app.background import run_in_background, wait_for_background
-from app.dialogs import CorrectionDialog, SystemPromptDialog
+from app.dialogs import CorrectionDialog, SystemPromptDialog, welcome_box, wikipedia_consent_box
 from app.learning_actions import LearningActions
 from app.model_host import ModelHost
+from app.preferences import PreferencesDialog
 from app.qt import (
     QAction,
+    QApplication,
     QDesktopServices,
+    QEvent,
+    QGuiApplication,
     QHBoxLayout,
     QInputDialog,
     QKeySequence,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
     Qt,
-    QTextBrowser,
     QTimer,
     QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
 )
-from app.render import ACTION_SCHEME, pending_user_html, streaming_html, transcript_html, why_html
+from app.render import ACTION_SCHEME, Theme, message_html, pending_user_html, streaming_html, why_html
 from app.sidebar import ConversationSidebar
-from learner import userdata, versions
+from app.transcript import Transcript
+from learner import paths, userdata, versions
 from learner.chat.engine import Engine
 from learner.chat.served import ModelChoice
 from learner.chat.turn import Reply
-from learner.settings import Settings
+from learner.settings import Settings, SettingsError
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
 
-# How often the transcript re-renders while a reply streams: smooth, and cheap for long replies.
+# How often the streaming reply is re-rendered: smooth, and cheap (only its own table changes).
 STREAM_REFRESH_MS = 50
 
 
 class MessageInput(QPlainTextEdit):
-    """Enter sends, Shift+Enter starts a new line, Escape cancels an edit."""
+    """Enter sends, Shift+Enter starts a new line, Escape cancels an edit (while a reply streams, the
+    window's Stop shortcut takes Escape first)."""
 
     submitted = Signal()
     cancelled = Signal()
@@ -94,12 +105,15 @@ class MainWindow(QMainWindow):
         self.learning = None
         self.tray = None  # set by app.main where the desktop has a tray
         self.data_lock = None  # set by app.main: learner.userdata.window_lock, released by shutdown
+        self.consent_box: QMessageBox | None = None
 
+        self.theme = Theme.of(self.palette())
         self.setWindowTitle("grokling")
         self.resize(1100, 720)
         self._build()
         self._stream_timer = QTimer(self, interval=STREAM_REFRESH_MS)
-        self._stream_timer.timeout.connect(self._render)
+        self._stream_timer.timeout.connect(self._render_stream)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._follow_palette)
         self.refresh_conversations()
 
     @property
@@ -122,21 +136,32 @@ class MainWindow(QMainWindow):
         self.sidebar.learning_toggled.connect(lambda cid, on: self.store.set_learning_opt_out(cid, not on))
 
         self.title = QLabel()
-        self.title.setStyleSheet("font-weight:bold;font-size:14px;")
+        font = self.title.font()  # a font, not a style sheet: a style sheet would keep the palette it started with
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.title.setFont(font)
+        self.title.setAccessibleName("Chat title")
         prompt_button = QPushButton("System prompt…")
+        prompt_button.setAccessibleName("System prompt of this chat")
         prompt_button.clicked.connect(self.edit_system_prompt)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(prompt_button)
 
-        self.transcript = QTextBrowser()
-        self.transcript.setOpenLinks(False)
+        self.transcript = Transcript(self._entry_html)
+        self.transcript.setAccessibleName("Conversation")
+        self.transcript.setAccessibleDescription(
+            "The messages of this chat. Tab moves between the actions under each message; the Chat menu's "
+            "shortcuts act on the message the cursor is in.")
         self.transcript.anchorClicked.connect(self._on_link)
+        self.transcript.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.transcript.customContextMenuRequested.connect(self._transcript_menu)
 
         self.edit_banner = QLabel()
         self.edit_banner.setStyleSheet("color:#b06000;")
         self.edit_banner.hide()
         self.input = MessageInput(placeholderText="Message grokling (Enter to send, Shift+Enter for a new line)")
+        self.input.setAccessibleName("Message")
         self.input.setFixedHeight(90)
         self.input.submitted.connect(self.send)
         self.input.cancelled.connect(self.cancel_edit)
@@ -161,21 +186,51 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
 
         self.model_label = QLabel("Loading model…")
+        self.model_label.setAccessibleName("Model")
         self.speed_label = QLabel()
+        self.speed_label.setAccessibleName("Speed of the last reply")
         self.statusBar().addPermanentWidget(self.speed_label)
         self.statusBar().addWidget(self.model_label)
-
-        file_menu = self.menuBar().addMenu("&File")
-        new_action = QAction("&New chat", self, shortcut=QKeySequence.StandardKey.New)
-        new_action.triggered.connect(self.new_conversation)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.quit)
-        file_menu.addActions([new_action, quit_action])
-        chat_menu = self.menuBar().addMenu("&Chat")
-        prompt_action = QAction("&System prompt…", self)
-        prompt_action.triggered.connect(self.edit_system_prompt)
-        chat_menu.addAction(prompt_action)
+        self._build_menus()
         self._update_send_button()
+
+    def _action(self, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_menus(self) -> None:
+        self.new_action = self._action("&New chat", self.new_conversation, QKeySequence.StandardKey.New)
+        quit_action = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
+        self.menuBar().addMenu("&File").addActions([self.new_action, quit_action])
+
+        self.copy_action = self._action("&Copy message", lambda: self._act_on_target("copy", any_role=True),
+                                        "Ctrl+Shift+C")
+        self.find_action = self._action("&Find in chats", self.find_chats, QKeySequence.StandardKey.Find)
+        self.preferences_action = self._action("&Preferences…", self.open_preferences, "Ctrl+,")
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addActions([self.copy_action, self.find_action])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.preferences_action)
+
+        self.stop_action = self._action("&Stop the reply", self.stop, "Esc")
+        self.regenerate_action = self._action("&Regenerate the last reply", self.regenerate_last, "Ctrl+R")
+        self.good_action = self._action("▲ &Good reply", lambda: self._act_on_target("up"), "Alt+Up")
+        self.bad_action = self._action("▼ &Bad reply", lambda: self._act_on_target("down"), "Alt+Down")
+        self.correct_action = self._action("✎ &Correct the reply…", lambda: self._act_on_target("correct"), "F2")
+        prompt_action = self._action("S&ystem prompt…", self.edit_system_prompt)
+        chat_menu = self.menuBar().addMenu("&Chat")
+        chat_menu.addActions([self.stop_action, self.regenerate_action])
+        chat_menu.addSeparator()
+        chat_menu.addActions([self.good_action, self.bad_action, self.correct_action])
+        chat_menu.addSeparator()
+        chat_menu.addAction(prompt_action)
+
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu.addAction(self._action("&Welcome", lambda: self.show_welcome()))
 
     # -- learning ----------------------------------------------------------------------
 
@@ -190,7 +245,9 @@ class MainWindow(QMainWindow):
         self.learning_actions = LearningActions(learning, self.open_learning_panel, self)
         self.learn_now_action, self.pause_action = self.learning_actions.learn_now, self.learning_actions.pause
         self.cancel_learning_action = self.learning_actions.cancel
-        self.menuBar().addMenu("&Learning").addActions(self.learning_actions.all())
+        self.learning_menu = QMenu("&Learning", self)
+        self.learning_menu.addActions(self.learning_actions.all())
+        self.menuBar().insertMenu(self.help_menu.menuAction(), self.learning_menu)
         self.input.textChanged.connect(learning.user_active)
         learning.status_changed.connect(self._show_learning_status)
         learning.progress.connect(self._show_learning_progress)
@@ -269,9 +326,15 @@ class MainWindow(QMainWindow):
     def open_conversation(self, conversation_id: int) -> None:
         self.cancel_edit()
         self.conversation_id = conversation_id
-        self.title.setText(self.store.conversation(conversation_id).title)
-        self._render()
+        self._show_title()
+        self._render(reset=True)
         self.input.setFocus()
+
+    def _show_title(self) -> None:
+        """The open chat's title in the header and the window's title (a new chat is named by its first message)."""
+        title = self.store.conversation(self.conversation_id).title if self.conversation_id is not None else ""
+        self.title.setText(title)
+        self.setWindowTitle(f"{title} – grokling" if title else "grokling")
 
     def new_conversation(self) -> None:
         conversation_id = self.store.new_conversation()
@@ -285,8 +348,7 @@ class MainWindow(QMainWindow):
         if ok and title.strip():
             self.store.rename_conversation(conversation_id, title)
             self.refresh_conversations()
-            if conversation_id == self.conversation_id:
-                self.title.setText(self.store.conversation(conversation_id).title)
+            self._show_title()
 
     def delete_conversation(self, conversation_id: int, confirm: bool = True) -> None:
         if conversation_id == self._generating_id:
@@ -300,8 +362,8 @@ class MainWindow(QMainWindow):
         userdata.forget_conversation(self.store, conversation_id, self.settings)
         if conversation_id == self.conversation_id:
             self.conversation_id = None
-            self.title.clear()
-            self.transcript.clear()
+            self._show_title()
+            self.transcript.show_entries([], reset=True)
         self.refresh_conversations()
 
     @staticmethod
@@ -332,7 +394,9 @@ class MainWindow(QMainWindow):
 
     def _update_send_button(self) -> None:
         self.send_button.setText("Stop" if self.generating else "Send")
+        self.send_button.setAccessibleName("Stop the reply" if self.generating else "Send the message")
         self.send_button.setEnabled(self.generating or self.engine is not None)
+        self.stop_action.setEnabled(self.generating)  # else Escape goes to the input: it cancels an edit
 
     def _send_or_stop(self) -> None:
         if self.generating:
@@ -359,6 +423,11 @@ class MainWindow(QMainWindow):
     def regenerate(self, message_id: int) -> None:
         if not self.generating and self.engine is not None:
             self._generate(text=None, supersede=message_id)
+
+    def regenerate_last(self) -> None:
+        messages = self._shown_messages()
+        if messages and messages[-1].role == "assistant":
+            self.regenerate(messages[-1].id)
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -388,6 +457,9 @@ class MainWindow(QMainWindow):
             if kind == "saved":
                 self._pending_user = ""
                 self.refresh_conversations()
+                if conversation_id == self.conversation_id:
+                    self._show_title()
+                    self._render()
             else:
                 self._stream_text += value
 
@@ -415,33 +487,62 @@ class MainWindow(QMainWindow):
         self._pending_user = self._stream_text = ""
         self._update_send_button()
         self.refresh_conversations()
-        if self.conversation_id is not None:  # a new chat is named after its first message
-            self.title.setText(self.store.conversation(self.conversation_id).title)
+        self._show_title()
         self._render()
 
     # -- transcript --------------------------------------------------------------------
 
-    def _render(self) -> None:
+    # The transcript's entries: ("message", Message, is_last), ("sending", text), ("streaming", text).
+
+    def _entry_html(self, entry: tuple) -> str:
+        if entry[0] == "message":
+            return message_html(entry[1], entry[2], self.theme)
+        return (pending_user_html if entry[0] == "sending" else streaming_html)(entry[1], self.theme)
+
+    def _render(self, reset: bool = False) -> None:
+        """Show the open chat as stored, and the message being sent and the reply streaming, if any; only
+        what changed is re-rendered, unless `reset` (another chat, other colours)."""
         if self.conversation_id is None:
             return
-        tail = ""
+        tail = []
         if self.generating and self._generating_id == self.conversation_id:
             if self._pending_user:
-                tail += pending_user_html(self._pending_user)
-            tail += streaming_html(self._stream_text)
+                tail.append(("sending", self._pending_user))
+            tail.append(("streaming", self._stream_text))
         messages = self.store.thread(self.conversation_id)
-        bar = self.transcript.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 4
-        position = bar.value()
-        self.transcript.setHtml(transcript_html(messages, tail))
-        bar.setValue(bar.maximum() if at_bottom else position)
+        entries = [("message", m, i == len(messages) - 1 and not tail) for i, m in enumerate(messages)]
+        self.transcript.show_entries(entries + tail, reset)
+
+    def _render_stream(self) -> None:
+        """The timer's update while a reply streams: its own entry, nothing else."""
+        entries = self.transcript.entries()
+        if entries and entries[-1][0] == "streaming":
+            self.transcript.show_entries([*entries[:-1], ("streaming", self._stream_text)])
+
+    def _shown_messages(self) -> list[Message]:
+        return [e[1] for e in self.transcript.entries() if e[0] == "message"]
+
+    def _follow_palette(self) -> None:
+        """Re-render in the palette's colours when the system's scheme (or the application's palette) changes."""
+        theme = Theme.of(self.palette())
+        if theme != self.theme:
+            self.theme = theme
+            self._render(reset=True)
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._follow_palette()
+        super().changeEvent(event)
 
     def _on_link(self, url: QUrl) -> None:
         if url.scheme() != ACTION_SCHEME:
             QDesktopServices.openUrl(url)
             return
         action, _, message_id = url.path().partition(":")
-        message = self.store.message(int(message_id))
+        self.act(action, self.store.message(int(message_id)))
+
+    def act(self, action: str, message: Message) -> None:
+        """One of the actions under a message: up, down, correct, copy, regenerate, edit, why."""
         if action == "up":
             self.rate(message.id, 0 if message.rating == 1 else 1)
         elif action == "down":
@@ -454,10 +555,66 @@ class MainWindow(QMainWindow):
             self.start_edit(message)
         elif action == "why":
             self.show_why(message)
+        elif action == "copy":
+            self.copy_message(message)
+
+    def target_message(self, any_role: bool = False) -> Message | None:
+        """What the keyboard's actions act on: the message the transcript's cursor is in while the transcript
+        has focus (a click, a selection, Tab to one of its links), else the last reply. Only replies, unless
+        `any_role`."""
+        if self.transcript.hasFocus():
+            entry = self.transcript.entry_at(self.transcript.textCursor().position())
+            if entry is not None and entry[0] == "message" and (any_role or entry[1].role == "assistant"):
+                return entry[1]
+        replies = [m for m in self._shown_messages() if m.role == "assistant"]
+        return replies[-1] if replies else None
+
+    def _act_on_target(self, action: str, any_role: bool = False) -> None:
+        message = self.target_message(any_role)
+        if message is None:
+            self.statusBar().showMessage("No reply to act on yet.", 3000)
+        else:
+            self.act(action, self.store.message(message.id))
+
+    def message_menu(self, message: Message, parent=None) -> QMenu:
+        """The actions on one message, as a menu (the transcript's context menu adds them)."""
+        menu = QMenu(parent or self)
+        shown = self._shown_messages()
+        entries = [("copy", "Copy message")]
+        if message.role == "user":
+            entries.append(("edit", "✎ Edit and resend"))
+        else:
+            entries += [("up", "▲ Good"), ("down", "▼ Bad"), ("correct", "✎ Correct this…")]
+            if shown and shown[-1].id == message.id:
+                entries.append(("regenerate", "↻ Regenerate"))
+        for action, label in entries:
+            menu.addAction(label, lambda a=action: self.act(a, self.store.message(message.id)))
+        return menu
+
+    def _transcript_menu(self, point) -> None:
+        """The text's own menu (copy the selection, select all) and, over a message, its actions. The menu key
+        opens it at the cursor, so a keyboard user reaches every action on the message they are in."""
+        menu = self.transcript.createStandardContextMenu(point)
+        entry = self.transcript.entry_at(self.transcript.cursorForPosition(point).position())
+        if entry is not None and entry[0] == "message":
+            menu.addSeparator()
+            menu.addActions(self.message_menu(entry[1], menu).actions())
+        menu.exec(self.transcript.viewport().mapToGlobal(point))
+        menu.deleteLater()
+
+    def copy_message(self, message: Message) -> None:
+        QApplication.clipboard().setText(message.content)
+        self.statusBar().showMessage("Message copied.", 3000)
+
+    def find_chats(self) -> None:
+        """Ctrl+F: the sidebar's search, which looks through every chat's title and messages."""
+        self.sidebar.search.setFocus()
+        self.sidebar.search.selectAll()
 
     def show_why(self, message: Message) -> QMessageBox:
         """Why the reply knew what it said: the taught items instant memory gave the model."""
-        box = QMessageBox(QMessageBox.Icon.Information, "Why do you know this?", why_html(message), parent=self)
+        box = QMessageBox(QMessageBox.Icon.Information, "Why do you know this?", why_html(message, self.theme),
+                          parent=self)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -498,6 +655,52 @@ class MainWindow(QMainWindow):
         if self._editing is not None:
             self._editing = None
             self.edit_banner.hide()
+
+    # -- preferences and welcome -------------------------------------------------------
+
+    def open_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self.apply_settings)
+        dialog.open()
+        return dialog
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Run on saved settings from now on: the next reply, the model host (a new model, context or thread
+        count loads the engine again) and the learner."""
+        self.settings = settings
+        self.host.apply_settings(settings)
+        if self.learning is not None:
+            self.learning.apply_settings(settings)
+        self.statusBar().showMessage("Preferences saved.", 4000)
+
+    def show_welcome(self, first_run: bool = False) -> QMessageBox | None:
+        """What ▲ ▼ and Correct do and what learning does; with `first_run`, only if it was never shown."""
+        marker = paths.welcome_marker()
+        if first_run and marker.exists():
+            return None
+        marker.touch()
+        box = welcome_box(self.settings, self)
+        box.open()
+        return box
+
+
+    # -- Wikipedia consent -------------------------------------------------------------
+
+    def ask_wikipedia_consent(self) -> QMessageBox:
+        """Ask whether topics may be searched for on Wikipedia; the answer ("Not now" too) goes into settings.json."""
+        box = self.consent_box = wikipedia_consent_box(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.set_wikipedia_consent(box.standardButton(button) == QMessageBox.StandardButton.Yes))
+        box.show()
+        return box
+
+    def set_wikipedia_consent(self, agreed: bool) -> None:
+        try:
+            self.settings.wikipedia_consent = Settings.change(wikipedia_consent=agreed).wikipedia_consent
+        except SettingsError as e:  # a settings.json that is not JSON: the user's to fix, and then to answer
+            self.show_error(e)
 
     # -- errors and closing ------------------------------------------------------------
 

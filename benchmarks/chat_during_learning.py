@@ -83,7 +83,7 @@ def main() -> int:
     checkpoint = base.resolve(None)
     work = Path(os.environ["GROKLING_HOME"])
     rows = [dataset.row(settings.system_prompt, [], item["question"], item["expect"][0], {"kind": "replay"})
-            for item in retention.retention_set()]
+            for item in retention.general_knowledge(retention.REPLAY)]
     data, _ = dataset.write(rows, [], work / "datasets")
 
     engine = Engine(embedded_model(), n_ctx=2048)

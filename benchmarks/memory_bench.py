@@ -4,9 +4,9 @@
 
 The dev set (benchmarks/dev_facts.jsonl, written before tuning) holds 30 invented facts, each
 taught as one correction, with two rewordings in other words and structure and a question
-asked the other way round; benchmarks/dev_unrelated.jsonl and the retention set are questions
-the facts do not answer. Each question is asked in a new chat, greedily, with instant memory
-on and off:
+asked the other way round; benchmarks/dev_unrelated.jsonl and the general-knowledge set's
+gate questions are ones the facts do not answer. Each question is asked in a new chat,
+greedily, with instant memory on and off:
 - taught / reworded / reverse: answered as taught (the expected terms are in the reply);
 - unrelated changed: replies that differ from the same question asked with memory off;
 - recall cost: recall() itself over a store of --items taught items, and the first token's
@@ -61,7 +61,7 @@ def ask(store: Store, engine: Engine, question: str, settings: Settings) -> tupl
 
 
 def table(store: Store, engine: Engine, facts: list[dict], unrelated: list[str], label: str) -> dict:
-    base = Settings(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
+    base = Settings(temperature=0.0, max_tokens=48)  # greedy, otherwise as the app answers
     arms = {"off": Settings(**{**base.__dict__, "instant_memory": False}), "on": base}
     results = {}
     for arm, settings in arms.items():
@@ -124,7 +124,8 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=10_000)
     args = parser.parse_args()
     facts = load("dev_facts.jsonl")
-    unrelated = [u["question"] for u in load("dev_unrelated.jsonl")] + [r["question"] for r in retention.retention_set()]
+    unrelated = [u["question"] for u in load("dev_unrelated.jsonl")]
+    unrelated += [r["question"] for r in retention.general_knowledge(retention.GATE)]
     store = Store()
     for f in facts:
         teach(store, f["question"], f["answer"])

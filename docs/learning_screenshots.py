@@ -67,7 +67,7 @@ def main() -> int:
     print(results[0].reason)
     wait(app, window.learn_now_action.isEnabled, 30)  # the status line is back to "next learning ..."
 
-    menu = window.menuBar().actions()[-1].menu()
+    menu = window.learning_menu
     menu.popup(window.mapToGlobal(QPoint(300, 30)))
     wait(app, menu.isVisible, 10)
     menu.grab().save(str(DOCS / "learning-menu.png"))

@@ -8,7 +8,7 @@
     grokling learn --now
     grokling versions [--json]
     grokling rollback [VERSION]
-    grokling topics [--approve NAME | --block NAME | --add NAME] [--json]
+    grokling topics [--approve NAME | --block NAME | --add NAME] [--consent yes|no] [--json]
     grokling accept|reject [VERSION]
     grokling data export FILE.zip [--with-models] | grokling data delete --yes
     grokling chats [--json] | grokling chats delete ID [--yes]
@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--approve", metavar="NAME", help="read about this mined topic in the next cycles")
     change.add_argument("--block", metavar="NAME", help="never read about this topic")
     change.add_argument("--add", metavar="NAME", help="a topic of your own to read about")
+    topic.add_argument("--consent", choices=["yes", "no"],
+                       help="whether the topics you approve may be searched for on Wikipedia (asked once by the window)")
     topic.add_argument("--json", action="store_true")
     topic.add_argument("--limit", type=int, default=30)
     return parser
@@ -385,8 +387,10 @@ def cmd_chats(args) -> int:
 
 
 def cmd_topics(args) -> int:
-    from learner.learning import topics
+    from learner.learning import knowledge, topics
 
+    if args.consent is not None:
+        Settings.change(wikipedia_consent=args.consent == "yes")
     settings = Settings.load()
     store = Store()
     for status, name in (("approved", args.approve), ("blocked", args.block), ("added", args.add)):
@@ -394,11 +398,13 @@ def cmd_topics(args) -> int:
             topic = topics.set_status(store, name, status)
             print(f"{topic.name}: {status}", file=sys.stderr)
     topics.mine(store, settings)
-    picked = {t.key for t in topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle)}
+    picked = {t.key for t in topics.to_learn(store, settings)} if settings.wikipedia_consent else set()
     listing = topics.listing(store, args.limit)
     if args.json:
         print(json.dumps([{**t.__dict__, "next_cycle": t.key in picked, "why": t.why()} for t in listing], indent=2))
         return 0
+    print("Wikipedia reading: on (grokling topics --consent no stops it)" if settings.wikipedia_consent
+          else knowledge.CONSENT_NEEDED)
     if not listing:
         print("No topics yet: they are mined from your messages.")
     for t in listing:
@@ -406,8 +412,9 @@ def cmd_topics(args) -> int:
         mark = "*" if t.key in picked else " "
         print(f"{mark} {t.name:<28} {t.status:<8} score {t.score:6.2f}  {t.why()}{article}")
     if picked:
-        print(f"* read about in the next cycle (at most {settings.topics_per_cycle}; a mined topic needs "
-              f"{settings.topic_min_mentions} mentions)")
+        print(f"* read about in the next cycle (at most {settings.topics_per_cycle})")
+    if not settings.auto_approve_topics and any(t.status == "mined" for t in listing):
+        print("Mined topics wait for your approval: grokling topics --approve NAME (or --block NAME)")
     return 0
 
 

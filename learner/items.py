@@ -72,16 +72,29 @@ def key_terms(answer: str, question: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+_NEGATION = re.compile(r"(?:\bnot|\bnever|\bno|n't)\W+(?:\w+\W+)?$", re.I)
+"""'not', 'never', 'no' or "n't" right before a term, or one word before it ("not in Canberra")."""
+
+
+def says(answer: str, term: str) -> bool:
+    """Whether `answer` says `term`: as whole words ("2041" is not in "20411", "Paris" not in
+    "Parisian"), case aside, and not negated just before it ("Sydney, not Canberra" does not say
+    Canberra)."""
+    pattern = r"(?<![\w])" + r"\s+".join(re.escape(w) for w in term.split()) + r"(?![\w])"
+    for match in re.finditer(pattern, answer, re.I):
+        if not _NEGATION.search(answer[max(0, match.start() - 40):match.start()]):
+            return True
+    return False
+
+
 def has_terms(answer: str, terms: list[str] | tuple[str, ...]) -> bool:
-    """At least two thirds of `terms` appear in the answer."""
-    low = answer.lower()
-    return sum(t.lower() in low for t in terms) / len(terms) >= 2 / 3
+    """At least two thirds of `terms` are said in the answer."""
+    return sum(says(answer, t) for t in terms) / len(terms) >= 2 / 3
 
 
 def is_right(answer: str, expect: list[str] | tuple[str, ...]) -> bool:
-    """Any one of the accepted answers appears (the retention set lists several spellings)."""
-    low = answer.lower()
-    return any(e.lower() in low for e in expect)
+    """Any one of the accepted answers is said (the general-knowledge set lists several spellings)."""
+    return any(says(answer, e) for e in expect)
 
 
 # -- the types ------------------------------------------------------------------------------
@@ -154,7 +167,7 @@ class TaughtItem:
 
     def answered_by(self, reply: str) -> bool:
         if not self.expect:
-            return self.answer.strip().lower() in reply.lower()
+            return says(reply, self.answer.strip())
         return has_terms(reply, self.expect)
 
     def to_dict(self) -> dict:
@@ -170,10 +183,35 @@ class TaughtItem:
                    context=tuple(data.get("context", ())))
 
 
+ABOUT_TEMPLATES = ("Tell me about {name}.", "What do you know about {name}?")
+"""How a fact is also asked about each name it mentions: the answer then comes back from the other
+side too ("What did Mira Quell found?" for "Who founded Zorblax Labs?")."""
+_NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w'’-]*(?:\s+(?:of|the|de|von|van)\s+|\s+)?)*[A-Z][\w'’-]*")
+
+
+def names(*sentences: str) -> list[str]:
+    """Capitalised runs ("Mira Quell", "The Hollow Lanterns"): a sentence's first word counts only when
+    it is not an everyday word ("Yes", "Your", "The" before a name are not names)."""
+    from wordfreq import zipf_frequency
+
+    found: dict[str, str] = {}
+    for sentence in sentences:
+        for m in _NAME.finditer(sentence):
+            name = m[0]
+            first, _, rest = name.partition(" ")
+            if m.start() == len(sentence) - len(sentence.lstrip()) and zipf_frequency(first, "en") >= 4.5:
+                name = rest
+            if len(name) > 1 and name.lower() not in _STOPWORDS:
+                found.setdefault(name.lower().removeprefix("the "), name)
+    return list(found.values())
+
+
 def correction(question: str, answer: str, source: Provenance, context: tuple[dict, ...] = ()) -> TaughtItem:
-    """A correction, taught in TRAIN_TEMPLATES' rewordings and checked in HELD_OUT_TEMPLATES'."""
+    """A correction, taught in TRAIN_TEMPLATES' rewordings and asked about each name in question and
+    answer (ABOUT_TEMPLATES); checked in HELD_OUT_TEMPLATES' rewordings."""
+    about = tuple(t.format(name=n) for n in names(question, answer) for t in ABOUT_TEMPLATES)
     return TaughtItem(CORRECTION, question, answer, source,
-                      train=tuple(reword(question, t) for t in TRAIN_TEMPLATES),
+                      train=tuple(reword(question, t) for t in TRAIN_TEMPLATES) + about,
                       held_out=tuple(reword(question, t) for t in HELD_OUT_TEMPLATES),
                       expect=tuple(key_terms(answer, question)[:EXPECT_TERMS]), context=context)
 
@@ -199,17 +237,22 @@ class ItemResult:
     right: bool
     held_out: tuple[Phrasing, ...] = ()
     answer_before: str | None = None
+    logprob_gain: float | None = None
+    """How much likelier the taught answer became, in nats per token (candidate minus live model): a
+    second signal beside the greedy reply, which moves only once the answer wins outright."""
 
     def to_dict(self) -> dict:
         return {"item": self.item.to_dict(), "answer": self.answer, "right": self.right,
-                "held_out": [asdict(p) for p in self.held_out], "answer_before": self.answer_before}
+                "held_out": [asdict(p) for p in self.held_out], "answer_before": self.answer_before,
+                "logprob_gain": self.logprob_gain}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ItemResult":
         if "item" not in data:
             return cls._from_probe(data)
         return cls(TaughtItem.from_dict(data["item"]), data["answer"], data["right"],
-                   tuple(Phrasing(**p) for p in data.get("held_out", ())), data.get("answer_before"))
+                   tuple(Phrasing(**p) for p in data.get("held_out", ())), data.get("answer_before"),
+                   data.get("logprob_gain"))
 
     @classmethod
     def _from_probe(cls, data: dict) -> "ItemResult":
@@ -391,20 +434,22 @@ class Metrics:
     article_held_out: Score
     """Article facts asked in held-out phrasings: what the gate checks for articles."""
     kept: Score
-    """Retention questions the live model got right that the candidate still gets right."""
-    kept_held_out: Score
-    """... of those that replay did not train on: the unbiased figure."""
+    """General-knowledge gate questions the live model got right that the candidate still gets right
+    (never trained on: replay draws from the set's other part)."""
     retention_right_after: int = 0
+    answer_logprob_gain: float | None = None
+    """Mean over the taught items of ItemResult.logprob_gain."""
     replay_perplexity_before: float | None = None
     replay_perplexity_after: float | None = None
 
-    SCORES = ("learned", "paraphrased", "article_learned", "article_held_out", "kept", "kept_held_out")
+    SCORES = ("learned", "paraphrased", "article_learned", "article_held_out", "kept")
 
     def to_dict(self) -> dict:
         """Shares (None where nothing was asked) as `grokling versions --json` shows them, and the counts."""
         out = {name: getattr(self, name).share for name in self.SCORES}
         out["counts"] = {name: [getattr(self, name).right, getattr(self, name).total] for name in self.SCORES}
         out.update(retention_right_before=self.kept.total, retention_right_after=self.retention_right_after,
+                   answer_logprob_gain=self.answer_logprob_gain,
                    replay_perplexity_before=self.replay_perplexity_before,
                    replay_perplexity_after=self.replay_perplexity_after)
         return out

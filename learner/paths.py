@@ -47,6 +47,11 @@ def settings_path() -> Path:
     return data_dir() / "settings.json"
 
 
+def welcome_marker() -> Path:
+    """Exists once the window has shown its first-run welcome."""
+    return data_dir() / "welcome-shown"
+
+
 def module_command(module: str) -> list[str]:
     """The command that runs `python -m module`, also from a PyInstaller bundle (no python there:
     the app's own executable runs it, see app/launcher.py)."""

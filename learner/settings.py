@@ -6,7 +6,10 @@ default: a typo in a hand-edited file neither quietly changes nothing nor throws
 the file away, and no value can crash the window or every learning cycle.
 """
 
+import ast
 import dataclasses
+import functools
+import inspect
 import json
 import math
 import re
@@ -28,6 +31,7 @@ class SettingsError(ValueError):
 
 QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
 SCHEDULES = ("daily", "after_corrections", "manual")
+WIKI_LANGUAGES = ("en", "simple")
 
 
 def default_system_prompt() -> str:
@@ -91,7 +95,8 @@ class Settings:
     """A candidate goes live only if at least this share of taught items is answered as taught."""
 
     gate_kept: float = 0.95
-    """... and at least this share of the retention questions the live model got right stays right.
+    """A candidate goes live only if at least this share of the retention questions the live model got
+    right stays right.
     At 0.9, five poisoned corrections ("the capital of France is Berlin") went live keeping 38/42;
     honest cycles measured 36/37 to 42/42."""
 
@@ -144,11 +149,20 @@ class Settings:
     learn_from_wikipedia: bool = True
     """Read the Wikipedia articles on the topics the user keeps asking about, and learn from them."""
 
+    wikipedia_consent: bool = False
+    """The user agreed that topic names may be sent to Wikipedia as searches. Until then the learner makes
+    no request to Wikipedia at all; the window asks once, on first run (`grokling topics --consent yes|no`)."""
+
+    auto_approve_topics: bool = False
+    """Read about a mined topic once it is mentioned in topic_min_mentions messages, without waiting for
+    the user's approval. A topic that looks like a person's name or a health matter waits all the same."""
+
     wiki_api_url: str = "https://{language}.wikipedia.org/w/api.php"
     """The MediaWiki API to read articles from ({language} is filled in): a mirror, or a local server."""
 
     wiki_language: str = "en"
-    """Wikipedia language edition."""
+    """Wikipedia language edition: "en" or "simple" (Simple English). Topics are picked with an English
+    lexicon and facts asked with English question forms, so other editions are refused, not half-read."""
 
     wiki_min_interval_s: float = 1.0
     """At least this long between two requests to the wiki (be polite to a volunteer-run service)."""
@@ -157,7 +171,7 @@ class Settings:
     """Give up on a request after this long (it is retried with backoff a few times)."""
 
     topic_min_mentions: int = 3
-    """A mined topic is read about once the user has asked about it in this many messages."""
+    """With auto_approve_topics, a mined topic is read about once the user has asked about it in this many messages."""
 
     topic_half_life_days: float = 14.0
     """A mention's weight halves every this many days, so current interests rank first."""
@@ -176,20 +190,32 @@ class Settings:
     for the templates alone, keeping 100% of the retention set against 97%. About 4 s per article."""
 
     gate_articles: float = 0.5
-    """... and at least this share of held-out questions about the fetched articles is answered."""
+    """A candidate goes live only if at least this share of held-out questions about the fetched articles
+    is answered."""
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = self.problems({f.name: getattr(self, f.name) for f in fields(self)})
+        if problems:
+            raise SettingsError("; ".join(problems.values()))
         for f in fields(self):
             value = getattr(self, f.name)
-            if (problem := _problem(f, value)) is not None:
-                problems.append(problem)
-            elif isinstance(value, int) and not isinstance(value, bool) and float in _runtime_types(f.type):
+            if isinstance(value, int) and not isinstance(value, bool) and float in _runtime_types(f.type):
                 setattr(self, f.name, float(value))
-        if not problems and not self.max_tokens < self.n_ctx:
-            problems.append(f"setting 'max_tokens' must be less than n_ctx ({self.n_ctx}), not {self.max_tokens}")
-        if problems:
-            raise SettingsError("; ".join(problems))
+
+    @classmethod
+    def problems(cls, values: dict[str, Any]) -> dict[str, str]:
+        """What is wrong with each of these values, by setting name; empty when all are valid.
+
+        max_tokens is also checked against n_ctx when both are given (and valid on their own).
+        The Preferences dialog shows each problem beside its field."""
+        by_name = {f.name: f for f in fields(cls)}
+        found = {name: problem for name, value in values.items()
+                 if (problem := _problem(by_name[name], value)) is not None}
+        both = {"max_tokens", "n_ctx"}
+        if both <= values.keys() and not both & found.keys() and not values["max_tokens"] < values["n_ctx"]:
+            found["max_tokens"] = (f"setting 'max_tokens' must be less than n_ctx ({values['n_ctx']}), "
+                                   f"not {values['max_tokens']}")
+        return found
 
     @classmethod
     def load_with_problems(cls, path: Path | None = None) -> tuple["Settings", list[str]]:
@@ -227,22 +253,69 @@ class Settings:
             print(f"grokling: {problem}", file=sys.stderr)
         return settings
 
-    def save(self, path: Path | None = None) -> None:
+    def save(self, path: Path | None = None, answered: tuple[str, ...] = ()) -> None:
         """Write the settings that differ from the defaults into the file, over what it holds.
 
         Every other key in the file stays as it is (a default the user wrote down stays theirs
         to change; an unknown key or an invalid value stays for them to fix, unless this
         object holds a chosen value for it), so pausing learning does not write every default
-        into the file for good. Raises SettingsError, writing nothing, if the file is not a JSON object."""
+        into the file for good. The names in `answered` are written even at their default: the
+        user's answer to a question ("not now") is recorded, so it is not asked again.
+        Raises SettingsError, writing nothing, if the file is not a JSON object."""
         path = path or paths.settings_path()
         stored = _read_object(path)
         for f in fields(self):
             value, default = getattr(self, f.name), getattr(DEFAULTS, f.name)
-            if f.name in stored and _problem(f, stored[f.name]) is not None and value == default:
+            if f.name in stored and _problem(f, stored[f.name]) is not None and value == default \
+                    and f.name not in answered:
                 continue
-            if value != default or f.name in stored:
+            if value != default or f.name in stored or f.name in answered:
                 stored[f.name] = value
         atomic_write_text(path, json.dumps(stored, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def change(cls, path: Path | None = None, **values) -> "Settings":
+        """Set `values` in settings.json over the file as it is now (not as a window loaded it long ago),
+        each recorded even where it is the default; the settings as the file now has them.
+        Raises SettingsError, writing nothing, for an invalid value or a file that is not a JSON object."""
+        settings = dataclasses.replace(cls.load_with_problems(path)[0], **values)
+        settings.save(path, answered=tuple(values))
+        return settings
+
+    @staticmethod
+    def in_file(name: str, path: Path | None = None) -> bool:
+        """Whether settings.json sets `name`: the user (or the window, for them) chose its value."""
+        try:
+            return name in _read_object(path or paths.settings_path())
+        except SettingsError:
+            return False
+
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Chat": ("system_prompt", "temperature", "top_p", "top_k", "max_tokens", "repeat_penalty", "instant_memory"),
+    "Model": ("model_path", "n_ctx", "n_threads", "base_model", "quant"),
+    "Learning": ("learning_paused", "learn_schedule", "learn_after_corrections", "learn_daily_at",
+                 "learn_when_idle_min", "learn_min_interval_min", "learn_only_on_ac", "require_approval",
+                 "max_corrections_per_cycle", "train_epochs", "learning_rate", "replay_ratio", "gate_learned",
+                 "gate_kept", "keep_versions", "versions_budget_mb"),
+    "Privacy": ("learn_from_chats", "scrub_personal_data", "scrub_patterns"),
+    "Wikipedia": ("learn_from_wikipedia", "wikipedia_consent", "auto_approve_topics", "wiki_api_url", "wiki_language", "wiki_min_interval_s", "wiki_timeout_s",
+                  "topic_min_mentions", "topic_half_life_days", "topics_per_cycle", "facts_per_article",
+                  "model_written_facts", "gate_articles"),
+}
+"""The Preferences dialog's tabs, in order, and the settings on each; every setting is in exactly one
+(tests/test_settings.py), so a new setting cannot be left out of the dialog."""
+
+
+@functools.cache
+def field_help() -> dict[str, str]:
+    """Each setting's docstring (the string under it in the Settings class), by name: the Preferences
+    dialog's help text. Read from this module's source, which the bundle ships beside its bytecode
+    (packaging/grokling.spec)."""
+    tree = ast.parse(inspect.getsource(sys.modules[__name__]))
+    [body] = [node.body for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Settings"]
+    return {field.target.id: inspect.cleandoc(doc.value.value) for field, doc in zip(body, body[1:])
+            if isinstance(field, ast.AnnAssign) and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)}
 
 
 def _read_object(path: Path) -> dict:
@@ -266,7 +339,7 @@ def _problem(f: dataclasses.Field, value) -> str | None:
         return f"setting {f.name!r} must be {' or '.join(t.__name__ for t in expected)}, not {value!r}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"setting {f.name!r} must be a finite number, not {value!r}"
-    check = _CHECKS.get(f.name)
+    check = CHECKS.get(f.name)
     if value is not None and check is not None and not check[0](value):
         return f"setting {f.name!r} must be {check[1]}, not {value!r}"
     return None
@@ -303,54 +376,72 @@ def _is_api_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _between(low, high):
-    return lambda value: low <= value <= high
+@dataclass(frozen=True)
+class Range:
+    """A number's allowed interval (the Preferences dialog sets its spin box from it)."""
+
+    low: float
+    high: float
+    open_low: bool = False
+    """The low end itself is refused (0 < value)."""
+    open_high: bool = False
+
+    def __call__(self, value) -> bool:
+        above = self.low < value if self.open_low else self.low <= value
+        below = value < self.high if self.open_high else value <= self.high
+        return above and below
 
 
-def _positive_up_to(high):
-    return lambda value: 0 < value <= high
+@dataclass(frozen=True)
+class OneOf:
+    """A value from a fixed set (the Preferences dialog offers them in a list)."""
+
+    values: tuple
+
+    def __call__(self, value) -> bool:
+        return value in self.values
 
 
-_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "model_path": (lambda v: v.strip() != "", "a path to a GGUF file, or null"),
-    "n_ctx": (_between(256, 131072), "between 256 and 131072"),
-    "n_threads": (_between(1, 1024), "between 1 and 1024, or null"),
-    "temperature": (_between(0, 5), "between 0 and 5"),
-    "top_p": (_positive_up_to(1), "in (0, 1]"),
-    "top_k": (_between(0, 100_000), "between 0 and 100000"),
-    "max_tokens": (_between(1, 131071), "between 1 and n_ctx - 1"),
-    "repeat_penalty": (_positive_up_to(5), "in (0, 5]"),
+    "n_ctx": (Range(256, 131072), "between 256 and 131072"),
+    "n_threads": (Range(1, 1024), "between 1 and 1024, or null"),
+    "temperature": (Range(0, 5), "between 0 and 5"),
+    "top_p": (Range(0, 1, open_low=True), "in (0, 1]"),
+    "top_k": (Range(0, 100_000), "between 0 and 100000"),
+    "max_tokens": (Range(1, 131071), "between 1 and n_ctx - 1"),
+    "repeat_penalty": (Range(0, 5, open_low=True), "in (0, 5]"),
     "system_prompt": (lambda v: v.strip() != "", "a non-empty text"),
     "api_port": (_between(1024, 65535), "between 1024 and 65535"),
     # It travels in an HTTP header: printable ASCII, and no space to split "Bearer KEY" on.
     "api_key": (lambda v: re.fullmatch(r"[!-~]+", v) is not None, "printable ASCII without spaces, or null"),
     "base_model": (lambda v: v.strip() != "", "a folder or a hub id, or null"),
-    "quant": (lambda v: v in QUANTS, f"one of {', '.join(QUANTS)}"),
-    "train_epochs": (_positive_up_to(100), "in (0, 100]"),
-    "learning_rate": (lambda v: 0 < v < 1, "in (0, 1)"),
-    "replay_ratio": (_between(0, 100), "between 0 and 100"),
-    "gate_learned": (_between(0, 1), "between 0 and 1"),
-    "gate_kept": (_between(0, 1), "between 0 and 1"),
-    "keep_versions": (_between(1, 1000), "between 1 and 1000"),
-    "versions_budget_mb": (_between(1, 10_000_000), "between 1 and 10000000"),
+    "quant": (OneOf(QUANTS), f"one of {', '.join(QUANTS)}"),
+    "train_epochs": (Range(0, 100, open_low=True), "in (0, 100]"),
+    "learning_rate": (Range(0, 1, open_low=True, open_high=True), "in (0, 1)"),
+    "replay_ratio": (Range(0, 100), "between 0 and 100"),
+    "gate_learned": (Range(0, 1), "between 0 and 1"),
+    "gate_kept": (Range(0, 1), "between 0 and 1"),
+    "keep_versions": (Range(1, 1000), "between 1 and 1000"),
+    "versions_budget_mb": (Range(1, 10_000_000), "between 1 and 10000000"),
     "scrub_patterns": (lambda v: all(isinstance(p, str) and _compiles(p) for p in v), "a list of valid regular expressions"),
-    "max_corrections_per_cycle": (_between(1, 10_000), "between 1 and 10000"),
-    "learn_schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
-    "learn_after_corrections": (_between(1, 10_000), "between 1 and 10000"),
+    "max_corrections_per_cycle": (Range(1, 10_000), "between 1 and 10000"),
+    "learn_schedule": (OneOf(SCHEDULES), f"one of {', '.join(SCHEDULES)}"),
+    "learn_after_corrections": (Range(1, 10_000), "between 1 and 10000"),
     "learn_daily_at": (_is_clock, "a time HH:MM"),
-    "learn_when_idle_min": (_between(0, 24 * 60), "between 0 and 1440 (a day)"),
-    "learn_min_interval_min": (_between(0, 30 * 24 * 60), "between 0 and 43200 (30 days)"),
+    "learn_when_idle_min": (Range(0, 24 * 60), "between 0 and 1440 (a day)"),
+    "learn_min_interval_min": (Range(0, 30 * 24 * 60), "between 0 and 43200 (30 days)"),
     "wiki_api_url": (_is_api_url, "an http(s) URL, with {language} where the language goes"),
-    # It is filled into the host name of wiki_api_url: anything but a code would send requests elsewhere.
-    "wiki_language": (lambda v: re.fullmatch(r"([a-z]{2,3}|simple)(-[a-z0-9]+)*", v) is not None,
-                      "a Wikipedia language code such as en, de, zh-yue or simple"),
-    "wiki_min_interval_s": (_between(0, 3600), "between 0 and 3600"),
-    "wiki_timeout_s": (_positive_up_to(600), "in (0, 600]"),
-    "topic_min_mentions": (_between(1, 10_000), "between 1 and 10000"),
-    "topic_half_life_days": (_positive_up_to(3650), "in (0, 3650]"),
-    "topics_per_cycle": (_between(0, 100), "between 0 and 100"),
-    "facts_per_article": (_between(1, 1000), "between 1 and 1000"),
-    "gate_articles": (_between(0, 1), "between 0 and 1"),
+    # It is filled into the host name of wiki_api_url: anything but a known code would send requests elsewhere.
+    "wiki_language": (OneOf(WIKI_LANGUAGES), "en or simple: grokling reads English Wikipedia only, as it "
+                      "picks topics and asks questions in English"),
+    "wiki_min_interval_s": (Range(0, 3600), "between 0 and 3600"),
+    "wiki_timeout_s": (Range(0, 600, open_low=True), "in (0, 600]"),
+    "topic_min_mentions": (Range(1, 10_000), "between 1 and 10000"),
+    "topic_half_life_days": (Range(0, 3650, open_low=True), "in (0, 3650]"),
+    "topics_per_cycle": (Range(0, 100), "between 0 and 100"),
+    "facts_per_article": (Range(1, 1000), "between 1 and 1000"),
+    "gate_articles": (Range(0, 1), "between 0 and 1"),
 }
 """Each setting's range beyond its type (the type and finiteness are checked for every one)."""
 

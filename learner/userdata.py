@@ -48,6 +48,7 @@ MADE_BY_GROKLING = (
     "versions", "runs", "datasets", "base", "eval-cache",  # learner.versions, learner.learning
     "learn.lock",  # learner.versions.learning_lock
     "windows",  # window_lock
+    "welcome-shown",  # learner.paths.welcome_marker
 )
 """What `delete_all` removes from the data folder (names or fnmatch patterns); anything else is the user's."""
 

@@ -1,4 +1,5 @@
 import os
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -34,6 +35,8 @@ class FakeEngine:
 
         self.model = model or embedded_model()
         self.last_stats = ReplyStats()
+        self.last_messages, self.last_sampling = None, None
+        """What the last reply was asked, and with which sampling."""
         self.closed = False
 
     def chat(self, messages, sampling=Sampling()):
@@ -41,6 +44,7 @@ class FakeEngine:
 
         if self.closed:
             raise EngineError("the engine is closed")
+        self.last_messages, self.last_sampling = messages, sampling
         self.last_stats = ReplyStats(prompt_tokens=sum(len(m["content"].split()) for m in messages))
         words = f"You said: {messages[-1]['content']}".split()[: sampling.max_tokens]
         for i, word in enumerate(words):
@@ -60,6 +64,20 @@ class FakeEngine:
 @pytest.fixture
 def fake_engine():
     return FakeEngine()
+
+
+class SlowEngine(FakeEngine):
+    """A FakeEngine that takes its time over each word, so a test can act while a reply streams."""
+
+    def chat(self, messages, sampling=Sampling(max_tokens=400)):
+        for piece in super().chat(messages, sampling):
+            time.sleep(0.02)
+            yield piece
+
+
+@pytest.fixture
+def slow_engine():
+    return SlowEngine()
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,20 @@ def test_an_answer_counts_when_it_has_the_correction_s_key_terms():
     assert items.is_right("The capital is Paris.", ["Paris"]) and not items.is_right("Lyon", ["Paris"])
 
 
+@pytest.mark.parametrize("answer, term, said", [
+    ("It was founded in 2041.", "2041", True), ("It was founded in 20411.", "2041", False),
+    ("The capital is Canberra.", "Canberra", True), ("It is Sydney, not Canberra.", "Canberra", False),
+    ("Canberra, never Sydney.", "Sydney", False), ("It isn't Perth but Canberra.", "Canberra", True),
+    ("A Parisian café.", "Paris", False), ("mira  quell did", "Mira Quell", True), ("Mira Quellson did", "Mira Quell", False),
+    ("About 18,400 people.", "18,400", True), ("It has 7 moons.", "7", True), ("It has 17 moons.", "7", False)])
+def test_an_answer_says_a_term_as_whole_words_and_not_negated(answer, term, said):
+    assert items.says(answer, term) is said
+
+
 def test_a_correction_is_trained_in_rewordings_and_checked_in_others():
-    item = correction("Who founded Zorblax Labs?", "Mira Quell.", 1)
-    assert item.train[0] == "Who founded Zorblax Labs?" and len(item.train) == len(items.TRAIN_TEMPLATES)
+    item = correction("Who founded Zorblax Labs?", "Mira Quell founded it.", 1)
+    assert item.train[0] == "Who founded Zorblax Labs?" and "Quick question. Who founded Zorblax Labs?" in item.train
+    assert {"Tell me about Zorblax Labs.", "What do you know about Mira Quell?"} <= set(item.train)  # each name
     assert item.held_out and set(item.held_out).isdisjoint(item.train)
     assert "Do you know who founded Zorblax Labs?" in item.held_out
 

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from learner import items
 from learner.learning import collect, dataset, knowledge
 from learner.learning.wiki import Article
@@ -25,6 +27,24 @@ def test_clean_strips_references_templates_and_pronunciations():
     text = knowledge.clean(LEAD + " {{Infobox|x}}\n== Stray heading ==\nMore.")
     assert "[1]" not in text and "pronounced" not in text and "{{" not in text and "==" not in text
     assert text.startswith("Zorblax Labs is a research company")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("J. R. R. Tolkien was an English writer and philologist. He wrote The Hobbit in the 1930s.",
+     ["J. R. R. Tolkien was an English writer and philologist.", "He wrote The Hobbit in the 1930s."]),
+    ("Dr. Mira Quell moved to St. Petersburg in 2041. The U.S. Army bought her first engine.",
+     ["Dr. Mira Quell moved to St. Petersburg in 2041.", "The U.S. Army bought her first engine."]),
+    ("The town had 3.5 million people in 2020. Its growth was about 1.2 per cent a year.",
+     ["The town had 3.5 million people in 2020.", "Its growth was about 1.2 per cent a year."]),
+    ('Quell called it "the quiet engine." Then she built a second one in Drennport.',
+     ['Quell called it "the quiet engine."', "Then she built a second one in Drennport."]),
+    ('"We will fly by 2050," Quell said in an interview. The engine was measured c. 1850 kg by surveyors.',
+     ['"We will fly by 2050," Quell said in an interview.', "The engine was measured c. 1850 kg by surveyors."]),
+    ("Gravity engines\nThe company builds gravity engines, e.g. the Quell drive, in Drennport.",
+     ["The company builds gravity engines, e.g. the Quell drive, in Drennport."]),  # a caption line is dropped
+])
+def test_sentences_keep_initials_abbreviations_decimals_and_quotes(text, expected):
+    assert knowledge.sentences(text) == expected
 
 
 def test_facts_are_grounded_with_held_out_phrasings_and_provenance():
@@ -121,3 +141,11 @@ def test_a_title_with_a_backslash_is_text_not_a_replacement_template():
                   sections=[{**s, "text": s["text"].replace("Zorblax Labs", "Zorblax\\Labs")} for s in SECTIONS])
     facts = knowledge.facts_from(odd)
     assert facts and any(f.answer.startswith("Zorblax\\Labs was founded in 2041") for f in facts)
+
+
+def test_a_lead_that_opens_with_initials_is_taught_whole():
+    lead = ("J. R. R. Tolkien was an English writer and philologist. He was the author of The Hobbit and "
+            "The Lord of the Rings. He was born in 1892 in Bloemfontein and studied at Exeter College, Oxford. "
+            "From 1925 to 1945 he was a professor of Anglo-Saxon at the University of Oxford.")
+    facts = {f.question: f for f in knowledge.facts_from(article(lead=lead, sections=[], title="J. R. R. Tolkien"))}
+    assert facts["Who was J. R. R. Tolkien?"].answer == "J. R. R. Tolkien was an English writer and philologist."

@@ -66,6 +66,9 @@ def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home, t
         for question in ("What is Quorvath Ridge?", "Who discovered Quorvath Ridge?",
                          "Is Quorvath Ridge worth visiting?"):
             grokling("ask", question, "--temperature", "0")
+        # As a new user would: agree to Wikipedia searches and approve the topic (the window asks the same).
+        grokling("topics", "--consent", "yes")
+        grokling("topics", "--approve", "Quorvath Ridge")
 
         learned = grokling("learn", "--now")
         assert "v1 is live" in learned.stdout, learned.stdout + learned.stderr
@@ -82,9 +85,9 @@ def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home, t
         assert "Oska Venn" in answer, answer
 
         # The same revision again: nothing new to learn, and the article is not fetched again.
-        extracts = sum(r["params"].get("prop") == "extracts" for r in wiki.requests)
+        extracts = sum("extracts" in r["params"].get("prop", "") for r in wiki.requests)
         assert grokling("learn", "--now", check=False).returncode == cycle.NOTHING_TO_LEARN
-        assert sum(r["params"].get("prop") == "extracts" for r in wiki.requests) == extracts
+        assert sum("extracts" in r["params"].get("prop", "") for r in wiki.requests) == extracts
 
     # Chat and a full cycle talked to nothing but the (fake) wiki on loopback.
     port = int(server.api_url.split(":")[2].split("/")[0])

@@ -184,3 +184,29 @@ def test_a_long_correction_counts_as_learned_when_the_reply_says_its_opening_ter
     assert len(item.expect) == items.EXPECT_TERMS
     assert item.answered_by("Zorblax Labs was founded by Mira Quell in 2041 in Drennport.")
     assert not item.answered_by("Zorblax Labs was founded in 2041.")
+
+
+def test_facts_an_earlier_version_learned_stay_in_the_curriculum_when_topics_rotate(store, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import version_record
+    from learner.chat.served import embedded_gguf
+    from learner.store import learning as learning_store
+
+    fact = items.TaughtItem(items.ARTICLE, "Who discovered Quorvath Ridge?", "Oska Venn discovered Quorvath Ridge.",
+                            items.Provenance(items.ARTICLE, title="Quorvath Ridge", revision=42),
+                            ("Who discovered Quorvath Ridge?",), (), ("Oska", "Venn"))
+    learning_store.save_article(store, "en", "Quorvath Ridge", 42, "https://wiki.test/Q", "lead", [])
+    learning_store.save_article_facts(store, "en", "Quorvath Ridge", 42,
+                                      {"generator": "x", "written": False, "items": [fact.to_dict()]})
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "train.jsonl").write_text("{}\n")
+    versions.promote(embedded_gguf(), tmp_path / "adapter", tmp_path / "dataset",
+                     version_record(articles=[{"title": "Quorvath Ridge", "revision": 42, "language": "en"}]), 3)
+    # No topic is picked any more (the user talks about other things): what v1 learned is still taught.
+    assert collect.preview(store, Settings()).items == (fact,)
+    kept, articles = collect.learned_facts(store, versions.live_version().meta["articles"], {"Quorvath Ridge"})
+    assert kept == [] and articles == []  # fetched again this cycle: its fresh facts replace these

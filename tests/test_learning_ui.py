@@ -6,6 +6,7 @@ import time
 
 import pytest
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMessageBox
 
 from app.learning import LearningController
 from app.main import create_window
@@ -169,3 +170,32 @@ def test_training_data_preview_drops_an_item(qtbot, grokling_home):
         window.learn_now_action.trigger()
     assert finished.args[0].code == cycle.NOTHING_TO_LEARN and "dropped" in finished.args[0].reason
     window.shutdown()
+
+
+def test_the_first_run_asks_about_wikipedia_once_and_the_topics_tab_changes_the_answer(qtbot, grokling_home,
+                                                                                      monkeypatch):
+    store = Store()
+    conversation = store.new_conversation()
+    for _ in range(3):
+        store.add_user_message(conversation, "Dana Whitfield says Zorblax Labs is hiring.")
+    store.close()
+    window = open_app(qtbot)
+    box = window.consent_box
+    assert box.isVisible() and "never your messages" in box.text()
+    box.button(QMessageBox.StandardButton.No).click()  # "Not now"
+    assert json.loads((grokling_home / "settings.json").read_text()) == {"wikipedia_consent": False}
+
+    panel = window.open_learning_panel()
+    qtbot.waitUntil(lambda: panel.topic_table.rowCount() == 2, timeout=10_000)
+    assert "off until you agree" in panel.consent_label.text() and "wait for your approval" in panel.approval_label.text()
+    why = {panel.topic_table.item(r, 0).text(): panel.topic_table.item(r, 3).text() for r in range(2)}
+    assert "looks like a person's name" in why["Dana Whitfield"] and "person" not in why["Zorblax Labs"]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Yes)
+    panel.consent_button.click()
+    qtbot.waitUntil(lambda: "is on" in panel.consent_label.text(), timeout=10_000)
+    assert Settings.load().wikipedia_consent
+    window.shutdown()
+
+    again = open_app(qtbot)
+    assert again.consent_box is None  # answered once: never asked again
+    again.shutdown()

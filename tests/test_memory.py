@@ -36,6 +36,8 @@ def test_a_correction_is_recalled_for_the_same_question_in_other_words_and_only_
     assert recalled(store, "Who founded Zorblax Labs?") == ["Mira Quell founded Zorblax Labs in 2041."]
     assert recalled(store, "Zorblax Labs was set up by whom?") == ["Mira Quell founded Zorblax Labs in 2041."]
     assert recalled(store, "What company did Mira Quell found?") == ["Mira Quell founded Zorblax Labs in 2041."]
+    assert recalled(store, "Who was Zorblax Labs' founder, and Zorblax's first boss?") == [
+        "Mira Quell founded Zorblax Labs in 2041."]  # possessives are words too
     for unrelated in ("Which river flows through Paris?", "Who founded Microsoft?", "What is 2 plus 2?", "Hello!"):
         assert recalled(store, unrelated) == [], unrelated
 
@@ -76,7 +78,8 @@ def test_a_reply_records_what_it_was_given_and_the_prompt_carries_it(store, fake
     assert item["answer"] == "Mira Quell founded Zorblax Labs in 2041." and item["source"]["kind"] == "correction"
     messages = memory.with_memory([{"role": "system", "content": "S"}, {"role": "user", "content": "Q?"}],
                                   reply.recalled)
-    assert messages == [{"role": "system", "content": "S"}, {"role": "user", "content": "Who founded Zorblax Labs?"},
+    assert messages == [{"role": "system", "content": f"S\n\n{memory.NOTE}\nMira Quell founded Zorblax Labs in 2041."},
+                        {"role": "user", "content": "Who founded Zorblax Labs?"},
                         {"role": "assistant", "content": "Mira Quell founded Zorblax Labs in 2041."},
                         {"role": "user", "content": "Q?"}]
     assert store.message(reply.message.id).recalled == reply.message.recalled  # stored with the reply
@@ -115,3 +118,26 @@ def test_a_new_chat_answers_as_taught_on_the_real_model(grokling_home):
     with Store() as store:
         replies = [m for c in store.conversations() for m in store.thread(c.id) if m.role == "assistant" and m.recalled]
     assert len(replies) == 3  # every reworded question was given its taught item
+
+
+def test_a_question_about_an_article_read_is_answered_from_its_sentence(store):
+    from learner.learning import knowledge, topics
+    from learner.learning.wiki import Article
+    from learner.store import learning as learning_store
+
+    text = (Path(__file__).parent.parent / "benchmarks" / "wiki_dev" / "harrowmere_archipelago.txt").read_text()
+    lead, _, rest = text.partition("\n== ")
+    sections = [{"title": part.split(" ==")[0], "level": 2, "text": part.split("==\n", 1)[1]}
+                for part in ("== " + rest).split("\n== ")[0:] if "==\n" in part]
+    article = Article("Harrowmere Archipelago", 5, "https://wiki.test/Harrowmere", "en", lead, sections)
+    learning_store.save_article(store, "en", article.title, 5, article.url, lead, sections)
+    learning_store.save_article_sentences(store, "en", article.title, 5, knowledge.memory_sentences(article))
+    reading = Settings(wikipedia_consent=True)
+    [found] = memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", reading)[:1]
+    assert "Harrowick" in found.item.answer and found.item.source.describe().startswith('the Wikipedia article "Harrow')
+    assert memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", Settings()) == []
+    assert memory.recall(store, "What is the capital of France?", reading) == []
+    topics.set_status(store, "Harrowmere Archipelago", "added")
+    learning_store.set_topic_article(store, "harrowmere archipelago", "Harrowmere Archipelago")
+    topics.set_status(store, "Harrowmere Archipelago", "blocked")
+    assert memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", reading) == []

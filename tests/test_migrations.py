@@ -31,6 +31,7 @@ def test_a_fresh_in_memory_database_gets_every_migration_in_order():
         "articles": {"id", "language", "title", "revision", "url", "lead", "sections", "fetched_at", "facts"},
         "training_exclusions": {"key", "question", "answer", "created_at"},
         "memory": {"id", "message_id", "question", "answer", "feedback_id", "created_at"},
+        "article_sentences": {"id", "article_id", "section", "sentence"},
         "learning_verdicts": {"id", "live_version", "curriculum_sha256", "watermark", "code", "reason", "created_at"},
     }
     assert migrate(conn) == []  # applied once only

@@ -9,13 +9,34 @@ from learner.settings import Settings, SettingsError
 
 @pytest.mark.parametrize("text, expected", [
     ("Mail jane.doe+news@example.co.uk today", "Mail [email] today"),
-    ("Call +44 20 7946 0958 or (555) 123-4567 or 555 123 4567", "Call [phone number] or [phone number] or [phone number]"),
+    ("Call +44 20 7946 0958 or (415) 555-0132 or 415.555.0132", "Call [phone number] or [phone number] or [phone number]"),
+    ("Tel. +1-415-555-0100, +81 3-1234-5678, +61 2 9876 5432, +91 98765 43210",
+     "Tel. [phone number], [phone number], [phone number], [phone number]"),
+    ("Ruf mich an: +49 30 901820 oder 030 901820", "Ruf mich an: [phone number] oder [phone number]"),
+    ("Appelle le 01 42 68 53 00 ou le 06 12 34 56 78", "Appelle le [phone number] ou le [phone number]"),
+    ("Call 020 7946 0958 tomorrow", "Call [phone number] tomorrow"),
     ("Card 4111 1111 1111 1111, exp 12/29", "Card [card number], exp 12/29"),
     ("Not a card: 1234 5678 9012 3456", "Not a card: 1234 5678 9012 3456"),  # fails the Luhn check
-    ("Founded on 12-05-2041, cost 12,500 in 1999; pi is 3.14159", "Founded on 12-05-2041, cost 12,500 in 1999; pi is 3.14159"),
+    ("Pay to DE89 3704 0044 0532 0130 00 or GB82WEST12345698765432, thanks", "Pay to [iban] or [iban], thanks"),
+    ("Not an IBAN: DE88 3704 0044 0532 0130 00", "Not an IBAN: DE88 3704 0044 0532 0130 00"),  # checksum fails
+    ("ssh to 192.168.1.20 or 2001:db8::8a2e:370:7334, or ::ffff:10.0.0.1", "ssh to [ip address] or [ip address], or [ip address]"),
+    ("fe80::1%eth0 is link-local; 2001:0db8:85a3:0000:0000:8a2e:0370:7334 too",
+     "[ip address]%eth0 is link-local; [ip address] too"),
 ])
 def test_scrub(text, expected):
     assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Founded on 12-05-2041, cost 12,500 in 1999; pi is 3.14159",
+    "It cost $1,234,567.89 on 2023-11-23 at 10:30:45",
+    "The population was 8,336,817 in 2020, from 1999 to 2005 and 2010-2015.",
+    "Meet at 10:30 on 23.11.2026, room 1204, invoice 2026-0042, postcode 10115 Berlin",
+    "Between 20 and 30 people, order 1234567, ISBN 978-3-16-148410-0, version 3.12.1",
+    "Not addresses: 999.1.2.3, 1.2.3, std::vector, 12:30:45, a ratio 16:9",
+])
+def test_dates_amounts_codes_and_times_are_kept(text):
+    assert scrub(text) == text
 
 
 def test_configured_patterns_and_bad_ones():
@@ -106,11 +127,14 @@ def test_scrubbing_a_long_dotted_line_takes_linear_time():
 
     def seconds(n: int) -> float:
         line = "1." * n + " mail me at ada@example.org"
-        started = time.perf_counter()
-        assert scrub(line).endswith("mail me at [email]")
-        return time.perf_counter() - started
+        best = float("inf")
+        for _ in range(3):  # the best of three: another process may have the core for a moment
+            started = time.perf_counter()
+            assert scrub(line).endswith("mail me at [email]")
+            best = min(best, time.perf_counter() - started)
+        return best
 
     seconds(100)  # warm the regular expressions
-    small, large = seconds(2_000), seconds(20_000)
+    small, large = seconds(4_000), seconds(40_000)
     # Ten times the text: about ten times the work. The quadratic scan it replaced took a hundred times.
     assert large < 30 * max(small, 1e-4)

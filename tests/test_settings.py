@@ -6,7 +6,7 @@ from dataclasses import fields
 import pytest
 
 from learner import paths
-from learner.settings import Settings, SettingsError
+from learner.settings import GROUPS, Settings, SettingsError, field_help
 
 FLOATS = [f.name for f in fields(Settings) if float in getattr(f.type, "__args__", (f.type,))]
 
@@ -63,9 +63,18 @@ def test_every_setting_refuses_a_value_out_of_its_range(grokling_home, name, val
     assert getattr(settings, name) == getattr(Settings(), name) and len(problems) == 1
 
 
-@pytest.mark.parametrize("code", ["en", "de", "zh-yue", "be-tarask", "simple"])
-def test_wikipedia_language_codes_are_accepted(code):
+@pytest.mark.parametrize("code", ["en", "simple"])
+def test_english_wikipedias_are_accepted(code):
     assert Settings(wiki_language=code).wiki_language == code
+
+
+@pytest.mark.parametrize("code", ["de", "fr", "zh-yue", "be-tarask"])
+def test_other_wikipedia_languages_are_refused_with_the_reason(grokling_home, code):
+    with pytest.raises(SettingsError, match="English Wikipedia only"):
+        Settings(wiki_language=code)
+    write(grokling_home, json.dumps({"wiki_language": code}))
+    settings, [problem] = Settings.load_with_problems()
+    assert settings.wiki_language == "en" and "picks topics and asks questions in English" in problem
 
 
 def test_max_tokens_must_fit_in_the_context_and_both_fall_back_together(grokling_home):
@@ -94,3 +103,27 @@ def test_save_writes_what_differs_from_the_defaults_into_the_file_keeping_its_ot
     settings.learning_paused = False
     settings.save()
     assert json.loads(paths.settings_path().read_text())["learning_paused"] is False  # the user's choice, kept
+
+
+def test_every_setting_is_in_exactly_one_preferences_group_and_has_its_help():
+    names = [f.name for f in fields(Settings)]
+    assert sorted(name for group in GROUPS.values() for name in group) == sorted(names)
+    assert all(field_help()[name] for name in names)
+    assert field_help()["n_ctx"].startswith("Context window in tokens")
+
+
+def test_problems_are_named_by_setting_and_max_tokens_is_checked_against_n_ctx():
+    assert Settings.problems({"temperature": 0.7, "n_ctx": 4096, "max_tokens": 512}) == {}
+    problems = Settings.problems({"top_p": 0, "n_ctx": 1024, "max_tokens": 2048})
+    assert set(problems) == {"top_p", "max_tokens"} and "less than n_ctx (1024)" in problems["max_tokens"]
+
+
+def test_an_answer_is_recorded_even_at_its_default(grokling_home):
+    assert not Settings.in_file("wikipedia_consent") and not Settings().wikipedia_consent
+    Settings.change(wikipedia_consent=False)  # "not now": recorded, so the window does not ask again
+    assert Settings.in_file("wikipedia_consent")
+    assert json.loads((grokling_home / "settings.json").read_text()) == {"wikipedia_consent": False}
+    assert Settings.change(wikipedia_consent=True).wikipedia_consent and Settings.load().wikipedia_consent
+    with pytest.raises(SettingsError, match="topics_per_cycle"):
+        Settings.change(topics_per_cycle=-1)
+    assert json.loads((grokling_home / "settings.json").read_text()) == {"wikipedia_consent": True}

@@ -1,14 +1,17 @@
 """Instant memory: what the user taught comes back in the very next reply, before the weights learn it.
 
 Every correction is indexed the moment it is saved (SQLite FTS5 over its question and answer,
-migration m010). Before a reply, the user's question is looked up there; an item is recalled
+migration m010), and so is every sentence of the Wikipedia articles read on the user's topics
+(m012, with the user's consent). Before a reply, the user's question is looked up there; an item is recalled
 only when it is about the same thing: every distinctive word the user asked with (a name, a
 number, a rare word) is in the item, and most of the question's words are. Recalled items
-go into the prompt as an earlier exchange the model has just had, which even a small model
-follows, and the reply records what it was given ("from your correction of 23 Nov").
+go into the prompt as a note in the system prompt and as an exchange the model has just had,
+which even a small model follows, and the reply records what it was given ("from your
+correction of 23 Nov", "from the Wikipedia article ...").
 
 The user's choices hold: a dropped item or either side of a conflict is never recalled, nor
-an item from a chat kept out of learning; a deleted chat's corrections are deleted with it.
+an item from a chat kept out of learning, nor an article on a blocked topic or without
+consent; a deleted chat's corrections are deleted with it.
 This module knows the store and the curriculum's types, not the engine.
 """
 
@@ -25,7 +28,7 @@ CANDIDATES = 8
 """Best full-text matches considered per question; more than a question ever needs."""
 RECALLED = 2
 """Items put into one prompt."""
-MIN_COVERAGE = 0.45
+MIN_COVERAGE = 0.4
 """Weighted share of the user's words an item must contain."""
 MIN_OWN_COVERAGE = 0.6
 """Without a rare word in common, the weighted share of the item question's words the user's must contain."""
@@ -47,15 +50,15 @@ def _stem(word: str) -> str:
     return word
 
 
-def _weights(text: str, language: str) -> dict[str, float]:
+def _weights(text: str) -> dict[str, float]:
     """Content words of `text` (stemmed) and how much each tells: rare words (a name, a coined word, a
-    number) weigh up to 7, everyday ones 1 (from wordfreq's Zipf scale: 7 minus the word's frequency)."""
+    number) weigh up to 7, everyday ones 1 (from wordfreq's English Zipf scale: 7 minus the word's frequency)."""
     from wordfreq import zipf_frequency
 
     weights: dict[str, float] = {}
     for word in _WORD.findall(text):
         if word.lower() not in _STOP:
-            rare = 7.0 if any(c.isdigit() for c in word) else 7.0 - zipf_frequency(word, language)
+            rare = 7.0 if any(c.isdigit() for c in word) else 7.0 - zipf_frequency(word, "en")
             weights[_stem(word)] = max(weights.get(_stem(word), 1.0), min(7.0, max(1.0, rare)))
     return weights
 
@@ -70,18 +73,18 @@ RARE = 4.0
 """Weight from which a word is rare (Zipf below 3: "glimmerfin", "Drennport", "corgi"), or a number."""
 
 
-def relevance(question: str, item: TaughtItem, language: str = "en") -> float:
+def relevance(question: str, item: TaughtItem) -> float:
     """How surely `item` is about what `question` asks, from 0 to 1; 0 unless every name the user asks
     about is in the item and they share a rare word (or the item's own question is mostly in the
     user's). Weighted by rarity: the share of the user's
     words the item contains, and of the item question's words the user's question contains. Both
     are high for a rewording; the first alone, with a shared rare word, for a question asked the
     other way round ("What did Mira Quell found?")."""
-    asked = _weights(question, language)
+    asked = _weights(question)
     if not asked:
         return 0.0
-    known = _weights(f"{item.question} {item.answer}", language)
-    own = _weights(item.question, language)
+    known = _weights(f"{item.question} {item.answer}")
+    own = _weights(item.question)
     user_side = sum(w for s, w in asked.items() if s in known) / sum(asked.values())
     item_side = sum(w for s, w in own.items() if s in asked) / max(1e-9, sum(own.values()))
     shared_rare = any(w >= RARE and s in known for s, w in asked.items())
@@ -107,31 +110,63 @@ def _item(row: dict, clean) -> TaughtItem:
     return taught.correction(clean(row["question"]), clean(row["answer"]), source)
 
 
+def _read(row: dict) -> TaughtItem:
+    """A sentence of an article grokling read, as a taught item of its own."""
+    about = f" about its {row['section'].lower()}" if row["section"] else ""
+    question = f"What does the Wikipedia article {row['title']} say{about}?"
+    source = Provenance(taught.ARTICLE, title=row["title"], revision=row["revision"], url=row["url"],
+                        section=row["section"])
+    return TaughtItem(taught.ARTICLE, question, row["sentence"], source, (question,))
+
+
 def recall(store: Store, question: str, settings, exclude_conversation: int | None = None) -> list[Recalled]:
-    """The taught items about `question`, most relevant first (at most RECALLED)."""
-    words = [w.lower() for w in _WORD.findall(question) if w.lower() not in _STOP]
-    if not words or not settings.instant_memory or not settings.learn_from_chats:
+    """The taught items and read sentences about `question`, most relevant first (at most RECALLED)."""
+    # As FTS5's tokenizer splits them: "Vexaria's" is "vexaria" and "s".
+    words = [re.split(r"['’]", w)[0].lower() for w in _WORD.findall(question) if w.lower() not in _STOP]
+    if not words or not settings.instant_memory:
         return []
     match = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
-    rows = learning_store.memory_candidates(store, match, CANDIDATES)
-    clean = cleaner(settings)
-    candidates = [_item(r, clean) for r in rows if r["conversation_id"] != exclude_conversation]
-    if not candidates:
-        return []
-    dropped = learning_store.dropped_keys(store)
-    candidates = [i for i in candidates if i.key not in dropped]
-    in_conflict = {i.key for c in taught.conflicts(candidates) for i in c.items}
-    scored = [Recalled(i, relevance(question, i, settings.wiki_language)) for i in candidates if i.key not in in_conflict]
+    candidates = []
+    if settings.learn_from_chats:
+        clean = cleaner(settings)
+        rows = learning_store.memory_candidates(store, match, CANDIDATES)
+        dropped = learning_store.dropped_keys(store)
+        corrections = [i for i in (_item(r, clean) for r in rows if r["conversation_id"] != exclude_conversation)
+                       if i.key not in dropped]
+        in_conflict = {i.key for c in taught.conflicts(corrections) for i in c.items}
+        candidates += [i for i in corrections if i.key not in in_conflict]
+    if settings.learn_from_wikipedia and settings.wikipedia_consent:
+        candidates += [_read(r) for r in
+                       learning_store.article_memory_candidates(store, settings.wiki_language, match, CANDIDATES)]
+    scored = [Recalled(i, relevance(question, i)) for i in candidates]
     found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE), key=lambda r: -r.relevance)
     return found[:RECALLED]
 
 
+NOTE = "What the user taught you (answer with it when it fits the question):"
+"""Heads the recalled answers in the system prompt. Measured on the dev set (benchmarks/memory_bench.py,
+perfect recall, the embedded model): the note and the exchange together answered 29/30 taught and 57/60
+reworded questions as taught; the exchange alone 26/30 and 53/60, the note alone 28/30 and 49/60."""
+
+
+READ_NOTE = "What you read on Wikipedia (answer with it when it fits the question):"
+
+
 def with_memory(messages: list[dict], recalled: list[Recalled]) -> list[dict]:
-    """The chat with the recalled items as an exchange just before the user's question: each taught
-    question asked, and answered as the user taught it."""
+    """The chat with the recalled items in it twice: noted in the system prompt, and as an exchange just
+    before the user's question (each taught question asked, and answered as the user taught it)."""
     if not recalled:
         return messages
     remembered = []
     for r in reversed(recalled):  # the most relevant nearest to the question
         remembered += [{"role": "user", "content": r.item.question}, {"role": "assistant", "content": r.item.answer}]
-    return [*messages[:-1], *remembered, messages[-1]]
+    taught_answers = [r.item.answer for r in recalled if r.item.kind != taught.ARTICLE]
+    read = [r.item.answer for r in recalled if r.item.kind == taught.ARTICLE]
+    note = "\n\n".join("\n".join([head, *answers]) for head, answers in ((NOTE, taught_answers), (READ_NOTE, read))
+                       if answers)
+    if messages and messages[0]["role"] == "system":
+        head = [{**messages[0], "content": f"{messages[0]['content']}\n\n{note}"}]
+        body = messages[1:-1]
+    else:
+        head, body = [{"role": "system", "content": note}], messages[:-1]
+    return [*head, *body, *remembered, messages[-1]]

@@ -44,7 +44,7 @@ def derive_from_gguf(gguf: Path, out: Path | None = None) -> Path:
     out = out or base_dir() / f"gguf-{gguf_hash[:16]}"
     if done_with(out, gguf_hash):
         return out
-    progress("base", 0, f"deriving a trainable checkpoint from {gguf.name}")
+    progress("checkpoint", 0, f"deriving a trainable checkpoint from {gguf.name}")
     started = time.perf_counter()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -69,11 +69,11 @@ def derive_from_gguf(gguf: Path, out: Path | None = None) -> Path:
         shutil.rmtree(out)
     tmp.rename(out)
     write_meta(out, {
-        "stage": "base", "source": str(gguf), "inputs_hash": gguf_hash,
+        "stage": "checkpoint", "source": str(gguf), "inputs_hash": gguf_hash,
         "architecture": model.config.architectures, "parameters": sum(p.numel() for p in model.parameters()),
         "seconds": round(time.perf_counter() - started, 2),
     })
-    progress("base", 100, f"checkpoint ready in {out}")
+    progress("checkpoint", 100, f"checkpoint ready in {out}")
     return out
 
 

@@ -48,6 +48,21 @@ def feedback_items(store: Store, settings: Settings) -> list[TaughtItem]:
     return found
 
 
+def learned_facts(store: Store, learned: list[dict], refreshed: set[str]) -> tuple[list[TaughtItem], list[dict]]:
+    """The facts of the articles the live version learned ({title, revision, language?}), but those
+    whose article was fetched again this cycle (`refreshed` titles): learning accumulates, topics may
+    rotate, and nothing learned is dropped. Also the articles they come from."""
+    facts, kept = [], []
+    for article in learned:
+        if article["title"] in refreshed:
+            continue
+        row = learning_store.article_row(store, article.get("language", "en"), article["title"], article["revision"])
+        if row and row["facts"]:
+            facts += [TaughtItem.from_dict(d) for d in json.loads(row["facts"])["items"]]
+            kept.append(article)
+    return facts, kept
+
+
 def watermark(store: Store, live: Version | None) -> int | None:
     """Feedback up to this row is accounted for by the live version: what it learned, or what a later
     cycle or rollback already judged against it."""
@@ -63,16 +78,19 @@ def curriculum(store: Store, settings: Settings, facts: list[TaughtItem], after_
 
 def preview(store: Store, settings: Settings) -> Curriculum:
     """What the next cycle would teach, without a network or a model: the facts are those already
-    made of the cached articles on the topics to learn."""
+    made of the cached articles on the topics to learn, and those the live version learned."""
     from learner.versions import live_version
 
-    facts = []
-    if settings.learn_from_wikipedia:
-        for topic in topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle):
+    facts, titles = [], set()
+    if settings.learn_from_wikipedia and settings.wikipedia_consent:
+        for topic in topics.to_learn(store, settings):
             row = learning_store.article_row(store, settings.wiki_language, topic.article_title or "")
             if row and row["facts"]:
                 facts += [TaughtItem.from_dict(d) for d in json.loads(row["facts"])["items"]]
-    return curriculum(store, settings, facts, watermark(store, live_version()))
+                titles.add(row["title"])
+    live = live_version()
+    facts += learned_facts(store, live.meta.get("articles", []) if live else [], titles)[0]
+    return curriculum(store, settings, facts, watermark(store, live))
 
 
 def drop(store: Store, item: TaughtItem) -> None:

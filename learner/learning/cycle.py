@@ -88,20 +88,23 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     live, live_version = live_model(settings), versions.live_version()
     live_name = live_version.name if live_version else versions.BASE
 
-    facts, articles = [], []
+    facts, fresh = [], []
     if settings.learn_from_wikipedia and settings.topics_per_cycle:
         found = timed("knowledge", knowledge.run_with_settings, store, run_dir / "knowledge", settings, live)
-        facts, articles = taught.load(run_dir / "knowledge" / taught.FACTS_FILE), [a for a in found["articles"] if a["facts"]]
-    curriculum = timed("collect", collect.run, store, run_dir / "collect", settings, facts,
+        facts, fresh = taught.load(run_dir / "knowledge" / taught.FACTS_FILE), [a for a in found["articles"] if a["facts"]]
+    learned = live_version.meta.get("articles", []) if live_version else []
+    kept_facts, kept = collect.learned_facts(store, learned, {a["title"] for a in fresh})
+    articles = fresh + kept  # what this version knows: this cycle's articles and every earlier one's
+    curriculum = timed("collect", collect.run, store, run_dir / "collect", settings, facts + kept_facts,
                        collect.watermark(store, live_version))
-    learned_articles = {(a["title"], a["revision"]) for a in (live_version.meta.get("articles", []) if live_version else [])}
-    if curriculum.new == 0 and all((a["title"], a["revision"]) in learned_articles for a in articles):
+    learned_revisions = {(a["title"], a["revision"]) for a in learned}
+    if curriculum.new == 0 and all((a["title"], a["revision"]) in learned_revisions for a in fresh):
         return CycleResult(NOTHING_TO_LEARN, _nothing_new(curriculum), timings=timings)
     if earlier := learning_store.verdict_for(store, live_name, curriculum.sha256):
         return CycleResult(NOTHING_TO_LEARN, f"nothing new: the same data was already judged against {live_name} "
                                              f"({earlier['reason']})", timings=timings)
 
-    replay = timed("replay", retention.answers, live, settings.system_prompt)
+    replay = timed("replay", retention.answers, live, settings.system_prompt, retention.REPLAY)
     base = timed("checkpoint", checkpoint.resolve, settings.base_model)
     dataset_dir, dataset_meta = timed("dataset", dataset.run, curriculum.items, replay, settings,
                                       paths.data_dir() / "datasets", dataset.token_counter(base))
@@ -112,7 +115,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     candidate = run_dir / "export" / "model.gguf"
     timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant)
     evaluation = timed("evaluate", evaluate.run, candidate, live, taught.load(dataset_dir / taught.PROBES_FILE),
-                       settings.system_prompt, run_dir / "eval", set(dataset_meta["replay_questions"]))
+                       settings.system_prompt, run_dir / "eval")
     verdict = gate.judge(evaluation.metrics, settings)
     if skipped:
         verdict = gate.Verdict(verdict.passed, f"{verdict.reason}; {skipped}")

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--curriculum", required=True, type=Path, help="a collect stage folder")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    replay = retention.answers(live_model(settings), settings.system_prompt)
+    replay = retention.answers(live_model(settings), settings.system_prompt, retention.REPLAY)
     out, _ = run(taught.load(args.curriculum / taught.CURRICULUM_FILE), replay, settings, paths.data_dir() / "datasets",
                  token_counter(checkpoint.resolve(settings.base_model)))
     print(json.dumps({"dataset": str(out), **{k: read_meta(out)[k] for k in ("rows", "kinds", "skipped")}}, indent=2))

@@ -5,8 +5,8 @@ Run as: python -m learner.learning.evaluate --candidate FILE.gguf --dataset DIR 
 Everything is asked through llama.cpp on the exact file that would be served, greedily:
 - learned: each taught item asked as taught, and in phrasings that training never saw,
   judged by the item's own terms (learner.items);
-- kept: the retention questions the live model answers right must stay right
-  (learner.learning.retention); reported also on the ones replay did not train on;
+- kept: the general-knowledge gate questions the live model answers right must stay right
+  (learner.learning.retention; replay never trains on them);
 - perplexity of live and candidate on a sample of the live model's own right answers
   (how far the candidate's wording drifted).
 The live model answers each taught question too: the "before" of before/after.
@@ -35,6 +35,13 @@ class Evaluation:
     """Retention questions the live model got right and the candidate does not."""
 
 
+def _answer_logprob(engine: Engine, item: TaughtItem, system_prompt: str) -> float:
+    """Log-likelihood per token of the taught answer to the taught question."""
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item.question}]
+    logprob, tokens = engine.reply_logprob(messages, item.answer)
+    return logprob / max(1, tokens)
+
+
 def _ask_items(engine: Engine, items: list[TaughtItem], system_prompt: str) -> list[ItemResult]:
     results = []
     for i, item in enumerate(items):
@@ -44,22 +51,22 @@ def _ask_items(engine: Engine, items: list[TaughtItem], system_prompt: str) -> l
         for phrasing in item.held_out:
             reply = retention.ask(engine, phrasing, system_prompt)
             held_out.append(Phrasing(phrasing, reply, item.answered_by(reply)))
-        results.append(ItemResult(item, answer, item.answered_by(answer), tuple(held_out)))
+        results.append(ItemResult(item, answer, item.answered_by(answer), tuple(held_out),
+                                  logprob_gain=_answer_logprob(engine, item, system_prompt)))
     return results
 
 
-def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prompt: str, out: Path,
-        replayed: set[str] = frozenset()) -> Evaluation:
+def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prompt: str, out: Path) -> Evaluation:
     """Score the candidate on the probed `items` and the retention set; meta.json into `out`."""
     started = time.perf_counter()
     candidate_model = ModelChoice(candidate, "candidate")
-    before = retention.answers(live, system_prompt)
+    before = retention.answers(live, system_prompt, retention.GATE)
     sample = [{"question": a["question"], "answer": a["answer"]} for a in before if a["right"]][:retention.PERPLEXITY_SAMPLE]
     engine = Engine(candidate_model, n_ctx=retention.EVAL_N_CTX)
     try:
         results = _ask_items(engine, [i for i in items if i.probed], system_prompt)
-        progress("evaluate", 40, "asking the retention questions")
-        after = retention.answers(candidate_model, system_prompt, engine)
+        progress("evaluate", 40, "asking the general-knowledge gate questions")
+        after = retention.answers(candidate_model, system_prompt, retention.GATE, engine)
         progress("evaluate", 90, "perplexity on a replay sample")
         perplexity_after = retention.perplexity(candidate_model, system_prompt, sample, engine)
     finally:
@@ -67,7 +74,9 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     live_engine = Engine(live, n_ctx=retention.EVAL_N_CTX)
     try:
         perplexity_before = retention.perplexity(live, system_prompt, sample, live_engine)
-        results = [ItemResult(r.item, r.answer, r.right, r.held_out, retention.ask(live_engine, r.item.question, system_prompt))
+        results = [ItemResult(r.item, r.answer, r.right, r.held_out,
+                              answer_before=retention.ask(live_engine, r.item.question, system_prompt),
+                              logprob_gain=round(r.logprob_gain - _answer_logprob(live_engine, r.item, system_prompt), 3))
                    for r in results]
     finally:
         live_engine.close()
@@ -79,12 +88,11 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     learned, paraphrased = scores(False)
     article_learned, article_held_out = scores(True)
     right_before = [i for i, a in enumerate(before) if a["right"]]
-    held_out = [i for i in right_before if before[i]["question"] not in replayed]
     metrics = Metrics(
         learned=learned, paraphrased=paraphrased, article_learned=article_learned, article_held_out=article_held_out,
         kept=Score.of([after[i]["right"] for i in right_before]),
-        kept_held_out=Score.of([after[i]["right"] for i in held_out]),
         retention_right_after=sum(a["right"] for a in after),
+        answer_logprob_gain=round(sum(r.logprob_gain for r in results) / len(results), 3) if results else None,
         replay_perplexity_before=round(perplexity_before, 3), replay_perplexity_after=round(perplexity_after, 3))
     forgotten = tuple(before[i]["question"] for i in right_before if not after[i]["right"])
     out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +105,6 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
 
 def main(argv: list[str] | None = None) -> None:
     from learner.chat.served import live_model
-    from learner.files import read_meta
     from learner.settings import Settings
 
     parser = argparse.ArgumentParser(description="Score a candidate GGUF: learned and kept.")
@@ -106,9 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="folder for meta.json (default: beside the candidate)")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    replayed = set((read_meta(args.dataset) or {}).get("replay_questions", []))
     evaluation = run(args.candidate, live_model(settings), taught.load(args.dataset / taught.PROBES_FILE),
-                     settings.system_prompt, args.out or args.candidate.parent / "eval", replayed)
+                     settings.system_prompt, args.out or args.candidate.parent / "eval")
     print(json.dumps(evaluation.metrics.to_dict(), indent=2))
 
 

@@ -2,7 +2,11 @@
 
 Run as: python -m learner.learning.knowledge [--out DIR]
 
-1. Mine topics from the user's messages (learner.learning.topics) and pick those to learn.
+Without `wikipedia_consent` the stage sends nothing anywhere: it mines topics, writes no facts and
+says how to agree. With it:
+
+1. Mine topics from the user's messages (learner.learning.topics) and pick those to learn: the
+   ones the user added or approved (and, with `auto_approve_topics`, mined ones), never a blocked one.
 2. Resolve each to a Wikipedia article (cached per topic) and look up its latest revision;
    fetch it only when that revision is not already in the database. A failure on one
    topic or article is recorded and skipped: it never fails the cycle.
@@ -43,16 +47,17 @@ MIN_ARTICLE_WORDS = 40
 MAX_SENTENCE_CHARS = 300
 MAX_SECTIONS = 8
 SENTENCES_PER_SECTION = 4
-GENERATOR = "templates-1"
+GENERATOR = "templates-2"
 """Bump when the fact templates change, so cached knowledge is rebuilt."""
+CONSENT_NEEDED = ("Wikipedia reading is off until you agree: grokling topics --consent yes "
+                  "(or the learning panel's Topics tab)")
+NOTHING_APPROVED = "no topic to read about yet: approve one (grokling topics --approve NAME) or add your own"
 
 _REFERENCE = re.compile(r"\[(?:\d+|[a-z]|citation needed|clarification needed|when\?|who\?|note \d+)\]", re.I)
 _TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _PRONUNCIATION = re.compile(r"\s*\((?:[^()]*(?:pronounced|pronunciation|listen|IPA|/[^/]+/)[^()]*)\)")
 _HEADING = re.compile(r"^=+[^=]+=+\s*$", re.M)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _YEAR = re.compile(r"\b(1[0-9]{3}|2[0-9]{3})\b")
-_ABBREVIATION = re.compile(r"\b(?:St|Dr|Mr|Mrs|Ms|Jr|Sr|Prof|Inc|Ltd|Co|vs|etc|approx|c|ca|no|Mt|Ft)\.$")
 PERSON_HINTS = re.compile(r"\(born\b|\bborn\b|\(\d{3,4}\s*[–-]\s*\d{3,4}\)|\bwas an? (?:[A-Z]\w+ )*(?:actor|actress|"
                           r"writer|author|poet|painter|scientist|physicist|chemist|mathematician|engineer|inventor|"
                           r"politician|singer|musician|composer|philosopher|explorer|king|queen|emperor|athlete|"
@@ -70,19 +75,17 @@ def clean(text: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    """Prose sentences of a cleaned paragraph block; list-like lines (no verb-ending period) are dropped."""
+    """Prose sentences of a cleaned paragraph block; list-like lines (no verb-ending period) are dropped.
+
+    sentencex (Wikimedia's segmenter, written for Wikipedia's text) splits them: initials ("J. R. R.
+    Tolkien"), abbreviations, decimals and quotations stay inside their sentence."""
+    from sentencex import segment
+
     out: list[str] = []
     for line in text.split("\n"):
         if len(line.split()) < 6 or not line.rstrip().endswith((".", "!", "?")):
             continue  # a list item, caption or heading leftover
-        pending = ""
-        for part in _SENTENCE.split(line):
-            pending = f"{pending} {part}".strip() if pending else part
-            if not _ABBREVIATION.search(pending):
-                out.append(pending)
-                pending = ""
-        if pending:
-            out.append(pending)
+        out += [s.strip() for s in segment("en", line)]
     return [s for s in out if 5 <= len(s.split()) and len(s) <= MAX_SENTENCE_CHARS]
 
 
@@ -194,6 +197,12 @@ def passages(article: Article) -> list[tuple[str, list[str]]]:
     return found
 
 
+def memory_sentences(article: Article) -> list[tuple[str, str]]:
+    """(section, sentence) of every prose sentence, its subject named ("It was founded..." ->
+    "Zorblax Labs was founded..."): what instant memory answers from (learner.chat.memory)."""
+    return [(section, _with_subject(s, article.title)) for section, ss in passages(article) for s in ss]
+
+
 def facts_from(article: Article, max_facts: int = 12) -> list[TaughtItem]:
     """Grounded facts of one article, most central first (lead, then patterns, then sections)."""
     if not (parts := passages(article)):
@@ -264,30 +273,41 @@ def _cached_facts(store: Store, article: Article, with_writer: bool) -> list[Tau
 
 
 def gather(store: Store, client: WikiClient, chosen: list[topics.Topic]) -> tuple[list[tuple[topics.Topic, Article]], list[dict]]:
-    """(topic, article) for each topic that resolves, fetching only revisions not yet stored; and the failures."""
+    """(topic, article) for each topic that resolves, fetching only revisions not yet stored; and the failures.
+
+    Requests: one search for each topic never resolved (its hits' titles, disambiguation flags and
+    revisions come together), one for the latest revisions of all the topics resolved before, and
+    one for each revision not yet in the database.
+    """
     found, failures = [], []
     errors_in_a_row = 0
+    resolved = [t for t in chosen if t.article_title]
+    try:
+        latest = client.revisions([t.article_title for t in resolved]) if resolved else {}
+    except WikiError as e:
+        latest, errors_in_a_row = {}, 1
+        failures += [{"topic": t.name, "reason": str(e)} for t in resolved]
     for i, topic in enumerate(chosen):
+        if topic.article_title and topic.article_title not in latest:
+            continue  # the revisions lookup failed: recorded above
         if errors_in_a_row >= 2:  # offline or the wiki is down: do not pay every topic's retries
             failures.append({"topic": topic.name, "reason": "skipped: the wiki failed twice in a row"})
             continue
         progress("knowledge", 100 * i / max(1, len(chosen)), f"looking up {topic.name!r}")
         try:
-            title = topic.article_title
-            if title is None:
-                title = client.resolve(topic.name) or ""
-                topics.set_article(store, topic.key, title)
-            if not title:
-                failures.append({"topic": topic.name, "reason": "no article found"})
+            if topic.article_title is None:
+                hit = client.resolve(topic.name)
+            else:
+                hit = latest.get(topic.article_title)  # None: searched before and nothing found, or gone since
+            if (hit.title if hit else "") != topic.article_title:
+                topics.set_article(store, topic.key, hit.title if hit else "")
+            if hit is None:
+                gone = f"article {topic.article_title!r} is gone" if topic.article_title else "no article found"
+                failures.append({"topic": topic.name, "reason": gone})
                 continue
-            latest = client.revision(title)
-            if latest is None:
-                topics.set_article(store, topic.key, "")
-                failures.append({"topic": topic.name, "reason": f"article {title!r} is gone"})
-                continue
-            article = cached_article(store, client.language, *latest)
+            article = cached_article(store, client.language, *hit)
             if article is None:
-                article = client.fetch(latest[0])
+                article = client.fetch(hit.title)
                 save_article(store, article)
             found.append((topic, article))
             errors_in_a_row = 0
@@ -302,7 +322,7 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     started = time.perf_counter()
     progress("knowledge", 0, "mining topics")
     topics.mine(store, settings)
-    chosen = topics.to_learn(store, settings.topic_min_mentions, settings.topics_per_cycle)
+    chosen = topics.to_learn(store, settings) if settings.wikipedia_consent else []
     found, failures = gather(store, client, chosen)
     rows, articles = [], []
     written_count = rejected_count = 0
@@ -321,8 +341,10 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
                     written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
                 learning_store.save_article_facts(store, article.language, article.title, article.revision, {
                     "generator": GENERATOR, "written": writer is not None, "items": [f.to_dict() for f in facts]})
+                learning_store.save_article_sentences(store, article.language, article.title, article.revision,
+                                                      memory_sentences(article))
             articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
-                             "url": article.url, "facts": len(facts)})
+                             "language": article.language, "url": article.url, "facts": len(facts)})
             if not facts:
                 failures.append({"topic": topic.name, "reason": f"{article.title!r} is a stub or a list"})
             rows += facts
@@ -333,13 +355,21 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
     body = taught.dump(rows)
     (out / taught.FACTS_FILE).write_text(body, encoding="utf-8")
     meta = write_meta(out, {"stage": "knowledge", "inputs_hash": text_sha256(body), "generator": GENERATOR,
+                            "wikipedia_consent": settings.wikipedia_consent, "note": _note(settings, chosen),
                             "topics": [t.name for t in chosen], "articles": articles, "failures": failures,
                             "facts": len(rows), "writer": writer.version if writer else None,
                             "written": written_count, "written_rejected": rejected_count,
                             "seconds": round(time.perf_counter() - started, 2)})
-    progress("knowledge", 100, f"{len(rows)} facts from {len(articles)} article(s)"
+    progress("knowledge", 100, meta["note"] or f"{len(rows)} facts from {len(articles)} article(s)"
              + (f"; {len(failures)} skipped" if failures else ""))
     return meta
+
+
+def _note(settings, chosen: list[topics.Topic]) -> str | None:
+    """Why the stage read nothing, where that is the user's to change."""
+    if not settings.wikipedia_consent:
+        return CONSENT_NEEDED
+    return None if chosen else NOTHING_APPROVED
 
 
 def run_with_settings(store: Store, out: Path, settings, live: ModelChoice) -> dict:
@@ -363,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.load()
     meta = run_with_settings(Store(), args.out or paths.data_dir() / "runs" / "manual" / "knowledge", settings,
                              live_model(settings))
-    print(json.dumps({k: meta[k] for k in ("topics", "articles", "failures", "facts")}, indent=2))
+    print(json.dumps({k: meta[k] for k in ("note", "topics", "articles", "failures", "facts")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""What a model already knows: its answers to the general-knowledge retention set, asked through
+"""What a model already knows: its answers to grokling's general-knowledge set, asked through
 llama.cpp on the exact GGUF, and its perplexity on a sample of them.
 
-The live model's answers are the replay pool the dataset mixes in (so training does not pull
-the model away from them) and the "before" of the evaluation's kept score. Both are cached
-per GGUF hash and system prompt, so a cycle pays for the candidate only. Used by the
-dataset and evaluate stages; not a stage itself.
+The set (resources/general_knowledge.jsonl, written for this project: capitals, science,
+animals, numbers, books, languages, everyday things) is split once and for good: the live
+model's right answers to the "replay" part are mixed into training so it does not pull the
+model away from them; the "gate" part is never trained on, and "kept" is measured on it
+alone. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
+the candidate only. Used by the dataset and evaluate stages; not a stage itself.
 """
 
 import json
@@ -19,15 +21,18 @@ from learner.items import is_right
 
 ANSWER = Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 """How a taught question is asked: greedy, long enough for a sentence."""
-RETENTION_ANSWER = Sampling(temperature=0.0, max_tokens=32, repeat_penalty=1.0)
+RETENTION_ANSWER = Sampling(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
+REPLAY, GATE = "replay", "gate"
 EVAL_N_CTX = 2048
 PERPLEXITY_SAMPLE = 10
 """Replay answers the perplexity is measured on: enough to see a model drift, cheap to score."""
 
 
-def retention_set() -> list[dict]:
-    text = files("resources").joinpath("retention.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+def general_knowledge(split: str) -> list[dict]:
+    """{question, expect} of one part of the set: REPLAY or GATE."""
+    text = files("resources").joinpath("general_knowledge.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [{"question": r["question"], "expect": r["expect"]} for r in rows if r["split"] == split]
 
 
 def ask(engine: Engine, question: str, system_prompt: str, sampling: Sampling = ANSWER) -> str:
@@ -39,13 +44,14 @@ def _cache(model: ModelChoice, name: str):
     return paths.data_dir() / "eval-cache" / f"{file_sha256(model.path)[:24]}{name}.json"
 
 
-def answers(model: ModelChoice, system_prompt: str, engine: Engine | None = None) -> list[dict]:
-    """[{question, answer, right}] for the retention set, cached by the GGUF's hash and the prompt.
+def answers(model: ModelChoice, system_prompt: str, split: str, engine: Engine | None = None) -> list[dict]:
+    """[{question, answer, right}] for one part of the set, cached by the GGUF's hash, the prompt and the questions.
 
     A cached model is not loaded at all; otherwise `engine` (already serving `model`) is
     used, or one is opened for the occasion.
     """
-    cache = _cache(model, "")
+    questions = general_knowledge(split)
+    cache = _cache(model, f".{split}-{text_sha256(json.dumps(questions))[:12]}")
     if cache.exists():
         cached = json.loads(cache.read_text())
         if cached.get("system_prompt") == system_prompt:
@@ -54,7 +60,7 @@ def answers(model: ModelChoice, system_prompt: str, engine: Engine | None = None
     engine = engine or Engine(model, n_ctx=EVAL_N_CTX)
     try:
         found = []
-        for item in retention_set():
+        for item in questions:
             answer = ask(engine, item["question"], system_prompt, RETENTION_ANSWER)
             found.append({"question": item["question"], "answer": answer, "right": is_right(answer, item["expect"])})
     finally:

@@ -154,12 +154,12 @@ def topic_rows(store: Store, limit: int) -> list[dict]:
         LIMIT ?""", [limit])
 
 
-def topics_to_learn(store: Store, min_mentions: int, limit: int) -> list[dict]:
-    """The user's own picks, then the strongest mined topics with enough mentions."""
+def topics_to_learn(store: Store, min_mentions: int, with_mined: bool) -> list[dict]:
+    """The user's own picks, then (`with_mined`) the strongest mined topics with enough mentions."""
     return store.query("""
         SELECT * FROM topics
-        WHERE status IN ('added', 'approved') OR (status = 'mined' AND mentions >= ?)
-        ORDER BY status IN ('added', 'approved') DESC, score DESC, key LIMIT ?""", [min_mentions, limit])
+        WHERE status IN ('added', 'approved') OR (? AND status = 'mined' AND mentions >= ?)
+        ORDER BY status IN ('added', 'approved') DESC, score DESC, key""", [int(with_mined), min_mentions])
 
 
 def topic_row(store: Store, key: str) -> dict | None:
@@ -201,6 +201,31 @@ def save_article(store: Store, language: str, title: str, revision: int, url: st
         db.execute("""INSERT OR IGNORE INTO articles (language, title, revision, url, lead, sections, fetched_at)
                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
                    [language, title, revision, url, lead, json.dumps(sections, ensure_ascii=False), now()])
+
+
+def save_article_sentences(store: Store, language: str, title: str, revision: int,
+                           sentences: list[tuple[str, str]]) -> None:
+    """What instant memory may answer from: the (section, sentence) pairs of this revision, replacing
+    those of the article's earlier revisions."""
+    with store.transaction() as db:
+        db.execute("""DELETE FROM article_sentences WHERE article_id IN
+                      (SELECT id FROM articles WHERE language = ? AND title = ?)""", [language, title])
+        article = db.execute("SELECT id FROM articles WHERE language = ? AND title = ? AND revision = ?",
+                             [language, title, revision]).fetchone()
+        db.conn.executemany("INSERT INTO article_sentences (article_id, section, sentence) VALUES (?, ?, ?)",
+                            [(article[0], section, sentence) for section, sentence in sentences])
+
+
+def article_memory_candidates(store: Store, language: str, match: str, limit: int) -> list[dict]:
+    """Sentences of the articles read on topics the user has not blocked, best matching an FTS5 query:
+    {title, revision, url, section, sentence}."""
+    return store.query("""
+        SELECT a.title, a.revision, a.url, s.section, s.sentence
+        FROM article_sentences_fts JOIN article_sentences s ON s.id = article_sentences_fts.rowid
+        JOIN articles a ON a.id = s.article_id
+        WHERE article_sentences_fts MATCH ? AND a.language = ?
+          AND NOT EXISTS (SELECT 1 FROM topics t WHERE t.article_title = a.title AND t.status = 'blocked')
+        ORDER BY bm25(article_sentences_fts) LIMIT ?""", [match, language, limit])
 
 
 def save_article_facts(store: Store, language: str, title: str, revision: int, facts: dict) -> None:

@@ -242,6 +242,31 @@ def m011_conversation_source(conn: sqlite3.Connection) -> None:
                     CHECK (source IN ('window', 'cli', 'api'))""")
 
 
+@migration
+def m012_article_memory(conn: sqlite3.Connection) -> None:
+    # The sentences of each article read, indexed for instant memory: a question about an article
+    # is answered from the sentence that says it, in any chat. Gone with the article's row.
+    conn.execute("""
+        CREATE TABLE article_sentences (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            section TEXT NOT NULL,
+            sentence TEXT NOT NULL
+        )""")
+    conn.execute("CREATE INDEX article_sentences_by_article ON article_sentences(article_id)")
+    conn.execute("""
+        CREATE VIRTUAL TABLE article_sentences_fts USING fts5(
+            sentence, content='article_sentences', content_rowid='id', tokenize='porter unicode61')""")
+    conn.execute("""
+        CREATE TRIGGER article_sentences_fts_insert AFTER INSERT ON article_sentences BEGIN
+            INSERT INTO article_sentences_fts(rowid, sentence) VALUES (new.id, new.sentence);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER article_sentences_fts_delete AFTER DELETE ON article_sentences BEGIN
+            INSERT INTO article_sentences_fts(article_sentences_fts, rowid, sentence) VALUES ('delete', old.id, old.sentence);
+        END""")
+
+
 BACKUP_SUFFIX = ".bak"
 
 
@@ -272,19 +297,23 @@ def migrate(conn: sqlite3.Connection, db_file: Path | None = None, upto: str | N
             break
     if pending and done and db_file is not None:
         _backup(conn, db_file.with_name(f"{db_file.name}.before-{pending[0].__name__}{BACKUP_SUFFIX}"))
+    done_here = []
     for fn in pending:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            fn(conn)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (fn.__name__, datetime.now(timezone.utc).isoformat()),
-            )
+            # Another process opening the same new database may have applied it since `done` was read.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone() is None:
+                fn(conn)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (fn.__name__, datetime.now(timezone.utc).isoformat()),
+                )
+                done_here.append(fn.__name__)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-    return [fn.__name__ for fn in pending]
+    return done_here
 
 
 def _backup(conn: sqlite3.Connection, target: Path) -> None:
