@@ -299,6 +299,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                  "max_corrections_per_cycle", "train_epochs", "learning_rate", "replay_ratio", "gate_learned",
                  "gate_kept", "keep_versions", "versions_budget_mb"),
     "Privacy": ("learn_from_chats", "scrub_personal_data", "scrub_patterns"),
+    "Local API": ("api_port", "api_key"),
     "Wikipedia": ("learn_from_wikipedia", "wikipedia_consent", "auto_approve_topics", "wiki_api_url", "wiki_language", "wiki_min_interval_s", "wiki_timeout_s",
                   "topic_min_mentions", "topic_half_life_days", "topics_per_cycle", "facts_per_article",
                   "model_written_facts", "gate_articles"),
@@ -412,7 +413,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_tokens": (Range(1, 131071), "between 1 and n_ctx - 1"),
     "repeat_penalty": (Range(0, 5, open_low=True), "in (0, 5]"),
     "system_prompt": (lambda v: v.strip() != "", "a non-empty text"),
-    "api_port": (_between(1024, 65535), "between 1024 and 65535"),
+    "api_port": (Range(1024, 65535), "between 1024 and 65535"),
     # It travels in an HTTP header: printable ASCII, and no space to split "Bearer KEY" on.
     "api_key": (lambda v: re.fullmatch(r"[!-~]+", v) is not None, "printable ASCII without spaces, or null"),
     "base_model": (lambda v: v.strip() != "", "a folder or a hub id, or null"),
