@@ -137,6 +137,9 @@ def test_a_question_about_an_article_read_is_answered_from_its_sentence(store):
     assert "Harrowick" in found.item.answer and found.item.source.describe().startswith('the Wikipedia article "Harrow')
     assert memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", Settings()) == []
     assert memory.recall(store, "What is the capital of France?", reading) == []
+    # Only the sentence that answers: not also one that merely names the same place.
+    assert [r.item.answer for r in memory.recall(store, "When was the Harrowmere Archipelago annexed?", reading)] \
+        == [next(s for _, s in knowledge.memory_sentences(article) if "annexed" in s)]
     topics.set_status(store, "Harrowmere Archipelago", "added")
     learning_store.set_topic_article(store, "harrowmere archipelago", "Harrowmere Archipelago")
     topics.set_status(store, "Harrowmere Archipelago", "blocked")

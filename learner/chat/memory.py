@@ -28,6 +28,10 @@ CANDIDATES = 8
 """Best full-text matches considered per question; more than a question ever needs."""
 RECALLED = 2
 """Items put into one prompt."""
+CLOSE = 0.1
+"""An item past the best is recalled only this near its relevance: a sentence that merely names the same
+subject ("...named after the explorer Dain Quorvath") beside the one that answers ("...discovered by Oska
+Venn") pulls a small model's answer toward the wrong name."""
 MIN_COVERAGE = 0.4
 """Weighted share of the user's words an item must contain."""
 MIN_OWN_COVERAGE = 0.6
@@ -140,7 +144,7 @@ def recall(store: Store, question: str, settings, exclude_conversation: int | No
                        learning_store.article_memory_candidates(store, settings.wiki_language, match, CANDIDATES)]
     scored = [Recalled(i, relevance(question, i)) for i in candidates]
     found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE), key=lambda r: -r.relevance)
-    return found[:RECALLED]
+    return [r for r in found[:RECALLED] if r.relevance >= found[0].relevance - CLOSE]
 
 
 NOTE = "What the user taught you (answer with it when it fits the question):"
