@@ -1,6 +1,6 @@
 """Stage: LoRA-tune the base checkpoint on a dataset with TRL's SFTTrainer.
 
-Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR_OR_HUB_ID]
+Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR]
 
 With CUDA, QLoRA: the base is loaded in 4-bit NF4 through bitsandbytes and the adapter
 trains in bf16. Without, plain LoRA on the CPU in float32. Only the adapter is written;
@@ -177,17 +177,17 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from learner import models
     from learner.learning import checkpoint
     from learner.settings import Settings
 
     parser = argparse.ArgumentParser(description="LoRA-tune the base checkpoint on a dataset, as the cycle does.")
-    parser.add_argument("--base", help="HF folder or hub id (default: the settings' base_model, else derived from "
-                                       "the embedded GGUF)")
+    parser.add_argument("--base", help="an HF checkpoint folder (default: the active model's checkpoint)")
     parser.add_argument("--dataset", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     settings = Settings.load()
-    meta = run(checkpoint.resolve(args.base or settings.base_model), args.dataset, args.out,
+    meta = run(args.base or checkpoint.resolve(models.active()), args.dataset, args.out,
                TrainSettings.from_settings(settings))
     print(json.dumps({k: meta[k] for k in ("device", "rows", "steps", "first_loss", "final_loss", "seconds")}, indent=2))
 
