@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.host.failed.connect(self._on_model_failed)
         self.host.gpu_changed.connect(self._on_gpu_changed)
         self.models_dialog = None
+        self.learning_panel = None
         self.conversation_id: int | None = None
         self._stop: threading.Event | None = None
         self._generating_id: int | None = None

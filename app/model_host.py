@@ -115,7 +115,7 @@ class ModelHost(QObject):
         """Swap the engine to `model` with `n_gpu_layers` (loaded off the UI thread; a reply in progress
         finishes on the old one first)."""
         engine, self._moving = self.engine, True
-        was_on_gpu = engine.on_gpu
+        was_on_gpu, was = engine.on_gpu, engine.model
 
         def swapped(_) -> None:
             self._moving = False
@@ -123,7 +123,8 @@ class ModelHost(QObject):
             self.ready.emit(engine)
             if engine.on_gpu != was_on_gpu:
                 self.gpu_changed.emit(engine.on_gpu)
-            self.swapped.emit(engine.model.version)
+            if engine.model != was:
+                self.swapped.emit(engine.model.version)
 
         def failed(error: BaseException) -> None:
             self._moving = False

@@ -10,6 +10,18 @@ from learner.chat.served import embedded_gguf, embedded_model
 from learner.settings import Settings
 from learner.store import Store
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need CUDA: skipped, with the reason, where torch sees none."""
+    needing = [item for item in items if "gpu" in item.keywords]
+    if not needing:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        for item in needing:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)"))
+
+
 @pytest.fixture(autouse=True)
 def grokling_home(tmp_path, monkeypatch):
     """Every test gets its own data dir: never the user's."""
