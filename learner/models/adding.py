@@ -93,7 +93,8 @@ def _add(source: str, gguf: Path | None, name: str | None, quant: str, progress:
             model_gguf, facts, made = gguf, served, None
         else:
             progress("converting to GGUF", 5)
-            f16 = _convert(checkpoint, staging / "model-f16.gguf", name)
+            f16 = _convert(checkpoint, staging / "model-f16.gguf", name,
+                           on_percent=lambda p: progress(f"converting to GGUF: {p:.0f}% written", 5 + 0.55 * p))
             progress(f"quantizing to {quant}", 60)
             try:
                 export.quantize(f16, staging / "model.gguf", quant)
@@ -123,9 +124,10 @@ def _add(source: str, gguf: Path | None, name: str | None, quant: str, progress:
     return model
 
 
-def _convert(checkpoint: Path, out: Path, name: str, vocab_only: bool = False) -> Path:
+def _convert(checkpoint: Path, out: Path, name: str, vocab_only: bool = False,
+             on_percent: Callable[[float], None] = lambda percent: None) -> Path:
     try:
-        return export.convert(checkpoint, out, name, vocab_only=vocab_only)
+        return export.convert(checkpoint, out, name, vocab_only=vocab_only, on_percent=on_percent)
     except export.ExportError as e:
         raise ModelError(f"{checkpoint.name} cannot be converted to GGUF: {e}") from None
 
