@@ -12,6 +12,7 @@ calls and stay here.
 """
 
 import threading
+from pathlib import Path
 
 from app.background import run_in_background, wait_for_background
 from app.dialogs import CorrectionDialog, SystemPromptDialog, welcome_box, wikipedia_consent_box
@@ -22,6 +23,7 @@ from app.qt import (
     QAction,
     QApplication,
     QDesktopServices,
+    QFileDialog,
     QEvent,
     QGuiApplication,
     QHBoxLayout,
@@ -46,12 +48,15 @@ from app.render import ACTION_SCHEME, Theme, message_html, pending_user_html, st
 from app.sidebar import ConversationSidebar
 from app.transcript import Transcript
 from learner import models, paths, userdata
+from learner.api import ApiServer, ServeError
 from learner.chat.engine import Engine
 from learner.chat.served import ModelChoice
 from learner.chat.turn import Reply
+from learner.files import atomic_write_text
 from learner.settings import Settings, SettingsError
 from learner.store import Message, Store
 from learner.textclean import EmptyMessageError, clean_message
+from learner.transcript import conversation_json, conversation_markdown
 
 # How often the streaming reply is re-rendered: smooth, and cheap (only its own table changes).
 STREAM_REFRESH_MS = 50
@@ -91,6 +96,8 @@ class MainWindow(QMainWindow):
         self.host = ModelHost(settings, self)
         self.host.loading.connect(lambda name: self.model_label.setText(f"Loading {name}…"))
         self.host.ready.connect(self._on_engine_ready)
+        self.host.ready.connect(self._serve_from)
+        self.api: ApiServer | None = None
         self.host.swapped.connect(self._on_swapped)
         self.host.failed.connect(self._on_model_failed)
         self.host.gpu_changed.connect(self._on_gpu_changed)
@@ -207,7 +214,13 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         self.new_action = self._action("&New chat", self.new_conversation, QKeySequence.StandardKey.New)
         quit_action = self._action("&Quit", self.quit, QKeySequence.StandardKey.Quit)
-        self.menuBar().addMenu("&File").addActions([self.new_action, quit_action])
+        self.export_action = self._action("&Export chat…", lambda: self.export_conversation(), "Ctrl+Shift+E")
+        self.serve_action = self._action("Serve the &local API", lambda on: self.set_serving(on))
+        self.serve_action.setCheckable(True)
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addActions([self.new_action, self.export_action, self.serve_action])
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
 
         self.copy_action = self._action("&Copy message", lambda: self._act_on_target("copy", any_role=True),
                                         "Ctrl+Shift+C")
@@ -751,8 +764,60 @@ class MainWindow(QMainWindow):
         self._allow_close = True
         self.close()
 
+    # -- export and the local API ------------------------------------------------------
+
+    def export_conversation(self, path: str | None = None) -> None:
+        """Save the open chat as Markdown (.md) or JSON (.json), as the file name says."""
+        if self.conversation_id is None:
+            return
+        if path is None:
+            title = self.store.conversation(self.conversation_id).title
+            path, _ = QFileDialog.getSaveFileName(self, "Export chat", f"{title[:40]}.md",
+                                                  "Markdown (*.md);;JSON (*.json)")
+        if not path:
+            return
+        conversation_id = self.conversation_id
+        as_json = path.lower().endswith(".json")
+
+        def write(_) -> None:
+            text = (conversation_json if as_json else conversation_markdown)(self.store, conversation_id)
+            atomic_write_text(Path(path), text)
+
+        run_in_background(write, lambda _: self.statusBar().showMessage(f"Chat saved to {path}.", 5000),
+                          self.show_error)
+
+    def set_serving(self, on: bool) -> None:
+        """Serve the local OpenAI-compatible API from this window's own engine (no second copy of the model)."""
+        if not on:
+            if self.api is not None:
+                self.api.stop()
+                self.api = None
+            self.statusBar().showMessage("The local API is off.", 5000)
+            return
+        if self.engine is None:
+            self.serve_action.setChecked(False)
+            return
+        self.api = ApiServer(self.store, lambda: self.settings, port=self.settings.api_port,
+                             api_key=self.settings.api_key)
+        try:
+            self.api.start(self.engine)
+        except ServeError as e:
+            self.api = None
+            self.serve_action.setChecked(False)
+            self.show_error(e)
+            return
+        self.statusBar().showMessage(f"Serving the local API at {self.api.url}.", 8000)
+
+    def _serve_from(self, engine) -> None:
+        """The model host replaced its engine: the API answers with the new one from the next exchange."""
+        if self.api is not None:
+            self.api.engine = engine
+
     def shutdown(self) -> None:
-        """Stop the learner and the reply in progress; release the model and the database, in that order."""
+        """Stop the learner, the local API and the reply in progress; release the model and the database."""
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
         if self.learning is not None:
             self.learning.shutdown()
         self.stop()

@@ -2,7 +2,9 @@
 
     grokling ask "QUESTION" [--temperature T] [--conversation ID]
     grokling correct --question Q --answer A
-    grokling export --format jsonl [--output FILE]
+    grokling export --format jsonl [--output FILE] | grokling export --conversation ID --format md|json
+    grokling serve [--port N] [--api-key KEY]
+    grokling export-model DIR [--ollama NAME]
     grokling learn --now
     grokling models [--json] | models add SOURCE [--gguf FILE] [--name NAME] | models use NAME | models remove NAME
     grokling versions [--json]
@@ -16,13 +18,16 @@ Exit status: 0 done; 1 the model failed to answer (the reason is printed and sto
 2 bad input, settings or model file. `learn` exits with the cycle's status (see
 learner/cycle.py): 0 a new version is live, 3 nothing to learn, 4 gated out, 5 busy,
 6 waiting for your approval. `data delete` exits 5 while a cycle runs or a window is open.
-`chats delete` exits 1 when you answer no.
+`chats delete` exits 1 when you answer no. `export-model --ollama` exits 1 when ollama is
+missing or fails (the folder is written). `serve` runs until Ctrl+C.
 """
 
 import argparse
+import dataclasses
 import json
 import sqlite3
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +41,12 @@ from learner.store import NotFoundError, Store
 from learner.versions import VersionError
 from learner.files import atomic_write_text
 from learner.textclean import EmptyMessageError, clean_message
+
+
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,9 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
     correct.add_argument("--temperature", type=float)
     correct.add_argument("--seed", type=int)
 
-    export = commands.add_parser("export", help="write every conversation with its feedback")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export = commands.add_parser("export", help="write every conversation (or one) with its feedback")
+    export.add_argument("--conversation", type=int, metavar="ID", help="only this conversation (see grokling chats)")
+    export.add_argument("--format", choices=["jsonl", "md", "json"], default="jsonl",
+                        help="jsonl: a conversation a line; md (Markdown) and json: one conversation, with --conversation")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    serve = commands.add_parser("serve", help="an OpenAI-compatible API on 127.0.0.1 for other apps, answered by the "
+                                              "active model's live version; chats are stored")
+    serve.add_argument("--port", type=_port, help="default: the api_port setting (8765); 0 picks a free one")
+    serve.add_argument("--api-key", help="a key clients must send as Authorization: Bearer KEY "
+                                         "(default: the api_key setting; none: no key)")
+
+    export_model = commands.add_parser("export-model", help="write the active model's live version (GGUF) with an "
+                                                            "Ollama Modelfile")
+    export_model.add_argument("folder", help="where to write it (made if missing)")
+    export_model.add_argument("--ollama", metavar="NAME", help="then run `ollama create NAME` on it")
 
     learn = commands.add_parser("learn", help="run one learning cycle now, with a progress bar")
     learn.add_argument("--now", action="store_true", required=True, help="start the cycle immediately")
@@ -157,7 +181,7 @@ def cmd_ask(args) -> int:
     store = Store()
     conversation_id = args.conversation
     if conversation_id is None:
-        conversation_id = store.new_conversation()
+        conversation_id = store.new_conversation(source="cli")
     else:
         store.conversation(conversation_id)  # a clear error for an unknown id, before loading the model
     return 0 if _ask_and_stream(store, conversation_id, args.question, args) is not None else 1
@@ -167,7 +191,7 @@ def cmd_correct(args) -> int:
     clean_message(args.question)
     clean_message(args.answer)
     store = Store()
-    conversation_id = store.new_conversation()
+    conversation_id = store.new_conversation(source="cli")
     reply_id = _ask_and_stream(store, conversation_id, args.question, args)
     if reply_id is None:
         return 1
@@ -177,11 +201,82 @@ def cmd_correct(args) -> int:
 
 
 def cmd_export(args) -> int:
-    lines = (json.dumps(c, ensure_ascii=False) + "\n" for c in Store().export_conversations())
-    if args.output:
-        atomic_write_text(args.output, "".join(lines))
+    from learner import transcript
+
+    store = Store()
+    if args.conversation is None and args.format != "jsonl":
+        raise ValueError(f"--format {args.format} writes one conversation: add --conversation ID (see grokling chats)")
+    if args.format == "md":
+        text = transcript.conversation_markdown(store, args.conversation)
+    elif args.format == "json":
+        text = transcript.conversation_json(store, args.conversation)
     else:
-        sys.stdout.writelines(lines)
+        records = [store.export_conversation(args.conversation)] if args.conversation else store.export_conversations()
+        text = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in records)
+    if args.output:
+        atomic_write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import logging
+
+    from learner.api import ApiServer, ServeError
+
+    settings = Settings.load()
+
+    def current_settings() -> Settings:
+        # Read again for each exchange, so a change made in the window applies to the next one; a file
+        # broken meanwhile leaves the last good settings in force.
+        nonlocal settings
+        try:
+            settings = Settings.load_with_problems()[0]
+        except SettingsError:
+            pass
+        return settings
+
+    port = settings.api_port if args.port is None else args.port
+    # A key given here is checked as the setting is (it travels in a header).
+    api_key = settings.api_key if args.api_key is None else dataclasses.replace(settings, api_key=args.api_key).api_key
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # a line per request, on stderr
+    store = Store()
+    engine = Engine.from_settings(settings)
+    server = ApiServer(store, current_settings, port=port, api_key=api_key, follow_live=True)
+    try:
+        server.start(engine)
+        print(f"grokling serves {engine.model.display_name} ({engine.model.version}) at {server.url}"
+              f"{' (key required)' if server.api_key else ''}; Ctrl+C stops", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    except ServeError as e:
+        print(f"grokling: {e}", file=sys.stderr)
+        return 2
+    finally:
+        server.stop()
+        engine.close()
+    return 0
+
+
+def cmd_export_model(args) -> int:
+    from learner import model_export
+
+    exported = model_export.export_model(Path(args.folder), Settings.load())
+    print(f"wrote {exported.gguf.name} ({exported.model.display_name}, version {exported.model.version}), "
+          f"{model_export.MODELFILE} and "
+          f"{model_export.README} to {exported.folder}")
+    if not exported.chatml:
+        print("the Modelfile has no TEMPLATE (the model's chat template is not ChatML): "
+              "Ollama picks one matching the GGUF's own")
+    if args.ollama:
+        try:
+            model_export.ollama_create(args.ollama, exported.folder)
+        except model_export.OllamaError as e:
+            print(f"grokling: {e}", file=sys.stderr)
+            return 1
+        print(f"created the Ollama model {args.ollama}: ollama run {args.ollama}")
     return 0
 
 
@@ -354,10 +449,11 @@ def cmd_chats(args) -> int:
     if not chats:
         print("No chats yet.")
     else:
-        print(f"{'id':>5}  {'updated':<16}  {'messages':>8}  {'learning':<8}  title")
+        print(f"{'id':>5}  {'updated':<16}  {'from':<6}  {'messages':>8}  {'learning':<8}  title")
     for c in chats:
         updated = datetime.fromisoformat(c["updated_at"]).astimezone().strftime("%Y-%m-%d %H:%M")
-        print(f"{c['id']:>5}  {updated:<16}  {c['messages']:>8}  {'yes' if c['learning'] else 'no':<8}  {c['title']}")
+        print(f"{c['id']:>5}  {updated:<16}  {c['source']:<6}  {c['messages']:>8}  {'yes' if c['learning'] else 'no':<8}  "
+              f"{c['title']}")
     return 0
 
 
@@ -395,7 +491,8 @@ def cmd_topics(args) -> int:
 
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
             "models": cmd_models, "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
-            "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats}
+            "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats, "serve": cmd_serve,
+            "export-model": cmd_export_model}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -69,6 +69,14 @@ class Settings:
     system_prompt: str = dataclasses.field(default_factory=default_system_prompt)
     """The system prompt of new conversations (each conversation can override it)."""
 
+    api_port: int = 8765
+    """The port of the local OpenAI-compatible API (`grokling serve`, or the window's toggle); it listens on
+    127.0.0.1 only, so only apps on this computer reach it."""
+
+    api_key: str | None = None
+    """The key other apps must send to the local API (Authorization: Bearer KEY). None: any app on this
+    computer may use it."""
+
     quant: str = "Q8_0"
     """Quantization of learned versions. Q8_0 is near-lossless on a 135M model and quantizes fastest."""
 
@@ -307,6 +315,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                  "max_corrections_per_cycle", "train_epochs", "learning_rate", "replay_ratio", "gate_learned",
                  "gate_kept", "keep_versions", "versions_budget_mb"),
     "Privacy": ("learn_from_chats", "scrub_personal_data", "scrub_patterns"),
+    "Local API": ("api_port", "api_key"),
     "Wikipedia": ("learn_from_wikipedia", "wikipedia_consent", "auto_approve_topics", "wiki_api_url", "wiki_language", "wiki_min_interval_s", "wiki_timeout_s",
                   "topic_min_mentions", "topic_half_life_days", "topics_per_cycle", "facts_per_article",
                   "model_written_facts", "gate_articles"),
@@ -420,6 +429,9 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_tokens": (Range(1, 131071), "between 1 and n_ctx - 1"),
     "repeat_penalty": (Range(0, 5, open_low=True), "in (0, 5]"),
     "system_prompt": (lambda v: v.strip() != "", "a non-empty text"),
+    "api_port": (Range(1024, 65535), "between 1024 and 65535"),
+    # It travels in an HTTP header: printable ASCII, and no space to split "Bearer KEY" on.
+    "api_key": (lambda v: re.fullmatch(r"[!-~]+", v) is not None, "printable ASCII without spaces, or null"),
     "quant": (OneOf(QUANTS), f"one of {', '.join(QUANTS)}"),
     "train_epochs": (Range(0, 100, open_low=True), "in (0, 100]"),
     "learning_rate": (Range(0, 1, open_low=True, open_high=True), "in (0, 1)"),

@@ -47,6 +47,7 @@ class FakeEngine:
 
         self.model = model or embedded_model()
         self.n_gpu_layers = 0
+        self.n_ctx = 2048
         self.last_stats = ReplyStats()
         self.last_messages, self.last_sampling = None, None
         """What the last reply was asked, and with which sampling."""

@@ -28,6 +28,7 @@ def test_ask_prints_the_answer_and_stores_the_chat(grokling_home):
     assert "Tokyo" in out.stdout.decode()
     store = Store()
     [conversation] = store.conversations()
+    assert conversation.source == "cli"
     [question, answer] = store.thread(conversation.id)
     assert question.content == "What is the capital of Japan?"
     assert answer.content in out.stdout.decode() and answer.model_version == "embedded/base"

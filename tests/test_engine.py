@@ -2,6 +2,7 @@
 
 import shutil
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -41,6 +42,17 @@ def test_the_system_prompt_steers_the_reply(embedded_engine):
     steered, n = embedded_engine.reply_logprob(steer + ask, "Banana")
     plain, _ = embedded_engine.reply_logprob([{"role": "system", "content": "You are helpful."}] + ask, "Banana")
     assert steered - plain > n  # more than e per token (measured: 5.6 nats over 2 tokens)
+
+
+def test_a_stop_text_ends_the_reply_before_it_and_why_it_ended_is_kept(embedded_engine, greedy):
+    full = "".join(embedded_engine.chat(JAPAN, greedy))
+    words = full.split()
+    assert len(words) >= 3 and embedded_engine.last_stats.finish_reason in ("stop", "length")
+    middle = words[len(words) // 2]
+    cut = "".join(embedded_engine.chat(JAPAN, replace(greedy, stop=(middle,))))
+    assert cut == full[: full.index(middle)] and embedded_engine.last_stats.finish_reason == "stop"
+    "".join(embedded_engine.chat(JAPAN, replace(greedy, max_tokens=2)))
+    assert embedded_engine.last_stats.finish_reason == "length" and embedded_engine.last_stats.completion_tokens == 2
 
 
 def test_a_reply_stopped_early_releases_the_model(embedded_engine, greedy):

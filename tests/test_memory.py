@@ -118,3 +118,29 @@ def test_a_new_chat_answers_as_taught_on_the_real_model(grokling_home):
     with Store() as store:
         replies = [m for c in store.conversations() for m in store.thread(c.id) if m.role == "assistant" and m.recalled]
     assert len(replies) == 3  # every reworded question was given its taught item
+
+
+def test_a_question_about_an_article_read_is_answered_from_its_sentence(store):
+    from learner.learning import knowledge, topics
+    from learner.learning.wiki import Article
+    from learner.store import learning as learning_store
+
+    text = (Path(__file__).parent.parent / "benchmarks" / "wiki_dev" / "harrowmere_archipelago.txt").read_text()
+    lead, _, rest = text.partition("\n== ")
+    sections = [{"title": part.split(" ==")[0], "level": 2, "text": part.split("==\n", 1)[1]}
+                for part in ("== " + rest).split("\n== ")[0:] if "==\n" in part]
+    article = Article("Harrowmere Archipelago", 5, "https://wiki.test/Harrowmere", "en", lead, sections)
+    learning_store.save_article(store, "en", article.title, 5, article.url, lead, sections)
+    learning_store.save_article_sentences(store, "en", article.title, 5, knowledge.memory_sentences(article))
+    reading = Settings(wikipedia_consent=True)
+    [found] = memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", reading)[:1]
+    assert "Harrowick" in found.item.answer and found.item.source.describe().startswith('the Wikipedia article "Harrow')
+    assert memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", Settings()) == []
+    assert memory.recall(store, "What is the capital of France?", reading) == []
+    # Only the sentence that answers: not also one that merely names the same place.
+    assert [r.item.answer for r in memory.recall(store, "When was the Harrowmere Archipelago annexed?", reading)] \
+        == [next(s for _, s in knowledge.memory_sentences(article) if "annexed" in s)]
+    topics.set_status(store, "Harrowmere Archipelago", "added")
+    learning_store.set_topic_article(store, "harrowmere archipelago", "Harrowmere Archipelago")
+    topics.set_status(store, "Harrowmere Archipelago", "blocked")
+    assert memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", reading) == []

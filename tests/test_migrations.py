@@ -21,7 +21,7 @@ def test_a_fresh_in_memory_database_gets_every_migration_in_order():
                                           "AND name NOT LIKE '%_fts%'")}
     assert {t: columns(conn, t) for t in tables} == {
         "_migrations": {"name", "applied_at"},
-        "conversations": {"id", "title", "system_prompt", "created_at", "updated_at", "learning_opt_out"},
+        "conversations": {"id", "title", "system_prompt", "created_at", "updated_at", "learning_opt_out", "source"},
         "messages": {"id", "conversation_id", "role", "content", "status", "error", "model_version", "prompt_tokens",
                      "completion_tokens", "first_token_ms", "duration_ms", "superseded", "created_at", "recalled"},
         "feedback": {"id", "message_id", "rating", "correction", "created_at"},
@@ -31,6 +31,7 @@ def test_a_fresh_in_memory_database_gets_every_migration_in_order():
         "articles": {"id", "language", "title", "revision", "url", "lead", "sections", "fetched_at", "facts"},
         "training_exclusions": {"key", "question", "answer", "created_at"},
         "memory": {"id", "message_id", "question", "answer", "feedback_id", "created_at"},
+        "article_sentences": {"id", "article_id", "section", "sentence"},
         "learning_verdicts": {"id", "live_version", "curriculum_sha256", "watermark", "code", "reason", "created_at"},
     }
     assert migrate(conn) == []  # applied once only

@@ -68,6 +68,7 @@ def test_no_float_setting_takes_a_number_that_is_not_finite(grokling_home, name,
     ("topic_min_mentions", 0), ("topic_half_life_days", 0), ("topics_per_cycle", -1), ("facts_per_article", 0),
     ("gate_learned", 1.5), ("gate_kept", -0.1), ("gate_articles", 2), ("quant", "Q3"), ("learn_schedule", "hourly"),
     ("scrub_patterns", ["(unclosed"]), ("learning_paused", "yes"), ("keep_versions", 2.0),
+    ("api_port", 80), ("api_port", 70000), ("api_key", "two words"), ("api_key", ""), ("api_key", "clé"),
 ])
 def test_every_setting_refuses_a_value_out_of_its_range(grokling_home, name, value):
     with pytest.raises(SettingsError, match=name):

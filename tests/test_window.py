@@ -516,3 +516,26 @@ def test_controls_have_accessible_names(fake_window):
     widgets = [fake_window.input, fake_window.send_button, fake_window.transcript, fake_window.title,
                fake_window.sidebar.search, fake_window.sidebar.list, fake_window.model_label]
     assert all(w.accessibleName() for w in widgets)
+
+
+def test_a_chat_is_exported_as_markdown_or_json_from_the_window(qtbot, fake_window, tmp_path):
+    reply = send(qtbot, fake_window, "Tell me about the Eiffel Tower.")
+    for name in ("chat.md", "chat.json"):
+        fake_window.export_conversation(str(tmp_path / name))
+        qtbot.waitUntil(lambda: (tmp_path / name).exists(), timeout=10_000)
+    assert "Tell me about the Eiffel Tower." in (tmp_path / "chat.md").read_text()
+    exported = json.loads((tmp_path / "chat.json").read_text())
+    assert [m["content"] for m in exported["messages"]][-1] == reply.content
+
+
+def test_the_window_serves_the_local_api_from_its_own_engine(qtbot, fake_window, grokling_home):
+    from openai import OpenAI
+
+    fake_window.settings = Settings(temperature=0.0, max_tokens=24, api_port=18765)
+    fake_window.serve_action.trigger()
+    assert fake_window.api is not None and fake_window.api.engine is fake_window.engine
+    client = OpenAI(base_url=fake_window.api.url, api_key="unused")
+    answer = client.chat.completions.create(model="grokling", messages=[{"role": "user", "content": "Hello there"}])
+    assert answer.choices[0].message.content == "You said: Hello there"  # the window's (fake) engine answered
+    fake_window.serve_action.trigger()
+    assert fake_window.api is None

@@ -48,6 +48,8 @@ class Sampling:
     max_tokens: int = 512
     repeat_penalty: float = 1.1
     seed: int | None = None
+    stop: tuple[str, ...] = ()
+    """Texts that end the reply where they appear (not included in it), besides the model's own end of turn."""
 
     @classmethod
     def from_settings(cls, settings, **overrides) -> "Sampling":
@@ -66,6 +68,8 @@ class ReplyStats:
     duration_ms: float = 0.0
     dropped_messages: int = 0
     """How many of the oldest messages were left out to fit the context window."""
+    finish_reason: str | None = None
+    """llama.cpp's reason the reply ended: "stop" (end of turn or a stop text) or "length" (max_tokens)."""
 
 
 def default_threads() -> int:
@@ -243,12 +247,14 @@ class Engine:
                 top_k=sampling.top_k,
                 repeat_penalty=sampling.repeat_penalty,
                 seed=sampling.seed,
-                stop=[self._eos],
+                stop=[self._eos, *sampling.stop],
                 stream=True,
             )
             try:
                 for chunk in stream:
-                    piece = chunk["choices"][0]["text"]
+                    choice = chunk["choices"][0]
+                    stats.finish_reason = choice["finish_reason"] or stats.finish_reason
+                    piece = choice["text"]
                     if not piece:
                         continue
                     if stats.first_token_ms is None:
@@ -256,7 +262,10 @@ class Engine:
                     yield piece
             finally:
                 stream.close()
-                stats.completion_tokens = max(0, self._llm.n_tokens - len(prompt))
+                # llama.cpp evaluates each sampled token on the next step, so the last one of a reply cut at
+                # max_tokens is sampled but never evaluated: n_tokens is one short there.
+                stats.completion_tokens = (sampling.max_tokens if stats.finish_reason == "length"
+                                           else max(0, self._llm.n_tokens - len(prompt)))
                 stats.duration_ms = (time.perf_counter() - started) * 1000
 
     def swap(self, model: ModelChoice, n_gpu_layers: int | None = None) -> None:

@@ -1,14 +1,17 @@
 """Instant memory: what the user taught comes back in the very next reply, before the weights learn it.
 
 Every correction is indexed the moment it is saved (SQLite FTS5 over its question and answer,
-migration m010). Before a reply, the user's question is looked up there; an item is recalled
+migration m010), and so is every sentence of the Wikipedia articles read on the user's topics
+(m012, with the user's consent). Before a reply, the user's question is looked up there; an item is recalled
 only when it is about the same thing: every distinctive word the user asked with (a name, a
 number, a rare word) is in the item, and most of the question's words are. Recalled items
 go into the prompt as a note in the system prompt and as an exchange the model has just had,
-which even a small model follows, and the reply records what it was given ("from your correction of 23 Nov").
+which even a small model follows, and the reply records what it was given ("from your
+correction of 23 Nov", "from the Wikipedia article ...").
 
 The user's choices hold: a dropped item or either side of a conflict is never recalled, nor
-an item from a chat kept out of learning; a deleted chat's corrections are deleted with it.
+an item from a chat kept out of learning, nor an article on a blocked topic or without
+consent; a deleted chat's corrections are deleted with it.
 This module knows the store and the curriculum's types, not the engine.
 """
 
@@ -25,6 +28,10 @@ CANDIDATES = 8
 """Best full-text matches considered per question; more than a question ever needs."""
 RECALLED = 2
 """Items put into one prompt."""
+CLOSE = 0.1
+"""An item past the best is recalled only this near its relevance: a sentence that merely names the same
+subject ("...named after the explorer Dain Quorvath") beside the one that answers ("...discovered by Oska
+Venn") pulls a small model's answer toward the wrong name."""
 MIN_COVERAGE = 0.4
 """Weighted share of the user's words an item must contain."""
 MIN_OWN_COVERAGE = 0.6
@@ -107,30 +114,46 @@ def _item(row: dict, clean) -> TaughtItem:
     return taught.correction(clean(row["question"]), clean(row["answer"]), source)
 
 
+def _read(row: dict) -> TaughtItem:
+    """A sentence of an article grokling read, as a taught item of its own."""
+    about = f" about its {row['section'].lower()}" if row["section"] else ""
+    question = f"What does the Wikipedia article {row['title']} say{about}?"
+    source = Provenance(taught.ARTICLE, title=row["title"], revision=row["revision"], url=row["url"],
+                        section=row["section"])
+    return TaughtItem(taught.ARTICLE, question, row["sentence"], source, (question,))
+
+
 def recall(store: Store, question: str, settings, exclude_conversation: int | None = None) -> list[Recalled]:
-    """The taught items about `question`, most relevant first (at most RECALLED)."""
+    """The taught items and read sentences about `question`, most relevant first (at most RECALLED)."""
     # As FTS5's tokenizer splits them: "Vexaria's" is "vexaria" and "s".
     words = [re.split(r"['’]", w)[0].lower() for w in _WORD.findall(question) if w.lower() not in _STOP]
-    if not words or not settings.instant_memory or not settings.learn_from_chats:
+    if not words or not settings.instant_memory:
         return []
     match = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
-    rows = learning_store.memory_candidates(store, match, CANDIDATES)
-    clean = cleaner(settings)
-    candidates = [_item(r, clean) for r in rows if r["conversation_id"] != exclude_conversation]
-    if not candidates:
-        return []
-    dropped = learning_store.dropped_keys(store)
-    candidates = [i for i in candidates if i.key not in dropped]
-    in_conflict = {i.key for c in taught.conflicts(candidates) for i in c.items}
-    scored = [Recalled(i, relevance(question, i)) for i in candidates if i.key not in in_conflict]
+    candidates = []
+    if settings.learn_from_chats:
+        clean = cleaner(settings)
+        rows = learning_store.memory_candidates(store, match, CANDIDATES)
+        dropped = learning_store.dropped_keys(store)
+        corrections = [i for i in (_item(r, clean) for r in rows if r["conversation_id"] != exclude_conversation)
+                       if i.key not in dropped]
+        in_conflict = {i.key for c in taught.conflicts(corrections) for i in c.items}
+        candidates += [i for i in corrections if i.key not in in_conflict]
+    if settings.learn_from_wikipedia and settings.wikipedia_consent:
+        candidates += [_read(r) for r in
+                       learning_store.article_memory_candidates(store, settings.wiki_language, match, CANDIDATES)]
+    scored = [Recalled(i, relevance(question, i)) for i in candidates]
     found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE), key=lambda r: -r.relevance)
-    return found[:RECALLED]
+    return [r for r in found[:RECALLED] if r.relevance >= found[0].relevance - CLOSE]
 
 
 NOTE = "What the user taught you (answer with it when it fits the question):"
 """Heads the recalled answers in the system prompt. Measured on the dev set (benchmarks/memory_bench.py,
 perfect recall, the embedded model): the note and the exchange together answered 29/30 taught and 57/60
 reworded questions as taught; the exchange alone 26/30 and 53/60, the note alone 28/30 and 49/60."""
+
+
+READ_NOTE = "What you read on Wikipedia (answer with it when it fits the question):"
 
 
 def with_memory(messages: list[dict], recalled: list[Recalled]) -> list[dict]:
@@ -141,7 +164,10 @@ def with_memory(messages: list[dict], recalled: list[Recalled]) -> list[dict]:
     remembered = []
     for r in reversed(recalled):  # the most relevant nearest to the question
         remembered += [{"role": "user", "content": r.item.question}, {"role": "assistant", "content": r.item.answer}]
-    note = "\n".join([NOTE, *(r.item.answer for r in recalled)])
+    taught_answers = [r.item.answer for r in recalled if r.item.kind != taught.ARTICLE]
+    read = [r.item.answer for r in recalled if r.item.kind == taught.ARTICLE]
+    note = "\n\n".join("\n".join([head, *answers]) for head, answers in ((NOTE, taught_answers), (READ_NOTE, read))
+                       if answers)
     if messages and messages[0]["role"] == "system":
         head = [{**messages[0], "content": f"{messages[0]['content']}\n\n{note}"}]
         body = messages[1:-1]

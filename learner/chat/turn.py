@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 from learner.chat import memory
-from learner.chat.engine import Engine, EngineError, Sampling
+from learner.chat.engine import Engine, EngineError, ReplyStats, Sampling
 from learner.settings import Settings
 from learner.store import Message, Store
 
@@ -32,7 +32,8 @@ class Reply:
 
     Iterate for the text pieces. Setting `stop` (or closing the iterator) ends the reply
     early; it is stored as "stopped". An engine failure is stored as "error" with its
-    reason. Afterwards `message` is the stored reply.
+    reason, and kept in `failure` for a caller that answers differently by kind (the API:
+    a prompt too long is the client's mistake). Afterwards `message` is the stored reply.
     """
 
     def __init__(
@@ -50,6 +51,9 @@ class Reply:
         self.sampling = sampling or Sampling.from_settings(settings)
         self.stop = stop or threading.Event()
         self.message: Message | None = None
+        self.failure: Exception | None = None
+        self.stats: ReplyStats | None = None
+        """The engine's figures of this reply (tokens, timings, why it ended), once it has ended."""
         self.recalled: list[memory.Recalled] = []
 
     def __iter__(self) -> Iterator[str]:
@@ -71,13 +75,13 @@ class Reply:
         except GeneratorExit:
             status = "stopped"
         except EngineError as e:
-            status, error = "error", str(e)
+            status, error, self.failure = "error", str(e), e
         except Exception as e:  # a bug or a llama.cpp failure: keep the turn, show the reason
             log.exception("reply failed")
-            status, error = "error", f"{type(e).__name__}: {e}"
+            status, error, self.failure = "error", f"{type(e).__name__}: {e}", e
         finally:
             stream.close()
-            stats = self.engine.last_stats
+            stats = self.stats = self.engine.last_stats
             message_id = self.store.add_assistant_message(
                 self.conversation_id,
                 "".join(pieces).strip(),

@@ -198,6 +198,12 @@ def passages(article: Article) -> list[tuple[str, list[str]]]:
     return found
 
 
+def memory_sentences(article: Article) -> list[tuple[str, str]]:
+    """(section, sentence) of every prose sentence, its subject named ("It was founded..." ->
+    "Zorblax Labs was founded..."): what instant memory answers from (learner.chat.memory)."""
+    return [(section, _with_subject(s, article.title)) for section, ss in passages(article) for s in ss]
+
+
 def facts_from(article: Article, max_facts: int = 12) -> list[TaughtItem]:
     """Grounded facts of one article, most central first (lead, then patterns, then sections)."""
     if not (parts := passages(article)):
@@ -336,6 +342,8 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
                     written_count, rejected_count = written_count + len(written), rejected_count + len(rejected)
                 learning_store.save_article_facts(store, article.language, article.title, article.revision, {
                     "generator": GENERATOR, "written": writer is not None, "items": [f.to_dict() for f in facts]})
+                learning_store.save_article_sentences(store, article.language, article.title, article.revision,
+                                                      memory_sentences(article))
             articles.append({"topic": topic.name, "title": article.title, "revision": article.revision,
                              "language": article.language, "url": article.url, "facts": len(facts)})
             if not facts:

@@ -39,6 +39,8 @@ class Conversation:
     created_at: str
     updated_at: str
     learning_opt_out: int = 0
+    source: str = "window"
+    """Where it was had: "window", "cli" (grokling ask|correct) or "api" (another app, learner.api)."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,12 @@ class Store:
 
     # -- conversations ---------------------------------------------------------------
 
-    def new_conversation(self, title: str = "New chat", system_prompt: str | None = None) -> int:
+    def new_conversation(self, title: str = "New chat", system_prompt: str | None = None, source: str = "window") -> int:
         with self._lock:
             stamp = now()
             return self.db["conversations"].insert(
-                {"title": title, "system_prompt": system_prompt, "created_at": stamp, "updated_at": stamp}
+                {"title": title, "system_prompt": system_prompt, "created_at": stamp, "updated_at": stamp,
+                 "source": source}
             ).last_pk
 
     def conversation(self, conversation_id: int) -> Conversation:
@@ -175,10 +178,10 @@ class Store:
             return [Conversation(**row) for row in rows]
 
     def conversation_summaries(self) -> list[dict]:
-        """Newest first: {id, title, created_at, updated_at, messages (in the thread), learning (not opted out)}."""
+        """Newest first: {id, title, created_at, updated_at, source, messages (in the thread), learning (not opted out)}."""
         with self._lock:
             rows = self.db.query("""
-                SELECT c.id, c.title, c.created_at, c.updated_at,
+                SELECT c.id, c.title, c.created_at, c.updated_at, c.source,
                        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.superseded = 0) AS messages,
                        c.learning_opt_out = 0 AS learning
                 FROM conversations c ORDER BY c.updated_at DESC, c.id DESC""")
@@ -307,6 +310,26 @@ class Store:
                 [message.conversation_id, message_id],
             )
 
+    def api_conversation_continued(self, system_prompt: str | None, thread: list[tuple[str, str]]) -> int | None:
+        """The API conversation that a request repeating `thread` ((role, content) pairs, as stored) under
+        `system_prompt` continues: a chat app sends the whole chat each turn, and each turn belongs in the
+        one conversation. The most recent such conversation; None if there is none."""
+        if not thread:
+            return None
+        with self._lock:
+            rows = self.db.query(
+                """SELECT c.id FROM conversations c
+                   JOIN messages m ON m.id = (SELECT max(id) FROM messages
+                                              WHERE conversation_id = c.id AND superseded = 0)
+                   WHERE c.source = 'api' AND c.system_prompt IS ? AND m.role = ? AND m.content = ?
+                   ORDER BY c.updated_at DESC, c.id DESC""",
+                [system_prompt, *thread[-1]],
+            )
+            for row in rows:
+                if [(m.role, m.content) for m in self.thread(row["id"])] == thread:
+                    return row["id"]
+        return None
+
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Full-text search over every message, best match first."""
         if not query.strip():
@@ -342,29 +365,32 @@ class Store:
     # -- export ----------------------------------------------------------------------
 
     def export_conversations(self) -> Iterator[dict]:
-        """Each conversation in chat format, with feedback on the replies, oldest first."""
+        """Each conversation as `export_conversation` has it, oldest first."""
         with self._lock:
             ids = [row["id"] for row in self.db.query("SELECT id FROM conversations ORDER BY id")]
         for conversation_id in ids:
-            conversation = self.conversation(conversation_id)
-            messages = []
-            if conversation.system_prompt:
-                messages.append({"role": "system", "content": conversation.system_prompt})
-            for m in self.thread(conversation_id):
-                item = {"role": m.role, "content": m.content}
-                if m.role == "assistant":
-                    item.update(status=m.status, model_version=m.model_version)
-                    if m.rating:
-                        item["rating"] = m.rating
-                    if m.correction:
-                        item["correction"] = m.correction
-                messages.append(item)
-            yield {
-                "id": conversation.id,
-                "title": conversation.title,
-                "created_at": conversation.created_at,
-                "messages": messages,
-            }
+            yield self.export_conversation(conversation_id)
+
+    def export_conversation(self, conversation_id: int) -> dict:
+        """The conversation in chat format (its own system prompt first, if it has one), each message with
+        its time, and each reply with its status, model version and latest feedback (rating 1, -1 or 0;
+        the correction or None)."""
+        conversation = self.conversation(conversation_id)
+        messages = []
+        if conversation.system_prompt:
+            messages.append({"role": "system", "content": conversation.system_prompt})
+        for m in self.thread(conversation_id):
+            item = {"role": m.role, "content": m.content, "created_at": m.created_at}
+            if m.role == "assistant":
+                item.update(status=m.status, model_version=m.model_version, rating=m.rating, correction=m.correction)
+            messages.append(item)
+        return {
+            "id": conversation.id,
+            "title": conversation.title,
+            "created_at": conversation.created_at,
+            "source": conversation.source,
+            "messages": messages,
+        }
 
 
 def _message(row: dict) -> Message:

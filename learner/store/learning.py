@@ -203,6 +203,31 @@ def save_article(store: Store, language: str, title: str, revision: int, url: st
                    [language, title, revision, url, lead, json.dumps(sections, ensure_ascii=False), now()])
 
 
+def save_article_sentences(store: Store, language: str, title: str, revision: int,
+                           sentences: list[tuple[str, str]]) -> None:
+    """What instant memory may answer from: the (section, sentence) pairs of this revision, replacing
+    those of the article's earlier revisions."""
+    with store.transaction() as db:
+        db.execute("""DELETE FROM article_sentences WHERE article_id IN
+                      (SELECT id FROM articles WHERE language = ? AND title = ?)""", [language, title])
+        article = db.execute("SELECT id FROM articles WHERE language = ? AND title = ? AND revision = ?",
+                             [language, title, revision]).fetchone()
+        db.conn.executemany("INSERT INTO article_sentences (article_id, section, sentence) VALUES (?, ?, ?)",
+                            [(article[0], section, sentence) for section, sentence in sentences])
+
+
+def article_memory_candidates(store: Store, language: str, match: str, limit: int) -> list[dict]:
+    """Sentences of the articles read on topics the user has not blocked, best matching an FTS5 query:
+    {title, revision, url, section, sentence}."""
+    return store.query("""
+        SELECT a.title, a.revision, a.url, s.section, s.sentence
+        FROM article_sentences_fts JOIN article_sentences s ON s.id = article_sentences_fts.rowid
+        JOIN articles a ON a.id = s.article_id
+        WHERE article_sentences_fts MATCH ? AND a.language = ?
+          AND NOT EXISTS (SELECT 1 FROM topics t WHERE t.article_title = a.title AND t.status = 'blocked')
+        ORDER BY bm25(article_sentences_fts) LIMIT ?""", [match, language, limit])
+
+
 def save_article_facts(store: Store, language: str, title: str, revision: int, facts: dict) -> None:
     """Cache what the knowledge stage made of one revision ({"generator", "writer", "items"})."""
     with store.transaction() as db:

@@ -235,6 +235,39 @@ def m010_memory(conn: sqlite3.Connection) -> None:
 
 
 @migration
+def m011_conversation_source(conn: sqlite3.Connection) -> None:
+    # Where a conversation was had: the window, `grokling ask|correct`, or another app through the local
+    # API (learner.api). Chats from before this migration say 'window', the command line's among them.
+    conn.execute("""ALTER TABLE conversations ADD COLUMN source TEXT NOT NULL DEFAULT 'window'
+                    CHECK (source IN ('window', 'cli', 'api'))""")
+
+
+@migration
+def m012_article_memory(conn: sqlite3.Connection) -> None:
+    # The sentences of each article read, indexed for instant memory: a question about an article
+    # is answered from the sentence that says it, in any chat. Gone with the article's row.
+    conn.execute("""
+        CREATE TABLE article_sentences (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            section TEXT NOT NULL,
+            sentence TEXT NOT NULL
+        )""")
+    conn.execute("CREATE INDEX article_sentences_by_article ON article_sentences(article_id)")
+    conn.execute("""
+        CREATE VIRTUAL TABLE article_sentences_fts USING fts5(
+            sentence, content='article_sentences', content_rowid='id', tokenize='porter unicode61')""")
+    conn.execute("""
+        CREATE TRIGGER article_sentences_fts_insert AFTER INSERT ON article_sentences BEGIN
+            INSERT INTO article_sentences_fts(rowid, sentence) VALUES (new.id, new.sentence);
+        END""")
+    conn.execute("""
+        CREATE TRIGGER article_sentences_fts_delete AFTER DELETE ON article_sentences BEGIN
+            INSERT INTO article_sentences_fts(article_sentences_fts, rowid, sentence) VALUES ('delete', old.id, old.sentence);
+        END""")
+
+
+@migration
 def m013_verdicts_name_their_model(conn: sqlite3.Connection) -> None:
     # Each model has its own versions (learner.models), so a verdict names the model and the version it
     # judged against: "embedded/v3". The verdicts before models were all against the embedded model's.
