@@ -94,7 +94,7 @@ def _add(source: str, gguf: Path | None, name: str | None, quant: str, progress:
         else:
             progress("converting to GGUF", 5)
             f16 = _convert(checkpoint, staging / "model-f16.gguf", name,
-                           on_percent=lambda p: progress(f"converting to GGUF: {p:.0f}% written", 5 + 0.55 * p))
+                           on_percent=lambda p: progress(f"converting to GGUF: {p:.0f}% written", 5 + 0.5 * p))
             progress(f"quantizing to {quant}", 60)
             try:
                 export.quantize(f16, staging / "model.gguf", quant)
