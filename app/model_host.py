@@ -108,7 +108,7 @@ class ModelHost(QObject):
             return
         self._served = pointer
         model = live_model()
-        if model.path != self.engine.model.path:
+        if (model.path, model.key) != (self.engine.model.path, self.engine.model.key):  # one GGUF can serve two models
             self._move(model, self.engine.n_gpu_layers)
 
     def _move(self, model: ModelChoice, n_gpu_layers: int) -> None:
