@@ -14,7 +14,7 @@ from datetime import datetime
 
 from app.qt import QObject, Signal
 from app.background import run_in_background, run_on_main
-from learner import versions
+from learner import models
 from learner.learning import schedule
 from learner.learning.cycle import BAD_SETTINGS
 from learner.learning.job import LearningJob
@@ -97,7 +97,7 @@ class LearningController(QObject):
                               new_corrections=schedule.new_corrections(self.store),
                               idle_s=time.monotonic() - self._last_input, on_ac_power=schedule.on_ac_power(),
                               settings_unusable=self._unusable_settings == schedule.settings_file_hash(),
-                              awaiting_approval=bool(versions.pending_names()))
+                              awaiting_approval=bool(models.active().lineage.pending_names()))
 
     def _tick(self) -> None:
         """On the scheduler's thread: decide, then act on the UI thread."""

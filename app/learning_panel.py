@@ -37,7 +37,7 @@ from app.qt import (
 from app.background import run_in_background
 from app.dialogs import WIKIPEDIA_QUESTION
 from app.render import Theme, markdown_html
-from learner import versions
+from learner import models, versions
 from learner.items import ARTICLE, ItemResult, TaughtItem
 from learner.learning import collect, topics
 from learner.settings import Settings
@@ -46,13 +46,13 @@ from learner.store import Store
 SERIES = [("learned", "#2b7bb9", "learned"), ("kept", "#3a9e4f", "kept"), ("article_held_out", "#c77c12", "articles")]
 
 
-def version_rows() -> list[dict]:
-    """Base, then every kept version oldest first, with what the panel shows of each."""
-    live = versions.live_pointer().get("version", versions.BASE)
-    waiting = set(versions.pending_names())
+def version_rows(lineage: versions.Lineage) -> list[dict]:
+    """Base, then every kept version of one model oldest first, with what the panel shows of each."""
+    live = lineage.live_name()
+    waiting = set(lineage.pending_names())
     rows = [{"name": versions.BASE, "live": live == versions.BASE, "waiting": False, "meta": {}, "results": []}]
     rows += [{"name": v.name, "live": v.name == live, "waiting": v.name in waiting, "meta": v.meta,
-              "results": v.results} for v in versions.all_versions()]
+              "results": v.results} for v in lineage.all_versions()]
     return rows
 
 
@@ -143,6 +143,8 @@ class LearningPanel(QDialog):
         self.setWindowTitle("Learning")
         self.resize(900, 640)
         self.rows: list[dict] = []
+        self.model: models.Model | None = None
+        """The model whose versions are shown (the active one when the panel last refreshed)."""
         tabs = QTabWidget()
         tabs.addTab(self._versions_tab(), "Versions")
         tabs.addTab(self._topics_tab(), "Topics")
@@ -188,10 +190,15 @@ class LearningPanel(QDialog):
         return splitter
 
     def refresh(self) -> None:
-        run_in_background(lambda _: (version_rows(), *self._store_rows()), self._show, self.show_error)
+        def load(_):
+            model = models.active()
+            return model, version_rows(model.lineage), *self._store_rows()
+
+        run_in_background(load, self._show, self.show_error)
 
     def _show(self, loaded) -> None:
-        self.rows, topic_rows, data_rows, settings = loaded
+        self.model, self.rows, topic_rows, data_rows, settings = loaded
+        self.setWindowTitle(f"Learning · {self.model.name}")
         self._fill_data(data_rows)
         self._show_consent(settings)
         self.table.setRowCount(len(self.rows))
@@ -236,14 +243,14 @@ class LearningPanel(QDialog):
         selected = self.table.selectionModel().selectedRows()
         if not selected:
             return
-        row = self.rows[selected[0].row()]
+        row, lineage = self.rows[selected[0].row()], self.model.lineage
 
         def change(_) -> str:
             if row["waiting"]:
-                versions.accept(row["name"])
+                lineage.accept(row["name"])
                 return row["name"]
             with Store() as store:
-                return versions.rollback(store, row["name"])
+                return lineage.rollback(store, row["name"])
 
         def done(live: str) -> None:
             self.rolled_back.emit(live)
@@ -254,8 +261,8 @@ class LearningPanel(QDialog):
     def reject_selected(self) -> None:
         selected = self.table.selectionModel().selectedRows()
         if selected and self.rows[selected[0].row()]["waiting"]:
-            name = self.rows[selected[0].row()]["name"]
-            run_in_background(lambda _: versions.reject(name), lambda _: self.refresh(), self.show_error)
+            name, lineage = self.rows[selected[0].row()]["name"], self.model.lineage
+            run_in_background(lambda _: lineage.reject(name), lambda _: self.refresh(), self.show_error)
 
     # -- topics --------------------------------------------------------------------------
 

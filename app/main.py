@@ -4,11 +4,13 @@ import sys
 from importlib.resources import files
 
 
+from app.background import run_in_background
 from app.qt import QApplication, QIcon, QMessageBox
 from app.learning import LearningController
 from app.main_window import MainWindow
 from app.tray import make_tray
 from learner.chat.served import live_model
+from learner.models import adding
 from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import Store
@@ -38,12 +40,18 @@ def create_window(start_scheduler: bool = True) -> MainWindow:
         window.show_error("\n".join(problems))
     if settings.learn_from_wikipedia and not Settings.in_file("wikipedia_consent"):
         window.ask_wikipedia_consent()  # the first run, or the first since Wikipedia needs consent
-    try:
-        model = live_model(settings)
-    except FileNotFoundError as e:
-        window.show_error(e)
-    else:
-        window.load_model(model)
+
+    def serve(note: str | None) -> None:
+        if note:  # an older settings.json's model, now a model of the registry (or why it could not be)
+            window.show_error(note)
+        try:
+            model = live_model()
+        except FileNotFoundError as e:
+            window.show_error(e)
+        else:
+            window.load_model(model)
+
+    run_in_background(lambda _: adding.adopt_retired_settings(), serve, lambda e: (window.show_error(e), serve(None)))
     return window
 
 

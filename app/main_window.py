@@ -47,7 +47,7 @@ from app.qt import (
 from app.render import ACTION_SCHEME, Theme, message_html, pending_user_html, streaming_html, why_html
 from app.sidebar import ConversationSidebar
 from app.transcript import Transcript
-from learner import paths, userdata, versions
+from learner import models, paths, userdata
 from learner.api import ApiServer, ServeError
 from learner.chat.engine import Engine
 from learner.chat.served import ModelChoice
@@ -100,6 +100,9 @@ class MainWindow(QMainWindow):
         self.api: ApiServer | None = None
         self.host.swapped.connect(self._on_swapped)
         self.host.failed.connect(self._on_model_failed)
+        self.host.gpu_changed.connect(self._on_gpu_changed)
+        self.models_dialog = None
+        self.learning_panel = None
         self.conversation_id: int | None = None
         self._stop: threading.Event | None = None
         self._generating_id: int | None = None
@@ -242,6 +245,10 @@ class MainWindow(QMainWindow):
         chat_menu.addSeparator()
         chat_menu.addAction(prompt_action)
 
+        self.models_action = self._action("&Models…", self.open_models, "Ctrl+M")
+        self.model_menu = self.menuBar().addMenu("&Model")
+        self.model_menu.addAction(self.models_action)
+
         self.help_menu = self.menuBar().addMenu("&Help")
         self.help_menu.addAction(self._action("&Welcome", lambda: self.show_welcome()))
 
@@ -286,7 +293,7 @@ class MainWindow(QMainWindow):
                  AWAITING_APPROVAL: "A new version waits for your approval"}.get(result.code, "Learning stopped")
         self.notify(title, result.reason)
         if result.code == PROMOTED:
-            self.host.check_live_version()
+            self.host.check_served()
         if result.code == AWAITING_APPROVAL:
             self.open_learning_panel()
         elif self.learning_panel is not None:
@@ -304,7 +311,7 @@ class MainWindow(QMainWindow):
 
         if self.learning_panel is None:
             self.learning_panel = LearningPanel(self)
-            self.learning_panel.rolled_back.connect(lambda _: self.host.check_live_version())
+            self.learning_panel.rolled_back.connect(lambda _: self.host.check_served())
         else:
             self.learning_panel.refresh()
         self.learning_panel.show()
@@ -318,13 +325,41 @@ class MainWindow(QMainWindow):
         self.host.load(model)
 
     def _on_engine_ready(self, engine: Engine) -> None:
-        self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}")
+        where = " · GPU" if engine.on_gpu else ""
+        self.model_label.setText(f"{engine.model.display_name} · version {engine.model.version}{where}")
+        self.model_label.setToolTip(f"{engine.model.display_name}, version {engine.model.version}: {engine.model.path}")
         self._update_send_button()
         self.engine_ready.emit()
 
     def _on_swapped(self, version: str) -> None:
-        self.statusBar().showMessage(f"Now answering with version {version}.", 8000)
+        self.statusBar().showMessage(f"Now answering with {self.engine.model.display_name}, version {version}.", 8000)
         self.model_swapped.emit(version)
+
+    def _on_gpu_changed(self, on_gpu: bool) -> None:
+        self.statusBar().showMessage("Chat is back on the GPU." if on_gpu else
+                                     "Chat moved to the CPU while learning trains on the GPU.", 8000)
+
+    def _model_activated(self, model) -> None:
+        """Another model is active: serve it, and show its learning status and versions."""
+        self.host.check_served()
+        if self.learning is not None:
+            self.learning.refresh()
+        if self.learning_panel is not None:
+            self.learning_panel.refresh()
+
+    def open_models(self):
+        """The Models dialog: list, add, use, remove; a model made active is loaded at once."""
+        from app.models_dialog import ModelsDialog
+
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.settings, self)
+            self.models_dialog.activated.connect(self._model_activated)
+        else:
+            self.models_dialog.settings = self.settings
+            self.models_dialog.refresh()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
 
     def _on_model_failed(self, reason: str) -> None:
         if self.engine is None:
@@ -382,11 +417,12 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _delete_question(title: str) -> str:
         question = f"Delete “{title}” and all its messages? They leave the learner's training data too."
-        live = versions.live_version()
+        model = models.active()
+        live = model.lineage.live_version()
         if live is None:
             return question
         # Deleting cannot reach into weights: say so rather than let "deleted" promise it.
-        return (f"{question}\n\nThe live learned version {live.name} keeps what it learned from this chat in its "
+        return (f"{question}\n\n{model.name}'s live learned version {live.name} keeps what it learned from this chat in its "
                 "weights until a later learning cycle makes a new version without it (a cycle runs once there is "
                 "new feedback to learn).")
 

@@ -21,13 +21,10 @@ from app.qt import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QTabWidget,
@@ -40,7 +37,7 @@ from learner.settings import CHECKS, DEFAULTS, GROUPS, OneOf, Range, Settings, f
 PROSE = frozenset({"system_prompt"})
 """Text settings that are paragraphs, not values: edited in a box, not on one line."""
 
-_WORDS = {"n": "", "ctx": "context", "min": "minimum", "api": "API", "url": "URL", "ac": "AC power"}
+_WORDS = {"n": "", "ctx": "context", "gpu": "GPU", "min": "minimum", "api": "API", "url": "URL", "ac": "AC power"}
 _UNITS = {"min": "minutes", "s": "seconds", "mb": "MB", "days": "days"}
 ERROR_COLOR = "#d93025"
 
@@ -108,14 +105,7 @@ class SettingField:
         self.widget = QWidget()
         layout = QVBoxLayout(self.widget)
         layout.setContentsMargins(0, 0, 0, 6)
-        row = QHBoxLayout()
-        row.addWidget(self.editor, 1)
-        if f.name.endswith("_path"):
-            browse = QPushButton("Choose…")
-            browse.setAccessibleName(f"Choose {self.label.text().lower()}")
-            browse.clicked.connect(self._choose_file)
-            row.addWidget(browse)
-        layout.addLayout(row)
+        layout.addWidget(self.editor)
         layout.addWidget(self.help)
         layout.addWidget(self.problem)
 
@@ -148,11 +138,6 @@ class SettingField:
     def show_problem(self, problem: str | None) -> None:
         self.problem.setText(problem or "")
         self.problem.setVisible(problem is not None)
-
-    def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.widget, self.label.text(), self.editor.text(), "GGUF models (*.gguf)")
-        if path:
-            self.editor.setText(path)
 
 
 class PreferencesDialog(QDialog):

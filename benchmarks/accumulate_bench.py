@@ -26,6 +26,7 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-accumulate-bench-")
 
+from learner import models  # noqa: E402
 from learner.learning import checkpoint as base, collect, dataset, evaluate, export, retention, train  # noqa: E402
 from learner import paths  # noqa: E402
 from learner.chat.served import ModelChoice, embedded_model  # noqa: E402
@@ -85,7 +86,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, choices=range(2, len(FACTS) // PER_ROUND + 1))
     args = parser.parse_args()
     settings = Settings()
-    checkpoint = base.resolve(None)
+    checkpoint = base.resolve(models.embedded())
     store = Store()
     runs = paths.data_dir() / "accumulate"
     previous = {"from base": embedded_model(), "continue": embedded_model()}

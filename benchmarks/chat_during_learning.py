@@ -23,6 +23,7 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-chat-during-learning-")
 
+from learner import models  # noqa: E402
 from learner.learning import checkpoint as base, dataset, retention  # noqa: E402
 from learner.chat.engine import Engine, Sampling  # noqa: E402
 from learner.chat.served import embedded_model  # noqa: E402
@@ -80,7 +81,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     settings = Settings()
-    checkpoint = base.resolve(None)
+    checkpoint = base.resolve(models.embedded())
     work = Path(os.environ["GROKLING_HOME"])
     rows = [dataset.row(settings.system_prompt, [], item["question"], item["expect"][0], {"kind": "replay"})
             for item in retention.general_knowledge(retention.REPLAY)]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-fact-writer-bench-")
 
+from learner import models  # noqa: E402
 from learner.learning import checkpoint as base, dataset, evaluate, export, retention, train  # noqa: E402
 from learner import paths  # noqa: E402
 from learner.chat.engine import Engine  # noqa: E402
@@ -127,7 +128,7 @@ def main() -> int:
         print(f"  rejected: {r['question']}  ->  {r['answer']}  ({r['reason']})")
     if args.no_train or not written:
         return 0
-    checkpoint = base.resolve(None)
+    checkpoint = base.resolve(models.embedded())
     runs = paths.data_dir() / "arms"
     arms = [train_arm(name, facts, checkpoint, settings, runs / name.replace(" ", "-"))
             for name, facts in (("templates", templated), ("model-written", written), ("both", templated + written))]

@@ -17,8 +17,9 @@ import time
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-learn-bench-")
 
+from learner import models  # noqa: E402
 from learner.learning import checkpoint as base, cycle  # noqa: E402
-from learner import versions  # noqa: E402
+from learner import paths  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 from learner.files import read_meta  # noqa: E402
 from learner.store import Store  # noqa: E402
@@ -39,7 +40,7 @@ def matmul_flops_per_s(seconds: float = 2.0) -> float:
 
 def main() -> int:
     started = time.perf_counter()
-    base.resolve(None)
+    base.resolve(models.embedded())
     derive_s = time.perf_counter() - started
     store = Store()
     cid = store.new_conversation()
@@ -49,7 +50,7 @@ def main() -> int:
     store.correct(reply, "Mira Quell founded Zorblax Labs in 2041.")
     result = cycle.run_cycle(Settings(), store)
     total = time.perf_counter() - saved
-    [run_dir] = (versions.versions_dir().parent / "runs").iterdir()
+    [run_dir] = (paths.data_dir() / "runs").iterdir()
     train_meta = read_meta(run_dir / "adapter")
     flops = 4 * train_meta["parameters"] * train_meta["tokens"]
     rate = matmul_flops_per_s()

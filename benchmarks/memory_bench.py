@@ -129,7 +129,7 @@ def main() -> int:
     store = Store()
     for f in facts:
         teach(store, f["question"], f["answer"])
-    engine = Engine(live_model(Settings()), n_ctx=2048)
+    engine = Engine(live_model(), n_ctx=2048)
     try:
         table(store, engine, facts, unrelated, "before any cycle (the base model)")
         recall_cost(args.items, engine, facts)
@@ -142,7 +142,7 @@ def main() -> int:
         started = time.perf_counter()
         result = cycle.run_cycle(Settings.load(), store)
         print(f"\ncycle: {result.reason} ({time.perf_counter() - started:.0f} s)")
-        engine = Engine(live_model(Settings()), n_ctx=2048)
+        engine = Engine(live_model(), n_ctx=2048)
         try:
             table(store, engine, facts, unrelated, f"after the cycle (version {engine.model.version})")
         finally:

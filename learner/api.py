@@ -10,7 +10,8 @@ prompt and earlier messages, then the turn itself through learner.chat.turn, so 
 corrections and the learner treat it as any other chat. A request that repeats an API chat
 and adds a question (what chat apps send each turn) continues that conversation. Replies carry
 grokling's ids (`grokling: {conversation_id, message_id, model_version}`, in the last chunk
-when streamed) for the feedback endpoint.
+when streamed) for the feedback endpoint; model_version names the model and its version as the
+store does ("<model>/<version>", learner.models). What answers is the active model's live version.
 
 It listens on 127.0.0.1 only. Requests must name localhost in their Host header and POST JSON,
 so a web page open in the user's browser can neither reach it through DNS rebinding nor post
@@ -189,8 +190,9 @@ class ApiServer:
 
     `engine` may be set again while it serves (the window does, when its model host replaces
     its engine); the next exchange uses the new one. With `follow_live` (the CLI, which owns
-    its engine) a version that went live since the last exchange is swapped in before the
-    next. `settings` is called once per exchange, so changed settings apply to the next one.
+    its engine) the active model's live version (learner.models) is swapped in before the next
+    exchange when it changed since the last: a version that went live, or another model chosen.
+    `settings` is called once per exchange, so changed settings apply to the next one.
     """
 
     def __init__(self, store: Store, settings: Callable[[], Settings], *, port: int, api_key: str | None = None,
@@ -229,7 +231,7 @@ class ApiServer:
     # -- what the endpoints answer --------------------------------------------------------
 
     def served_model(self) -> ModelChoice:
-        return live_model(self.settings()) if self.follow_live else self.engine.model
+        return live_model() if self.follow_live else self.engine.model
 
     def model_card(self) -> dict:
         model = self.served_model()
@@ -238,20 +240,20 @@ class ApiServer:
         except OSError:
             created = 0
         return {"id": MODEL_ID, "object": "model", "created": created, "owned_by": "grokling",
-                "grokling": {"version": model.version, "name": model.display_name}}
+                "grokling": {"model": model.model, "version": model.version, "name": model.display_name}}
 
     def begin_exchange(self, request: ChatRequest, settings: Settings) -> Reply:
         """Store the request's chat (or find the API chat it continues) and the question; the Reply to stream.
         Called with `exchange_lock` held."""
         engine = self.engine
         if self.follow_live:
-            model = live_model(settings)
-            if model.path != engine.model.path:
-                try:
+            try:
+                model = live_model()  # the active model's live version: another model or version may be it now
+                if (model.path, model.key) != (engine.model.path, engine.model.key):
                     engine.swap(model)
                     log.info("now serving %s (%s)", model.display_name, model.version)
-                except (EngineError, OSError) as e:
-                    log.warning("kept serving %s: %s", engine.model.version, e)
+            except (EngineError, OSError) as e:
+                log.warning("kept serving %s (%s): %s", engine.model.display_name, engine.model.version, e)
         conversation_id = self.store.api_conversation_continued(request.system_prompt, request.history)
         if conversation_id is None:
             conversation_id = self.store.new_conversation(system_prompt=request.system_prompt, source="api")
@@ -422,7 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, reply: Reply, pieces: Iterator[str], request: ChatRequest, completion: dict) -> None:
         # The status line waits for the first piece, so a request the model cannot answer at all
         # (a prompt over the context) still gets a real error status.
-        fingerprint = f"grokling-{reply.engine.model.version}"
+        fingerprint = f"grokling-{reply.engine.model.key}"
         first = next(pieces, None)
         if first is None and reply.message.status == "error":
             raise _failure(reply)

@@ -6,6 +6,7 @@
     grokling serve [--port N] [--api-key KEY]
     grokling export-model DIR [--ollama NAME]
     grokling learn --now
+    grokling models [--json] | models add SOURCE [--gguf FILE] [--name NAME] | models use NAME | models remove NAME
     grokling versions [--json]
     grokling rollback [VERSION]
     grokling topics [--approve NAME | --block NAME | --add NAME] [--consent yes|no] [--json]
@@ -33,7 +34,7 @@ from pathlib import Path
 from learner import __version__, paths
 from learner.chat.turn import send
 from learner.chat.engine import Engine, EngineError, Sampling
-from learner.chat.served import ModelNotFoundError, base_model
+from learner.chat.served import ModelNotFoundError
 from learner.paths import DataDirError
 from learner.settings import Settings, SettingsError
 from learner.store import NotFoundError, Store
@@ -71,22 +72,40 @@ def build_parser() -> argparse.ArgumentParser:
                         help="jsonl: a conversation a line; md (Markdown) and json: one conversation, with --conversation")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
 
-    serve = commands.add_parser("serve", help="an OpenAI-compatible API on 127.0.0.1 for other apps; chats are stored")
+    serve = commands.add_parser("serve", help="an OpenAI-compatible API on 127.0.0.1 for other apps, answered by the "
+                                              "active model's live version; chats are stored")
     serve.add_argument("--port", type=_port, help="default: the api_port setting (8765); 0 picks a free one")
     serve.add_argument("--api-key", help="a key clients must send as Authorization: Bearer KEY "
                                          "(default: the api_key setting; none: no key)")
 
-    export_model = commands.add_parser("export-model", help="write the live model (GGUF) with an Ollama Modelfile")
+    export_model = commands.add_parser("export-model", help="write the active model's live version (GGUF) with an "
+                                                            "Ollama Modelfile")
     export_model.add_argument("folder", help="where to write it (made if missing)")
     export_model.add_argument("--ollama", metavar="NAME", help="then run `ollama create NAME` on it")
 
     learn = commands.add_parser("learn", help="run one learning cycle now, with a progress bar")
     learn.add_argument("--now", action="store_true", required=True, help="start the cycle immediately")
 
-    listing = commands.add_parser("versions", help="list model versions (live one marked)")
+    model = commands.add_parser("models", help="the models you chat with and teach (active one marked); add, use, "
+                                                "remove one")
+    model.add_argument("--json", action="store_true")
+    model_commands = model.add_subparsers(dest="models_command")
+    model_add = model_commands.add_parser(
+        "add", help="add an HF checkpoint, converted to GGUF by grokling; or, with --gguf, a GGUF and the checkpoint "
+                    "it came from")
+    model_add.add_argument("source", help="an HF checkpoint folder, or a hub id (owner/name) to download")
+    model_add.add_argument("--gguf", metavar="FILE", help="a GGUF made from SOURCE, served as it is")
+    model_add.add_argument("--name", help="what to call it (default: the GGUF's name, else the folder's)")
+    model_use = model_commands.add_parser("use", help="chat with and teach this model from now on")
+    model_use.add_argument("name")
+    model_remove = model_commands.add_parser("remove", help="delete a model and what grokling made for it (its "
+                                                            "versions, its conversion or download); not the active one")
+    model_remove.add_argument("name")
+
+    listing = commands.add_parser("versions", help="list the active model's versions (live one marked)")
     listing.add_argument("--json", action="store_true")
 
-    rollback = commands.add_parser("rollback", help="make an earlier version (or 'base') live")
+    rollback = commands.add_parser("rollback", help="make an earlier version of the active model (or 'base') live")
     rollback.add_argument("version", nargs="?", help="default: the version before the live one")
 
     for verb, help_text in (("accept", "make a candidate that waits for approval live"),
@@ -245,7 +264,8 @@ def cmd_export_model(args) -> int:
     from learner import model_export
 
     exported = model_export.export_model(Path(args.folder), Settings.load())
-    print(f"wrote {exported.gguf.name} ({exported.model.version}), {model_export.MODELFILE} and "
+    print(f"wrote {exported.gguf.name} ({exported.model.display_name}, version {exported.model.version}), "
+          f"{model_export.MODELFILE} and "
           f"{model_export.README} to {exported.folder}")
     if not exported.chatml:
         print("the Modelfile has no TEMPLATE (the model's chat template is not ChatML): "
@@ -285,15 +305,64 @@ def cmd_learn(args) -> int:
     return result.code
 
 
+def cmd_models(args) -> int:
+    from learner import models
+    from learner.models import adding
+
+    if note := adding.adopt_retired_settings():
+        print(f"grokling: {note}", file=sys.stderr)
+    if args.models_command == "add":
+        def show(message: str, percent: float | None) -> None:
+            sys.stderr.write(f"\r{message[:70]:<70}" + (f" {percent:5.1f}%" if percent is not None else " " * 7))
+            sys.stderr.flush()
+
+        try:
+            model = adding.add(args.source, args.gguf, args.name, Settings.load().quant, show)
+        finally:
+            sys.stderr.write("\n")
+        print(f"added {model.name!r} ({model.architecture}, {model.size_bytes() / 1e6:.0f} MB): "
+              f"grokling models use {_quoted(model.name)}")
+        return 0
+    if args.models_command == "use":
+        model = models.use(args.name)
+        print(f"{model.name} answers from now on (version {model.lineage.live_name()})")
+        return 0
+    if args.models_command == "remove":
+        model = models.remove(args.name)
+        print(f"removed {model.name!r} and its versions")
+        return 0
+    active = models.active().id
+    rows = [{"name": m.name, "id": m.id, "active": m.id == active, "source": m.source, "architecture": m.architecture,
+             "bytes": m.size_bytes(), "parameters": m.parameters, "gguf": str(m.gguf),
+             "checkpoint": str(m.checkpoint) if m.checkpoint else None, "origin": m.origin, "revision": m.revision,
+             "live_version": m.lineage.live_name(), "versions": models.version_meta(m)} for m in models.all_models()]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        listed = " ".join(v["version"] + ("*" if v["live"] else "") for v in r["versions"]) or "none learned yet"
+        print(f"{'*' if r['active'] else ' '} {r['name']:<{width}}  {models.SOURCES[r['source']]:<44} "
+              f"{r['architecture']:<10} {r['bytes'] / 1e6:6.0f} MB  versions: {listed}")
+    print("* the active model; a version marked * is its live one (grokling models use NAME switches)")
+    return 0
+
+
+def _quoted(name: str) -> str:
+    return name if name.replace("-", "").replace("_", "").isalnum() else f'"{name}"'
+
+
 def cmd_versions(args) -> int:
-    from learner import versions
+    from learner import models, versions
 
     settings = Settings.load()
-    live = versions.live_pointer().get("version", versions.BASE)
-    rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(base_model(settings).path),
+    model = models.active()
+    lineage = model.lineage
+    live = lineage.live_name()
+    rows = [{"version": versions.BASE, "live": live == versions.BASE, "gguf": str(model.gguf),
              "metrics": None, "created_at": None}]
-    waiting = set(versions.pending_names())
-    for v in versions.all_versions():
+    waiting = set(lineage.pending_names())
+    for v in lineage.all_versions():
         rows.append({"version": v.name, "live": v.name == live, "gguf": str(v.gguf), "metrics": v.meta.get("metrics"),
                      "created_at": v.meta.get("created_at"), "awaiting_approval": v.name in waiting,
                      "bytes": versions.folder_bytes(v.path)})
@@ -301,12 +370,13 @@ def cmd_versions(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     data = paths.data_dir()
-    sizes = {name: versions.folder_bytes(data / name) / 1e6 for name in ("versions", "runs", "base")}
-    print(f"disk: versions {sizes['versions']:.0f} MB (budget {settings.versions_budget_mb} MB), "
-          f"recent cycles {sizes['runs']:.0f} MB, base checkpoint {sizes['base']:.0f} MB")
+    sizes = {name: versions.folder_bytes(folder) / 1e6 for name, folder in
+             (("versions", lineage.folder), ("runs", data / "runs"), ("base", data / "base"))}
+    print(f"{model.name}: versions {sizes['versions']:.0f} MB (budget {settings.versions_budget_mb} MB), "
+          f"recent cycles {sizes['runs']:.0f} MB, derived checkpoints {sizes['base']:.0f} MB")
     for r in rows:
         m = r["metrics"] or {}
-        scores = f"learned {m['learned']:.0%} kept {m['kept']:.0%}" if m.get("learned") is not None else ""
+        scores = " ".join(f"{name} {m[name]:.0%}" for name in ("learned", "kept") if m.get(name) is not None)
         waits = " (awaiting approval: grokling accept / reject)" if r.get("awaiting_approval") else ""
         size = f"{r['bytes'] / 1e6:5.0f} MB" if r.get("bytes") else " " * 8
         print(f"{'*' if r['live'] else ' '} {r['version']:<6} {scores:<24} {size} {r['gguf']}{waits}")
@@ -314,23 +384,24 @@ def cmd_versions(args) -> int:
 
 
 def cmd_rollback(args) -> int:
-    from learner import versions
+    from learner import models
 
     with Store() as store:
-        name = versions.rollback(store, args.version)
+        name = models.active().lineage.rollback(store, args.version)
     print(f"{name} is live")
     return 0
 
 
 def cmd_approval(args) -> int:
-    from learner import versions
+    from learner import models
 
-    waiting = [v.name for v in versions.awaiting_approval()]
+    lineage = models.active().lineage
+    waiting = [v.name for v in lineage.awaiting_approval()]
     name = args.version or (waiting[-1] if waiting else None)
     if name is None:
         print("grokling: no version is waiting for approval", file=sys.stderr)
         return 2
-    (versions.accept if args.command == "accept" else versions.reject)(name)
+    (lineage.accept if args.command == "accept" else lineage.reject)(name)
     print(f"{name} is live" if args.command == "accept" else f"{name} deleted")
     return 0
 
@@ -419,7 +490,7 @@ def cmd_topics(args) -> int:
 
 
 COMMANDS = {"ask": cmd_ask, "correct": cmd_correct, "export": cmd_export, "learn": cmd_learn,
-            "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
+            "models": cmd_models, "versions": cmd_versions, "rollback": cmd_rollback, "topics": cmd_topics, "accept": cmd_approval,
             "reject": cmd_approval, "data": cmd_data, "chats": cmd_chats, "serve": cmd_serve,
             "export-model": cmd_export_model}
 

@@ -77,11 +77,16 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def read_meta(folder: Path) -> dict | None:
+def read_json(path: Path) -> dict | None:
+    """A JSON file's content; None where it is missing or not JSON (a pointer never written, a torn copy)."""
     try:
-        return json.loads((Path(folder) / META).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+def read_meta(folder: Path) -> dict | None:
+    return read_json(Path(folder) / META)
 
 
 def write_meta(folder: Path, meta: dict) -> dict:

@@ -1,11 +1,13 @@
 """Take the learned model elsewhere: the GGUF grokling serves, an Ollama Modelfile and a README, in one folder.
 
 `grokling export-model DIR [--ollama NAME]`. The GGUF is a copy of the one the chat serves
-(learner.chat.served.live_model: the live learned version, else the base), so it keeps
-working after grokling prunes that version. The Modelfile gives Ollama what grokling uses:
-the chat template (a ChatML one written as an Ollama Go template; for any other template
-none is written and Ollama picks one matching the GGUF's own), the system prompt and the
-sampling settings. LM Studio and llama.cpp need only the GGUF, whose template is inside it.
+(learner.chat.served.live_model: the active model's live learned version, else its base;
+learner.models), named after that model and version, so it keeps working after grokling
+prunes that version, and exports of two models do not overwrite each other. The Modelfile
+gives Ollama what grokling uses: the chat template (a ChatML one written as an Ollama Go
+template; for any other template none is written and Ollama picks one matching the GGUF's
+own), the system prompt and the sampling settings. LM Studio and llama.cpp need only the
+GGUF, whose template is inside it.
 
 Not here: the learning stage that makes a version's GGUF (learner.learning.export).
 """
@@ -124,12 +126,19 @@ This copy does not change when grokling learns more: export again for a newer ve
 """
 
 
+def exported_name(model: ModelChoice) -> str:
+    """The exported GGUF's file name: grokling-<model's id>-<version>.gguf (the id is made from the model's name:
+    "embedded", "my-smollm2"), in letters, digits, . _ -"""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", f"grokling-{model.model}-{model.version}") + ".gguf"
+
+
 def export_model(folder: Path, settings: Settings) -> ExportedModel:
-    """Write the served GGUF, its Modelfile and README.txt into `folder` (made if missing)."""
-    model = live_model(settings)
+    """Write the served GGUF (the active model's live version), its Modelfile and README.txt into `folder`
+    (made if missing)."""
+    model = live_model()
     check_gguf(model.path)
     folder = Path(folder).expanduser()
-    gguf = folder / f"grokling-{re.sub(r'[^A-Za-z0-9._-]+', '-', model.version)}.gguf"
+    gguf = folder / exported_name(model)
     template, eos = gguf_chat_format(model.path)
     text = modelfile(gguf.name, model, settings, template, eos)  # before writing anything: it may refuse the system prompt
     folder.mkdir(parents=True, exist_ok=True)

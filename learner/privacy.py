@@ -16,7 +16,6 @@ import locale
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 
 import phonenumbers
 
@@ -113,10 +112,7 @@ def cleaner(settings) -> Callable[[str], str]:
     return lambda text: scrub(text, patterns)
 
 
-def offline_env(base_model: str | None) -> dict[str, str]:
-    """Environment for the learning process: no telemetry from the Hugging Face libraries, and
-    no hub at all unless the user named a hub model (a base_model that is not a local folder)."""
-    env = {"HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "HF_DATASETS_OFFLINE": "1"}
-    if not base_model or Path(base_model).expanduser().exists():
-        env["HF_HUB_OFFLINE"] = "1"
-    return env
+def offline_env() -> dict[str, str]:
+    """Environment for the learning process: no telemetry from the Hugging Face libraries, and no hub at
+    all (a hub model is downloaded when it is added, learner.models.adding: learning reads it from disk)."""
+    return {"HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}

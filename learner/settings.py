@@ -40,14 +40,16 @@ def default_system_prompt() -> str:
 
 @dataclass
 class Settings:
-    model_path: str | None = None
-    """A GGUF file to chat with instead of the live learned version or the embedded model."""
-
     n_ctx: int = 4096
     """Context window in tokens; the oldest turns are dropped to fit a long chat into it."""
 
     n_threads: int | None = None
     """CPU threads for llama.cpp; None lets llama.cpp choose."""
+
+    n_gpu_layers: int | None = None
+    """Layers of the chat model llama.cpp puts on the GPU, where llama-cpp-python was built with GPU support
+    (CUDA): None puts them all there, 0 keeps chat on the CPU. Without GPU support chat runs on the CPU
+    whatever this says. While a learning cycle trains on the GPU, chat moves to the CPU and comes back after."""
 
     temperature: float = 0.2
     """Sampling temperature; 0 always picks the most likely token."""
@@ -74,9 +76,6 @@ class Settings:
     api_key: str | None = None
     """The key other apps must send to the local API (Authorization: Bearer KEY). None: any app on this
     computer may use it."""
-
-    base_model: str | None = None
-    """The HF checkpoint learning starts from: a local folder or a hub id. None: derived from the embedded GGUF."""
 
     quant: str = "Q8_0"
     """Quantization of learned versions. Q8_0 is near-lossless on a 135M model and quantizes fastest."""
@@ -227,7 +226,8 @@ class Settings:
         path = path or paths.settings_path()
         data = _read_object(path)
         by_name = {f.name: f for f in fields(cls)}
-        problems = [f"{path.name}: unknown setting {name!r}, ignored" for name in data if name not in by_name]
+        problems = [f"{path.name}: {RETIRED[name](data)}" if name in RETIRED else
+                    f"{path.name}: unknown setting {name!r}, ignored" for name in data if name not in by_name]
         usable = {}
         for name, value in data.items():
             if name in by_name:
@@ -283,6 +283,22 @@ class Settings:
         return settings
 
     @staticmethod
+    def retired(path: Path | None = None) -> dict[str, Any]:
+        """The settings of an older grokling that models replaced (RETIRED) which the file still holds."""
+        try:
+            return {k: v for k, v in _read_object(path or paths.settings_path()).items() if k in RETIRED}
+        except SettingsError:
+            return {}
+
+    @staticmethod
+    def drop_retired(path: Path | None = None) -> None:
+        """Take the RETIRED settings out of the file, once what they said lives elsewhere."""
+        path = path or paths.settings_path()
+        stored = _read_object(path)
+        atomic_write_text(path, json.dumps({k: v for k, v in stored.items() if k not in RETIRED}, indent=2,
+                                           ensure_ascii=False))
+
+    @staticmethod
     def in_file(name: str, path: Path | None = None) -> bool:
         """Whether settings.json sets `name`: the user (or the window, for them) chose its value."""
         try:
@@ -293,7 +309,7 @@ class Settings:
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "Chat": ("system_prompt", "temperature", "top_p", "top_k", "max_tokens", "repeat_penalty", "instant_memory"),
-    "Model": ("model_path", "n_ctx", "n_threads", "base_model", "quant"),
+    "Model": ("n_ctx", "n_threads", "n_gpu_layers", "quant"),
     "Learning": ("learning_paused", "learn_schedule", "learn_after_corrections", "learn_daily_at",
                  "learn_when_idle_min", "learn_min_interval_min", "learn_only_on_ac", "require_approval",
                  "max_corrections_per_cycle", "train_epochs", "learning_rate", "replay_ratio", "gate_learned",
@@ -404,9 +420,9 @@ class OneOf:
 
 
 CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "model_path": (lambda v: v.strip() != "", "a path to a GGUF file, or null"),
     "n_ctx": (Range(256, 131072), "between 256 and 131072"),
     "n_threads": (Range(1, 1024), "between 1 and 1024, or null"),
+    "n_gpu_layers": (Range(0, 10_000), "between 0 and 10000, or null for all"),
     "temperature": (Range(0, 5), "between 0 and 5"),
     "top_p": (Range(0, 1, open_low=True), "in (0, 1]"),
     "top_k": (Range(0, 100_000), "between 0 and 100000"),
@@ -416,7 +432,6 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "api_port": (Range(1024, 65535), "between 1024 and 65535"),
     # It travels in an HTTP header: printable ASCII, and no space to split "Bearer KEY" on.
     "api_key": (lambda v: re.fullmatch(r"[!-~]+", v) is not None, "printable ASCII without spaces, or null"),
-    "base_model": (lambda v: v.strip() != "", "a folder or a hub id, or null"),
     "quant": (OneOf(QUANTS), f"one of {', '.join(QUANTS)}"),
     "train_epochs": (Range(0, 100, open_low=True), "in (0, 100]"),
     "learning_rate": (Range(0, 1, open_low=True, open_high=True), "in (0, 1)"),
@@ -445,6 +460,20 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "gate_articles": (Range(0, 1), "between 0 and 1"),
 }
 """Each setting's range beyond its type (the type and finiteness are checked for every one)."""
+
+
+RETIRED: dict[str, Callable[[dict], str]] = {
+    "model_path": lambda file: (
+        "setting 'model_path' is retired: a GGUF is added as a model together with the checkpoint it came from "
+        f"(Model > Models…, or grokling models add {file.get('base_model') or 'CHECKPOINT'} "
+        f"--gguf {file['model_path']}); ignored"),
+    "base_model": lambda file: (
+        "setting 'base_model' is retired: add it as a model, which grokling converts "
+        f"(Model > Models…, or grokling models add {file['base_model']}); ignored"),
+}
+"""Settings of older versions that models replaced (learner.models): a file that still has them gets the
+command that does what they did. model_path with a local base_model is adopted as a model on its own
+(learner.models.adding.adopt_retired_settings)."""
 
 
 DEFAULTS = Settings()

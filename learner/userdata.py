@@ -2,9 +2,9 @@
 gone everywhere grokling copied it (`forget_conversation`).
 
 The export is a zip of a consistent copy of the database (SQLite's backup API, safe while
-the app runs), the conversations as JSON lines, settings.json, and each version's
-meta.json and training rows (the GGUF weights only with `with_models`, they are large and
-derived). Delete removes what grokling made in the data folder and nothing else (a user may
+the app runs), the conversations as JSON lines, settings.json, each model's record and each
+version's meta.json and training rows (the GGUF weights only with `with_models`, they are
+large and derived; never a checkpoint, which is the model's, not the user's). Delete removes what grokling made in the data folder and nothing else (a user may
 keep their own files there, GROKLING_HOME can be any folder), and only while no learning
 cycle and no window is using it.
 
@@ -46,6 +46,8 @@ MADE_BY_GROKLING = (
     "grokling.db.before-*.bak",  # learner.store.migrations
     "settings.json", ".settings.json.*.tmp",  # learner.settings (a temp file left by a crash mid-save)
     "versions", "runs", "datasets", "base", "eval-cache",  # learner.versions, learner.learning
+    "models",  # learner.models: added models, their conversions, downloads and versions
+    "gpu",  # learner.gpu: who holds the GPU
     "learn.lock",  # learner.versions.learning_lock
     "windows",  # window_lock
     "welcome-shown",  # learner.paths.welcome_marker
@@ -108,12 +110,22 @@ def export_all(target: Path, with_models: bool = False) -> list[str]:
                                                           for c in store.export_conversations()))
             if paths.settings_path().exists():
                 z.write(paths.settings_path(), "settings.json")
-            for f in sorted((home / "versions").rglob("*")) if (home / "versions").exists() else []:
-                if f.is_file() and (with_models or f.suffix != ".gguf") and "adapter" not in f.parts:
+            for f in _version_files(home):
+                if with_models or f.suffix != ".gguf":
                     z.write(f, str(f.relative_to(home)))
             names = z.namelist()
         partial.replace(target)
     return names
+
+
+def _version_files(home: Path) -> list[Path]:
+    """The embedded model's versions, and each added model's record and versions (their GGUFs too: the
+    caller leaves them out unless asked); no adapter, checkpoint or download."""
+    found = []
+    for root in (home / "versions", home / "models"):
+        found += [f for f in sorted(root.rglob("*")) if f.is_file() and not {"adapter", "checkpoint", ".downloads"}
+                  & set(f.relative_to(home).parts) and not any(p.startswith(".") for p in f.relative_to(root).parts)]
+    return found
 
 
 def delete_all() -> tuple[Path, list[str]]:
@@ -180,7 +192,7 @@ def prune_derived(store: Store, settings: Settings) -> None:
     _forget_topics(store, settings)
     home = paths.data_dir()
     kept = store.message_conversations()
-    for folder in ("versions", "runs"):
+    for folder in ("versions", "models", "runs"):
         for f in sorted(_learner_files(home / folder)):
             _prune_file(f, kept)
     for dataset in sorted((home / "datasets").glob("*")):

@@ -10,6 +10,18 @@ from learner.chat.served import embedded_gguf, embedded_model
 from learner.settings import Settings
 from learner.store import Store
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need CUDA: skipped, with the reason, where torch sees none."""
+    needing = [item for item in items if "gpu" in item.keywords]
+    if not needing:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        for item in needing:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)"))
+
+
 @pytest.fixture(autouse=True)
 def grokling_home(tmp_path, monkeypatch):
     """Every test gets its own data dir: never the user's."""
@@ -34,6 +46,7 @@ class FakeEngine:
         from learner.chat.engine import ReplyStats
 
         self.model = model or embedded_model()
+        self.n_gpu_layers = 0
         self.n_ctx = 2048
         self.last_stats = ReplyStats()
         self.last_messages, self.last_sampling = None, None
@@ -55,8 +68,13 @@ class FakeEngine:
             self.last_stats.duration_ms = 1.0 + i
             yield ("" if i == 0 else " ") + word
 
-    def swap(self, model):
+    @property
+    def on_gpu(self):
+        return self.n_gpu_layers != 0
+
+    def swap(self, model, n_gpu_layers=None):
         self.model = model
+        self.n_gpu_layers = self.n_gpu_layers if n_gpu_layers is None else n_gpu_layers
 
     def close(self):
         self.closed = True
@@ -93,6 +111,23 @@ def count_tokens():
     return dataset.counter_of(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name))
 
 
+@pytest.fixture(scope="session")
+def smollm2_checkpoint(tmp_path_factory):
+    """The embedded model's own weights as an HF checkpoint folder, as learning derives it from the GGUF
+    (learner.learning.checkpoint): a real checkpoint to add, and the tokenizer of the tiny models."""
+    from learner.learning import checkpoint
+
+    return checkpoint.derive_from_gguf(embedded_gguf(), tmp_path_factory.mktemp("smollm2") / "SmolLM2-hf")
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory, smollm2_checkpoint):
+    """A random-weight two-layer Llama with the embedded model's tokenizer (tests/tiny_models.py)."""
+    from tiny_models import build
+
+    return build("LlamaForCausalLM", tmp_path_factory.mktemp("tiny") / "tiny-llama", smollm2_checkpoint)
+
+
 @pytest.fixture
 def store(grokling_home):
     store = Store()
@@ -123,17 +158,19 @@ def version_record(**changes):
 
 @pytest.fixture
 def promote_embedded(tmp_path):
-    """Promote a copy of the embedded GGUF as if a learning cycle had produced it."""
-    from learner import versions
+    """Promote a copy of the embedded GGUF into a model's lineage (the embedded model's by default) as if a
+    learning cycle had produced it."""
+    from learner import models
 
-    def promote(keep: int = 3, make_live: bool = True):
+    def promote(keep: int = 3, make_live: bool = True, model=None):
+        lineage = (model or models.embedded()).lineage
         adapter = tmp_path / "adapter"
         adapter.mkdir(exist_ok=True)
         (adapter / "adapter_model.safetensors").write_bytes(b"weights")
         dataset = tmp_path / "dataset"
         dataset.mkdir(exist_ok=True)
         (dataset / "train.jsonl").write_text("{}\n")
-        record = version_record(previous=versions.live_pointer().get("version", versions.BASE))
-        return versions.promote(embedded_gguf(), adapter, dataset, record, keep, make_live)
+        record = version_record(previous=lineage.live_name())
+        return lineage.promote(embedded_gguf(), adapter, dataset, record, keep, make_live)
 
     return promote

@@ -15,8 +15,11 @@ import httpx
 import openai
 import pytest
 
+from learner import models
 from learner.api import ApiServer
+from learner.chat.served import embedded_gguf
 from learner.learning import collect
+from learner.models import adding
 from learner.settings import Settings
 from learner.store import Store
 
@@ -46,7 +49,7 @@ def client_of(server: ApiServer, key: str = "not needed") -> openai.OpenAI:
 def test_models_lists_the_model_served(api):
     [model] = client_of(api).models.list().data
     assert (model.id, model.owned_by) == ("grokling", "grokling")
-    assert model.grokling == {"version": "base", "name": "SmolLM2-135M-Instruct"}
+    assert model.grokling == {"model": "embedded", "version": "base", "name": models.embedded().name}
     assert client_of(api).models.retrieve("grokling").id == "grokling"
 
 
@@ -65,7 +68,8 @@ def test_a_completion_is_stored_as_an_api_chat_holding_what_the_model_saw(api, s
         ("user", "Hello!"), ("assistant", "Hello, how can I help?"), ("user", JAPAN["content"]),
         ("assistant", choice.message.content)]
     reply = thread[-1]
-    assert (reply.id, reply.model_version, ids["model_version"]) == (ids["message_id"], "base", "base")
+    assert (reply.id, reply.model_version, ids["model_version"]) == (ids["message_id"], "embedded/base",
+                                                                        "embedded/base")
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (reply.prompt_tokens,
                                                                                    reply.completion_tokens)
 
@@ -243,7 +247,7 @@ def test_a_client_gone_mid_stream_leaves_its_reply_stored_as_stopped(api, store)
 
 
 def test_grokling_serve_streams_to_the_openai_client_follows_the_live_version_and_stops_on_ctrl_c(
-        grokling_home, promote_embedded):
+        grokling_home, promote_embedded, smollm2_checkpoint):
     env = {**os.environ, "GROKLING_HOME": str(grokling_home)}
     server = subprocess.Popen([GROKLING, "serve", "--port", "0", "--api-key", "k3y"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -255,18 +259,25 @@ def test_grokling_serve_streams_to_the_openai_client_follows_the_live_version_an
         chunks = list(client.chat.completions.create(model="grokling", messages=[JAPAN], stream=True,
                                                      max_tokens=16, temperature=0))
         ids = [c.grokling for c in chunks if c.choices and c.choices[0].finish_reason][0]
-        assert ids["model_version"] == "base"
+        assert ids["model_version"] == "embedded/base"
         promote_embedded()  # a learning cycle put v1 live: the next exchange is answered by it
         assert client.models.list().data[0].grokling["version"] == "v1"
         answer = client.chat.completions.create(model="grokling", messages=[JAPAN], max_tokens=8)
-        assert answer.grokling["model_version"] == "v1" and answer.system_fingerprint == "grokling-v1"
+        assert answer.grokling["model_version"] == "embedded/v1"
+        assert answer.system_fingerprint == "grokling-embedded/v1"
+        # Another model chosen (grokling models use, or the window): the next exchange is answered by it.
+        adding.add(str(smollm2_checkpoint), gguf=str(embedded_gguf()), name="my SmolLM2")
+        models.use("my SmolLM2")
+        answer = client.chat.completions.create(model="grokling", messages=[JAPAN], max_tokens=8)
+        assert answer.grokling["model_version"] == "my-smollm2/base"
+        assert client.models.list().data[0].grokling == {"model": "my-smollm2", "version": "base", "name": "my SmolLM2"}
     finally:
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
     assert "Traceback" not in err and '"POST /v1/chat/completions HTTP/1.1" 200' in err
     with Store() as store:
-        assert [c.source for c in store.conversations()] == ["api", "api"]
+        assert [c.source for c in store.conversations()] == ["api", "api", "api"]
 
 
 def test_grokling_serve_refuses_a_port_in_use_clearly(grokling_home, store, embedded_engine):

@@ -13,7 +13,7 @@ def test_the_users_message_is_committed_before_generation(store, embedded_engine
     text = "".join(reply)
     message = reply.message
     assert "Tokyo" in text and message.content == text.strip()
-    assert (message.status, message.model_version) == ("complete", "base")
+    assert (message.status, message.model_version) == ("complete", "embedded/base")
     assert message.completion_tokens > 1 and message.prompt_tokens > 10
     assert message.tokens_per_s > 0 and message.first_token_ms > 0
     assert [m.role for m in store.thread(cid)] == ["user", "assistant"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from learner import versions
+from learner.models import embedded
 from learner.store import Store
 
 GROKLING = shutil.which("grokling", path=str(Path(sys.executable).parent)) or "grokling"
@@ -31,7 +31,7 @@ def test_ask_prints_the_answer_and_stores_the_chat(grokling_home):
     assert conversation.source == "cli"
     [question, answer] = store.thread(conversation.id)
     assert question.content == "What is the capital of Japan?"
-    assert answer.content in out.stdout.decode() and answer.model_version == "base"
+    assert answer.content in out.stdout.decode() and answer.model_version == "embedded/base"
 
     grokling("ask", "And of France?", "--temperature", "0", "--conversation", str(conversation.id), home=grokling_home)
     assert len(store.thread(conversation.id)) == 4
@@ -73,17 +73,26 @@ def test_invalid_utf8_and_control_characters_are_cleaned_and_stored(grokling_hom
     assert Store().thread(conversation.id)[0].content == "caf\ufffd menu?"
 
 
-def test_a_missing_or_corrupt_model_in_settings_is_named_in_the_error(grokling_home, tmp_path):
-    grokling_home.mkdir(parents=True, exist_ok=True)
-    settings = grokling_home / "settings.json"
-    settings.write_text(json.dumps({"model_path": str(tmp_path / "gone.gguf")}))
+def test_a_missing_or_corrupt_model_file_is_named_in_the_error(grokling_home, tmp_path, tiny_llama):
+    from learner.models import adding
+
+    mine = tmp_path / "mine.gguf"
+    shutil.copy2(adding.add(str(tiny_llama), name="converted").gguf, mine)
+    adding.add(str(tiny_llama), gguf=str(mine), name="mine")
+    grokling("models", "use", "mine", home=grokling_home)
+    mine.unlink()
     missing = grokling("ask", "hi", home=grokling_home, check=False)
-    assert missing.returncode == 2 and b"model file not found" in missing.stderr and b"gone.gguf" in missing.stderr
-    corrupt = tmp_path / "corrupt.gguf"
-    corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
-    settings.write_text(json.dumps({"model_path": str(corrupt)}))
+    assert missing.returncode == 2 and b"model file not found" in missing.stderr and b"mine.gguf" in missing.stderr
+    mine.write_bytes(b"GGUF" + b"\x00" * 64)
     bad = grokling("ask", "hi", home=grokling_home, check=False)
     assert bad.returncode == 2 and b"could not load" in bad.stderr
+
+
+def test_the_retired_model_path_setting_says_how_to_add_the_model_and_chat_goes_on(grokling_home, tmp_path):
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    (grokling_home / "settings.json").write_text(json.dumps({"model_path": str(tmp_path / "old.gguf")}))
+    result = grokling("ask", "hi", "--temperature", "0", home=grokling_home)
+    assert b"'model_path' is retired" in result.stderr and b"grokling models add CHECKPOINT --gguf" in result.stderr
 
 
 def test_settings_that_are_not_json_are_an_error(grokling_home):
@@ -121,7 +130,7 @@ def test_accept_and_reject_waiting_versions(promote_embedded):
     assert rejected.returncode == 2 and "not a version awaiting approval" in rejected.stderr
     promote_embedded(make_live=False)
     assert subprocess.run([GROKLING, "reject"], capture_output=True, text=True).stdout.strip() == "v3 deleted"
-    assert [v.name for v in versions.all_versions()] == ["v1", "v2"]
+    assert [v.name for v in embedded().lineage.all_versions()] == ["v1", "v2"]
 
 
 def test_export_all_then_delete_all(grokling_home, tmp_path, promote_embedded):
@@ -191,3 +200,38 @@ def test_chats_lists_every_chat_and_deletes_one(grokling_home):
     grokling("chats", "delete", str(private), "--yes", home=grokling_home)
     assert Store().conversations() == []
     assert not any(b"oolong" in f.read_bytes() for f in grokling_home.rglob("*") if f.is_file())
+
+
+def test_models_are_listed_added_used_and_removed_from_the_command_line(grokling_home, tiny_llama):
+    [embedded] = json.loads(grokling("models", "--json", home=grokling_home).stdout)
+    assert embedded["active"] and embedded["source"] == "embedded" and embedded["versions"] == []
+    added = grokling("models", "add", str(tiny_llama), "--name", "tiny llama", home=grokling_home)
+    assert "added 'tiny llama' (llama" in added.stdout.decode() and b"converting to GGUF" in added.stderr
+    taken = grokling("models", "add", str(tiny_llama), "--name", "Tiny Llama", home=grokling_home, check=False)
+    assert taken.returncode == 2 and b"already a model called 'tiny llama'" in taken.stderr
+    grokling("models", "use", "tiny llama", home=grokling_home)
+    listed = {m["name"]: m for m in json.loads(grokling("models", "--json", home=grokling_home).stdout)}
+    assert listed["tiny llama"]["active"] and not listed[embedded["name"]]["active"]
+    assert listed["tiny llama"]["architecture"] == "llama" and listed["tiny llama"]["bytes"] > 0
+    table = grokling("models", home=grokling_home).stdout.decode()
+    assert "* tiny llama" in table and "HF folder, converted by grokling" in table
+    refused = grokling("models", "remove", "tiny llama", home=grokling_home, check=False)
+    assert refused.returncode == 2 and b"active model: switch to another one first" in refused.stderr
+    assert grokling("models", "remove", "embedded", home=grokling_home, check=False).returncode == 2
+    unknown = grokling("models", "use", "nothing-like-it", home=grokling_home, check=False)
+    assert unknown.returncode == 2 and b"no model 'nothing-like-it'" in unknown.stderr
+    grokling("models", "use", "embedded", home=grokling_home)
+    assert b"removed 'tiny llama'" in grokling("models", "remove", "tiny llama", home=grokling_home).stdout
+    assert [m["id"] for m in json.loads(grokling("models", "--json", home=grokling_home).stdout)] == ["embedded"]
+    assert tiny_llama.exists()
+
+
+def test_a_hub_id_without_a_network_is_refused_and_adds_nothing(grokling_home):
+    env = {**os.environ, "GROKLING_HOME": str(grokling_home), "HF_HUB_OFFLINE": "1"}  # no network, even in CI
+    result = subprocess.run([GROKLING, "models", "add", "HuggingFaceTB/SmolLM2-360M-Instruct"], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 2
+    assert "cannot download HuggingFaceTB/SmolLM2-360M-Instruct: the Hugging Face hub cannot be reached" in result.stderr
+    assert [m["id"] for m in json.loads(grokling("models", "--json", home=grokling_home).stdout)] == ["embedded"]
+    missing = grokling("models", "add", "./no/such/folder", home=grokling_home, check=False)
+    assert missing.returncode == 2 and b"no folder" in missing.stderr

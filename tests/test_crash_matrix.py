@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from learner import versions
 from learner.chat.engine import Engine
 from learner.chat.served import live_model
 from learner.learning import cycle
 from learner.learning.job import LearningJob
+from learner.models import embedded
 from learner.settings import Settings
 from test_learning_cycle import messages_and_integrity
 
@@ -34,8 +34,8 @@ GROKLING = str(Path(sys.executable).with_name("grokling"))
 
 def assert_intact(home: Path, messages: int) -> None:
     assert messages_and_integrity(home) == (messages, "ok")
-    assert versions.live_version() is None  # nothing half-promoted went live
-    Engine(live_model(Settings()), n_ctx=256).close()  # and the live model loads
+    assert embedded().lineage.live_version() is None  # nothing half-promoted went live
+    Engine(live_model(), n_ctx=256).close()  # and the live model loads
 
 
 def crash_env(tmp_path: Path, log: Path, kill_at: str = "") -> dict:
@@ -90,8 +90,8 @@ def test_kill_at_the_writes_of_every_stage_then_learn(grokling_home, tmp_path):
 
     learned = subprocess.run([GROKLING, "learn", "--now"], capture_output=True, text=True)
     assert learned.returncode == cycle.PROMOTED, learned.stdout + learned.stderr
-    assert versions.live_version().name == max(v.name for v in versions.all_versions())
-    assert not list(versions.versions_dir().glob(".v*.partial"))
+    assert embedded().lineage.live_version().name == max(v.name for v in embedded().lineage.all_versions())
+    assert not list(embedded().lineage.folder.glob(".v*.partial"))
     assert messages_and_integrity(grokling_home)[1] == "ok"
 
 
@@ -117,14 +117,14 @@ MID_SWAP = """
 import os, signal
 from app.qt import QApplication, QTimer
 from app.main import create_window
-from learner import versions
+from learner.models import embedded
 
 app = QApplication([])
 window = create_window(start_scheduler=False)
 def answered(message):
     # The reply is stored; a new version goes live and the window starts swapping it in...
-    versions.set_live("v1")
-    window.host.check_live_version()
+    embedded().lineage.set_live("v1")
+    window.host.check_served()
     QTimer.singleShot(50, lambda: os.kill(os.getpid(), signal.SIGKILL))  # ...and dies while it loads
 window.reply_finished.connect(answered)
 window.host.ready.connect(lambda _: (window.new_conversation(),
@@ -135,14 +135,14 @@ app.exec()
 
 def test_kill_the_window_mid_swap_loses_nothing(grokling_home, promote_embedded):
     promote_embedded()
-    versions.set_live("base")  # v1 exists; the window starts on base and swaps to v1 when it goes live
+    embedded().lineage.set_live("base")  # v1 exists; the window starts on base and swaps to v1 when it goes live
     Settings(temperature=0.0, max_tokens=24).save()
     window = subprocess.run([sys.executable, "-c", MID_SWAP], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert window.returncode == -signal.SIGKILL, window.stderr
     assert messages_and_integrity(grokling_home) == (2, "ok")  # the question and its reply were stored before
-    assert live_model(Settings()).version == "v1"
-    Engine(live_model(Settings()), n_ctx=256).close()
+    assert live_model().version == "v1"
+    Engine(live_model(), n_ctx=256).close()
     again = subprocess.run([GROKLING, "ask", "What is the capital of Japan?", "--temperature", "0"],
                            capture_output=True, text=True)
     assert again.returncode == 0 and "Tokyo" in again.stdout

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from conftest import version_record
 from learner import paths, userdata, versions
+from learner.models import embedded
 from learner.chat.served import embedded_gguf
 from learner.items import ItemResult
 from learner.learning import collect, cycle, dataset, topics
@@ -41,7 +42,7 @@ def learn(store: Store, tmp_path: Path, count_tokens) -> versions.Version:
     (tmp_path / "adapter").mkdir()
     record = version_record(results=tuple(ItemResult(item, item.answer, True) for item in curriculum.items),
                             dataset_sha256=dataset_meta["sha256"])
-    return versions.promote(embedded_gguf(), tmp_path / "adapter", dataset_dir, record, 3)
+    return embedded().lineage.promote(embedded_gguf(), tmp_path / "adapter", dataset_dir, record, 3)
 
 
 def test_a_deleted_chat_is_gone_from_the_database_files(store, grokling_home):
@@ -83,7 +84,7 @@ def test_a_deleted_chat_is_gone_from_every_training_file(store, grokling_home, t
     assert files_holding(grokling_home, SECRET) == []
     kept = files_holding(grokling_home, "Tokyo")
     assert "versions/v1/train.jsonl" in kept and "versions/v1/meta.json" in kept
-    assert [item.answer for item in (r.item for r in versions.live_version().results)] == [KEPT]
+    assert [item.answer for item in (r.item for r in embedded().lineage.live_version().results)] == [KEPT]
 
 
 def test_a_chat_deleted_while_a_cycle_runs_is_pruned_when_the_cycle_ends(store, grokling_home, tmp_path, monkeypatch, count_tokens):

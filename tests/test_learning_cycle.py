@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from learner.learning import cycle
-from learner import versions
+from learner.models import embedded
 from learner.chat.engine import Engine
 from learner.learning.job import LearningJob
 from learner.chat.served import ModelChoice
@@ -81,7 +81,7 @@ def test_teach_learn_and_gate(grokling_home):
 
     killed = job.run(kill_once_training)
     assert killed.code == cycle.FAILED and "died" in killed.reason
-    assert versions.live_version() is None and versions.all_versions() == []
+    assert embedded().lineage.live_version() is None and embedded().lineage.all_versions() == []
     assert messages_and_integrity(grokling_home) == (messages_before, "ok")
 
     # The next cycle works: a version goes live and knows the taught facts.
@@ -101,5 +101,5 @@ def test_teach_learn_and_gate(grokling_home):
     poisoned = grokling("learn", "--now", check=False)
     assert poisoned.returncode == cycle.GATED_OUT, poisoned.stdout + poisoned.stderr
     assert "gated out" in poisoned.stdout and "kept" in poisoned.stdout
-    assert versions.live_version().name == "v1"
+    assert embedded().lineage.live_version().name == "v1"
     assert "Mira Quell" in grokling("ask", FACTS[0][0], "--temperature", "0").stdout

@@ -5,6 +5,7 @@ import os
 import sys
 
 from learner import items, versions
+from learner.models import embedded
 from learner.learning import collect, cycle, dataset
 from learner.learning.job import LearningJob, cycle_command
 from learner.learning.stage import LEARNING_NICENESS
@@ -102,17 +103,19 @@ def test_a_gated_out_curriculum_is_not_retrained_until_new_feedback(store):
     teach(store, "What is the capital of Vexaria?", "Paris.", correction="Drennport.")
     settings = Settings(learn_from_wikipedia=False)
     assert schedule.new_corrections(store) == 2
-    judged = collect.curriculum(store, settings, [], collect.watermark(store, None))
-    learning_store.record_verdict(store, versions.BASE, cycle.GATED_OUT, "gated out: kept 35/37 (needs 95%)",
+    lineage = embedded().lineage
+    judged = collect.curriculum(store, settings, [], collect.watermark(store, lineage))
+    learning_store.record_verdict(store, lineage.key(versions.BASE), cycle.GATED_OUT, "gated out: kept 35/37 (needs 95%)",
                                   judged.watermark, judged.sha256)
     assert schedule.new_corrections(store) == 0  # the scheduler no longer sees them as new
-    again = collect.curriculum(store, settings, [], collect.watermark(store, None))
+    again = collect.curriculum(store, settings, [], collect.watermark(store, lineage))
     assert again.new == 0 and again.sha256 == judged.sha256
-    assert learning_store.verdict_for(store, versions.BASE, again.sha256)["code"] == cycle.GATED_OUT
+    assert learning_store.verdict_for(store, "embedded/base", again.sha256)["code"] == cycle.GATED_OUT
     teach(store, "Who wrote The Hollow Lanterns?", "I don't know.", correction="Tessaly Marr wrote it.")
     assert schedule.new_corrections(store) == 1
-    fresh = collect.curriculum(store, settings, [], collect.watermark(store, None))
-    assert fresh.new == 1 and len(fresh.items) == 3 and learning_store.verdict_for(store, versions.BASE, fresh.sha256) is None
+    fresh = collect.curriculum(store, settings, [], collect.watermark(store, lineage))
+    assert fresh.new == 1 and len(fresh.items) == 3 and learning_store.verdict_for(store, "embedded/base",
+                                                                                   fresh.sha256) is None
 
 
 def test_training_rows_keep_control_tokens_a_user_typed_as_text():
@@ -148,14 +151,14 @@ def test_no_new_cycle_while_a_candidate_waits_for_approval(promote_embedded, sto
     facts = schedule.Facts(now=datetime.now(), paused=False, running=False, last_cycle_ended=None, new_corrections=9,
                            idle_s=1e6, on_ac_power=True, awaiting_approval=True)
     assert not schedule.decide(Settings(), facts).start
-    versions.reject("v2")
+    embedded().lineage.reject("v2")
     assert LearningJob().run().code == cycle.NOTHING_TO_LEARN
 
 
 def test_after_a_rollback_learn_now_has_nothing_new_until_new_feedback(promote_embedded, store):
     promote_embedded()
     teach(store, "Who founded Zorblax Labs?", "Nobody.", correction="Mira Quell founded it in 2041.")
-    versions.rollback(store)
+    embedded().lineage.rollback(store)
     result = LearningJob().run()
     assert result.code == cycle.NOTHING_TO_LEARN, result.reason
 
@@ -204,9 +207,9 @@ def test_facts_an_earlier_version_learned_stay_in_the_curriculum_when_topics_rot
     (tmp_path / "adapter").mkdir()
     (tmp_path / "dataset").mkdir()
     (tmp_path / "dataset" / "train.jsonl").write_text("{}\n")
-    versions.promote(embedded_gguf(), tmp_path / "adapter", tmp_path / "dataset",
+    embedded().lineage.promote(embedded_gguf(), tmp_path / "adapter", tmp_path / "dataset",
                      version_record(articles=[{"title": "Quorvath Ridge", "revision": 42, "language": "en"}]), 3)
     # No topic is picked any more (the user talks about other things): what v1 learned is still taught.
     assert collect.preview(store, Settings()).items == (fact,)
-    kept, articles = collect.learned_facts(store, versions.live_version().meta["articles"], {"Quorvath Ridge"})
+    kept, articles = collect.learned_facts(store, embedded().lineage.live_version().meta["articles"], {"Quorvath Ridge"})
     assert kept == [] and articles == []  # fetched again this cycle: its fresh facts replace these

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 from app.learning import LearningController
 from app.main import create_window
 from learner.learning import cycle, schedule
-from learner import versions
+from learner.models import embedded
 from learner.settings import Settings
 from learner.store import Store
 
@@ -97,7 +97,7 @@ def test_rollback_from_the_panel_changes_the_live_model(qtbot, grokling_home, pr
     panel.table.selectRow(1)
     with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
         panel.rollback_button.click()
-    assert swapped.args == ["v1"] and versions.live_version().name == "v1"
+    assert swapped.args == ["v1"] and embedded().lineage.live_version().name == "v1"
     qtbot.waitUntil(lambda: panel.table.item(1, 0).text() == "v1  (live)", timeout=10_000)
     window.shutdown()
 
@@ -136,7 +136,7 @@ def test_approval_holds_a_candidate_until_accepted(qtbot, grokling_home, promote
     promote_embedded()
     promote_embedded(make_live=False)  # what a cycle does with require_approval on
     promote_embedded(make_live=False)
-    assert versions.live_version().name == "v1" and [v.name for v in versions.awaiting_approval()] == ["v2", "v3"]
+    assert embedded().lineage.live_version().name == "v1" and [v.name for v in embedded().lineage.awaiting_approval()] == ["v2", "v3"]
     window = open_app(qtbot)
     assert window.engine.model.version == "v1"
     panel = window.open_learning_panel()
@@ -149,7 +149,7 @@ def test_approval_holds_a_candidate_until_accepted(qtbot, grokling_home, promote
     panel.table.selectRow(2)
     with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
         panel.rollback_button.click()
-    assert swapped.args == ["v2"] and versions.awaiting_approval() == []
+    assert swapped.args == ["v2"] and embedded().lineage.awaiting_approval() == []
     window.shutdown()
 
 

@@ -79,3 +79,17 @@ def test_a_failing_migration_is_rolled_back_and_not_recorded(tmp_path, monkeypat
     assert "m999_broken" not in [r[0] for r in conn.execute("SELECT name FROM _migrations")]
     assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall()
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_verdicts_from_before_models_are_the_embedded_models(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, upto="m010_memory")
+    for version in ("base", "v1", "v3"):
+        conn.execute("INSERT INTO learning_verdicts (live_version, code, reason, created_at) VALUES (?, 4, 'x', 'now')",
+                     [version])
+    conn.close()
+    store = Store(path)
+    assert [r["live_version"] for r in store.query("SELECT live_version FROM learning_verdicts ORDER BY id")] == [
+        "embedded/base", "embedded/v1", "embedded/v3"]
+    store.close()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from learner import paths, versions
+from learner import models, paths
 from learner.chat.engine import Engine, Sampling
-from learner.chat.served import ModelChoice, embedded_model
+from learner.chat.served import ModelChoice, embedded_gguf, embedded_model
 from learner.files import file_sha256
-from learner.model_export import OLLAMA_CHATML_TEMPLATE, export_model, modelfile, modelfile_value
+from learner.model_export import OLLAMA_CHATML_TEMPLATE, export_model, exported_name, modelfile, modelfile_value
+from learner.models import adding
 from learner.settings import Settings
 
 GROKLING = str(Path(sys.executable).with_name("grokling"))
@@ -90,16 +91,17 @@ def test_export_model_writes_the_live_gguf_which_llama_cpp_loads_and_a_modelfile
     done = subprocess.run([GROKLING, "export-model", str(folder)], capture_output=True, text=True,
                           env={**os.environ, "GROKLING_HOME": str(grokling_home)}, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in folder.iterdir()) == ["Modelfile", "README.txt", "grokling-v1.gguf"]
-    gguf = folder / "grokling-v1.gguf"
-    assert file_sha256(gguf) == file_sha256(versions.live_version().gguf)
+    name = "grokling-embedded-v1.gguf"  # the active model's id and its live version
+    assert sorted(p.name for p in folder.iterdir()) == ["Modelfile", "README.txt", name]
+    gguf = folder / name
+    assert file_sha256(gguf) == file_sha256(models.embedded().lineage.live_version().gguf)
 
     assert parse_modelfile((folder / "Modelfile").read_text()) == [
-        ("model", "./grokling-v1.gguf"), ("template", OLLAMA_CHATML_TEMPLATE), ("system", SYSTEM_PROMPT),
+        ("model", f"./{name}"), ("template", OLLAMA_CHATML_TEMPLATE), ("system", SYSTEM_PROMPT),
         ("temperature", "0.3"), ("top_p", "0.9"), ("top_k", "40"), ("repeat_penalty", "1.1"), ("num_ctx", "2048"),
         ("num_predict", "512"), ("stop", "<|im_start|>"), ("stop", "<|im_end|>")]
     readme = (folder / "README.txt").read_text()
-    assert "lms import grokling-v1.gguf" in readme and "ollama create grokling -f Modelfile" in readme
+    assert f"lms import {name}" in readme and "ollama create grokling -f Modelfile" in readme
 
     engine = Engine(ModelChoice(path=gguf, version="exported"), n_ctx=512)
     try:
@@ -108,6 +110,20 @@ def test_export_model_writes_the_live_gguf_which_llama_cpp_loads_and_a_modelfile
     finally:
         engine.close()
     assert answer.strip() and engine.last_stats.completion_tokens > 0
+
+
+def test_export_model_exports_the_active_models_live_version_named_after_it(grokling_home, smollm2_checkpoint,
+                                                                             promote_embedded, tmp_path):
+    mine = adding.add(str(smollm2_checkpoint), gguf=str(embedded_gguf()), name="my SmolLM2")
+    promote_embedded()  # the embedded model's v1: not what is exported once another model is active
+    promote_embedded(model=mine)
+    models.use("my SmolLM2")
+    exported = export_model(tmp_path / "out", Settings())
+    assert (exported.model.key, exported.gguf.name) == ("my-smollm2/v1", "grokling-my-smollm2-v1.gguf")
+    assert exported_name(exported.model) == exported.gguf.name
+    assert file_sha256(exported.gguf) == file_sha256(mine.lineage.live_version().gguf)
+    assert "my SmolLM2, version v1" in (exported.folder / "README.txt").read_text()
+    assert (exported.folder / "Modelfile").read_text().startswith("# Made by grokling ")
 
 
 def test_the_ollama_template_renders_chats_as_the_ggufs_own_template_does(embedded_engine):
@@ -167,7 +183,8 @@ def test_ollama_create_runs_on_the_folder_and_its_absence_or_failure_is_clear(gr
     done = export(str(fake_bin))
     assert done.returncode == 0, done.stderr
     assert record.read_text().splitlines() == ["create", "my-grokling", "-f", "Modelfile", str(folder),
-                                               "Modelfile", "README.txt", "grokling-base.gguf"]
+                                               "Modelfile", "README.txt",
+                                               "grokling-embedded-base.gguf"]
     assert "ollama run my-grokling" in done.stdout
 
     failed = export(str(fake_bin), status=1)

@@ -23,6 +23,21 @@ def test_an_unknown_key_is_reported_and_the_rest_of_the_file_applies(grokling_ho
     assert problems == ["settings.json: unknown setting 'temprature', ignored"]
 
 
+def test_a_retired_setting_says_what_replaced_it_and_leaves_with_drop_retired(grokling_home):
+    write(grokling_home, '{"model_path": "/m/mine.gguf", "base_model": "/m/mine-hf", "temperature": 0.5}')
+    settings, problems = Settings.load_with_problems()
+    assert settings.temperature == 0.5
+    assert problems == [
+        "settings.json: setting 'model_path' is retired: a GGUF is added as a model together with the checkpoint "
+        "it came from (Model > Models…, or grokling models add /m/mine-hf --gguf /m/mine.gguf); ignored",
+        "settings.json: setting 'base_model' is retired: add it as a model, which grokling converts "
+        "(Model > Models…, or grokling models add /m/mine-hf); ignored"]
+    assert Settings.retired() == {"model_path": "/m/mine.gguf", "base_model": "/m/mine-hf"}
+    Settings.drop_retired()
+    assert json.loads(paths.settings_path().read_text()) == {"temperature": 0.5}
+    assert Settings.load_with_problems()[1] == []
+
+
 def test_an_invalid_value_puts_that_key_alone_on_its_default_and_leaves_the_file_as_it_is(grokling_home):
     text = '{"top_p": "high", "temperature": 0.7, "n_ctx": 100}'
     write(grokling_home, text)
@@ -45,7 +60,7 @@ def test_no_float_setting_takes_a_number_that_is_not_finite(grokling_home, name,
     ("learn_daily_at", "²:00"), ("learn_daily_at", "3:00\n"), ("learn_daily_at", "24:00"),
     ("wiki_language", "evil.com/x#"), ("wiki_language", "en\n"), ("wiki_language", "EN"),
     ("wiki_api_url", "https://{lang}.wikipedia.org/w/api.php"), ("wiki_api_url", "file:///etc/passwd"),
-    ("system_prompt", ""), ("system_prompt", "   "), ("model_path", ""),
+    ("system_prompt", ""), ("system_prompt", "   "), ("n_gpu_layers", -1),
     ("n_ctx", 10**9), ("n_threads", 0), ("top_k", -1), ("max_tokens", 0), ("repeat_penalty", 0),
     ("train_epochs", 1e6), ("replay_ratio", -1), ("keep_versions", 0), ("versions_budget_mb", 0),
     ("learn_after_corrections", 0), ("max_corrections_per_cycle", 0), ("learn_when_idle_min", -1),

@@ -5,7 +5,7 @@ import pytest
 
 from learner import versions
 from learner.chat.served import embedded_gguf, live_model
-from learner.settings import Settings
+from learner.models import embedded
 
 
 @pytest.fixture
@@ -14,47 +14,47 @@ def make_version(promote_embedded):
 
 
 def test_promotion_makes_an_immutable_folder_live(make_version):
-    assert versions.live_version() is None and live_model(Settings()).version == "base"
+    assert embedded().lineage.live_version() is None and live_model().version == "base"
     v1 = make_version()
     assert v1.name == "v1" and v1.gguf.stat().st_size == embedded_gguf().stat().st_size
     assert {p.name for p in v1.path.iterdir()} == {"model.gguf", "adapter", "train.jsonl", "meta.json"}
-    assert versions.live_version().name == "v1"
-    assert live_model(Settings()).path == v1.gguf and live_model(Settings()).version == "v1"
-    assert versions.live_pointer()["previous"] == "base"
+    assert embedded().lineage.live_version().name == "v1"
+    assert live_model().path == v1.gguf and live_model().version == "v1"
+    assert embedded().lineage.live_pointer()["previous"] == "base"
 
 
 def test_rollback_goes_to_the_previous_version_then_base(make_version, store):
     make_version()
     make_version()
-    assert versions.live_version().name == "v2"
-    assert versions.rollback(store) == "v1"
-    assert versions.rollback(store) == "base"
-    assert live_model(Settings()).version == "base"
+    assert embedded().lineage.live_version().name == "v2"
+    assert embedded().lineage.rollback(store) == "v1"
+    assert embedded().lineage.rollback(store) == "base"
+    assert live_model().version == "base"
     with pytest.raises(versions.VersionError, match="nothing older"):
-        versions.rollback(store)
-    assert versions.rollback(store, "v2") == "v2"
+        embedded().lineage.rollback(store)
+    assert embedded().lineage.rollback(store, "v2") == "v2"
     with pytest.raises(versions.VersionError, match="no version 'v9'"):
-        versions.rollback(store, "v9")
+        embedded().lineage.rollback(store, "v9")
 
 
 def test_pruning_keeps_the_newest_and_never_the_live_or_previous(make_version, store):
     for _ in range(3):
         make_version(keep=5)
-    versions.rollback(store, "v1")  # live v1, previous v3
+    embedded().lineage.rollback(store, "v1")  # live v1, previous v3
     make_version(keep=2)  # v4 live, previous v1
-    names = [v.name for v in versions.all_versions()]
+    names = [v.name for v in embedded().lineage.all_versions()]
     assert names == ["v1", "v4"]
 
 
 def test_an_interrupted_promotion_is_ignored_and_cleaned_up(make_version):
     make_version()
-    half = versions.versions_dir() / ".v2.partial"
+    half = embedded().lineage.folder / ".v2.partial"
     half.mkdir()
     (half / "model.gguf").write_bytes(b"GGUF half")
-    incomplete = versions.versions_dir() / "v7"  # renamed but without meta.json: not a version
+    incomplete = embedded().lineage.folder / "v7"  # renamed but without meta.json: not a version
     incomplete.mkdir()
-    assert [v.name for v in versions.all_versions()] == ["v1"]
-    assert versions.live_version().name == "v1"
+    assert [v.name for v in embedded().lineage.all_versions()] == ["v1"]
+    assert embedded().lineage.live_version().name == "v1"
     assert make_version().name == "v2"
     assert not half.exists()
     shutil.rmtree(incomplete)
@@ -62,14 +62,14 @@ def test_an_interrupted_promotion_is_ignored_and_cleaned_up(make_version):
 
 def test_a_corrupt_pointer_means_base(make_version):
     make_version()
-    (versions.versions_dir() / "live.json").write_text("{half")
-    assert versions.live_version() is None and live_model(Settings()).version == "base"
+    (embedded().lineage.folder / "live.json").write_text("{half")
+    assert embedded().lineage.live_version() is None and live_model().version == "base"
 
 
 KILL_AT_NTH_WRITE = """
 import os, pathlib, shutil, sys
-from learner import versions
 from learner.chat.served import embedded_gguf
+from learner.models import embedded
 
 kill_at, calls = int(sys.argv[1]), [0]
 
@@ -90,8 +90,9 @@ home = pathlib.Path(os.environ["GROKLING_HOME"])
 (home / "dataset" / "train.jsonl").write_text("{}\\n")
 sys.path.insert(0, sys.argv[2])  # the tests folder, for conftest
 from conftest import version_record
-versions.promote(embedded_gguf(), home / "adapter", home / "dataset",
-                 version_record(previous=versions.live_pointer()["version"]), keep=3)
+lineage = embedded().lineage
+lineage.promote(embedded_gguf(), home / "adapter", home / "dataset", version_record(previous=lineage.live_name()),
+                keep=3)
 """
 
 
@@ -106,18 +107,18 @@ def test_a_kill_at_any_point_of_promotion_leaves_a_working_live_model(make_versi
     while True:
         child = subprocess.run([sys.executable, "-c", KILL_AT_NTH_WRITE, str(kill_at), str(Path(__file__).parent)], capture_output=True, text=True)
         assert child.returncode in (0, 137), child.stderr
-        live = live_model(Settings())
-        assert live.version in {v.name for v in versions.all_versions()}  # a complete version, never a partial
-        assert all((v.path / "meta.json").exists() and v.gguf.stat().st_size > 0 for v in versions.all_versions())
+        live = live_model()
+        assert live.version in {v.name for v in embedded().lineage.all_versions()}  # a complete version, never a partial
+        assert all((v.path / "meta.json").exists() and v.gguf.stat().st_size > 0 for v in embedded().lineage.all_versions())
         outcomes.append(live.version)
         if child.returncode == 0:
             break
         kill_at += 1
     assert kill_at >= 4  # copies, the meta write, the rename, the pointer write: each was a kill point
-    Engine(live_model(Settings()), n_ctx=256).close()  # the live model loads
+    Engine(live_model(), n_ctx=256).close()  # the live model loads
     newest = make_version()  # and the next promotion works
-    assert versions.live_version().name == newest.name
-    assert not list(versions.versions_dir().glob(".v*.partial"))
+    assert embedded().lineage.live_version().name == newest.name
+    assert not list(embedded().lineage.folder.glob(".v*.partial"))
 
 
 def test_the_disk_budget_removes_the_oldest_but_never_live_or_rollback(promote_embedded):
@@ -125,12 +126,12 @@ def test_the_disk_budget_removes_the_oldest_but_never_live_or_rollback(promote_e
 
     promote_embedded(keep=10)
     promote_embedded(keep=10)
-    size = v.folder_bytes(v.all_versions()[0].path)
+    size = v.folder_bytes(embedded().lineage.all_versions()[0].path)
     v3 = promote_embedded(keep=10)
-    v.prune(keep=10, budget_bytes=int(size * 2.5))
-    assert [x.name for x in v.all_versions()] == ["v2", "v3"] and v3.name == "v3"
-    v.prune(keep=10, budget_bytes=1)  # over any budget: live (v3) and rollback (v2) still stay
-    assert [x.name for x in v.all_versions()] == ["v2", "v3"]
+    embedded().lineage.prune(keep=10, budget_bytes=int(size * 2.5))
+    assert [x.name for x in embedded().lineage.all_versions()] == ["v2", "v3"] and v3.name == "v3"
+    embedded().lineage.prune(keep=10, budget_bytes=1)  # over any budget: live (v3) and rollback (v2) still stay
+    assert [x.name for x in embedded().lineage.all_versions()] == ["v2", "v3"]
 
 
 def test_every_file_of_a_version_is_on_disk_before_the_pointer_moves(promote_embedded, monkeypatch):
@@ -147,7 +148,7 @@ def test_every_file_of_a_version_is_on_disk_before_the_pointer_moves(promote_emb
     staging = str(version.path.with_name(f".{version.name}.partial"))
     for f in version.path.rglob("*"):
         assert str(f).replace(str(version.path), staging) in synced_before, f  # synced in place, then renamed
-    assert str(versions.versions_dir()) in synced_before  # the rename itself
+    assert str(embedded().lineage.folder) in synced_before  # the rename itself
 
 
 def test_a_promotion_never_goes_live_over_a_change_made_during_the_cycle(promote_embedded, tmp_path):
@@ -159,8 +160,8 @@ def test_a_promotion_never_goes_live_over_a_change_made_during_the_cycle(promote
     promote_embedded()  # v1 live; a cycle that started from base must not replace it
     (tmp_path / "adapter").mkdir(exist_ok=True)
     with pytest.raises(versions.VersionError, match="live version changed during the cycle"):
-        versions.promote(embedded_gguf(), tmp_path / "adapter", tmp_path / "dataset", version_record(previous="base"), 3)
-    assert versions.live_pointer()["version"] == "v1" and [v.name for v in versions.all_versions()] == ["v1", "v2"]
+        embedded().lineage.promote(embedded_gguf(), tmp_path / "adapter", tmp_path / "dataset", version_record(previous="base"), 3)
+    assert embedded().lineage.live_pointer()["version"] == "v1" and [v.name for v in embedded().lineage.all_versions()] == ["v1", "v2"]
 
 
 def test_rollback_is_recorded_waits_for_a_running_cycle_and_is_not_undone_by_the_scheduler(promote_embedded, store):
@@ -173,8 +174,8 @@ def test_rollback_is_recorded_waits_for_a_running_cycle_and_is_not_undone_by_the
     assert schedule.new_corrections(store) == 1
     with versions.learning_lock():
         with pytest.raises(versions.VersionError, match="a learning cycle is running"):
-            versions.rollback(store)
-    assert versions.rollback(store) == "base"
+            embedded().lineage.rollback(store)
+    assert embedded().lineage.rollback(store) == "base"
     assert schedule.new_corrections(store) == 0  # what was rolled back is not relearned at once
     store.correct(store.add_assistant_message(conversation, "Hm."), "Later feedback.")
     assert schedule.new_corrections(store) == 1

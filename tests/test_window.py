@@ -16,7 +16,7 @@ from app.main import create_window
 from app.main_window import MainWindow
 from app.render import markdown_html
 from app.transcript import Transcript
-from learner import paths
+from learner import models, paths
 from learner.chat.served import embedded_model
 from learner.settings import Settings
 from learner.store import Store
@@ -75,7 +75,7 @@ def test_sending_streams_the_reply_into_the_transcript_and_stores_it(qtbot, wind
     assert window.input.toPlainText() == ""
     assert window.send_button.text() == "Send"
     assert "tok/s" in window.speed_label.text()
-    assert "SmolLM2-135M-Instruct" in window.model_label.text()
+    assert window.model_label.text() == f"{models.embedded().name} · version base"  # the name in its GGUF
     [item] = [window.conversation_list.item(i) for i in range(window.conversation_list.count())]
     assert item.text() == "What is the capital of Japan?"
 
@@ -184,14 +184,21 @@ def test_conversations_can_be_searched_renamed_and_deleted(qtbot, fake_window):
     assert [c.title for c in fake_window.store.conversations()] == ["Boiling eggs"]
 
 
-def test_a_missing_model_in_settings_falls_back_to_the_embedded_one(qtbot, grokling_home, tmp_path):
-    grokling_home.mkdir(parents=True, exist_ok=True)
-    (grokling_home / "settings.json").write_text(json.dumps({"model_path": str(tmp_path / "gone.gguf")}))
+def test_an_active_model_whose_file_is_gone_falls_back_to_the_embedded_one(qtbot, grokling_home, tmp_path, tiny_llama):
+    import shutil
+
+    from learner.models import adding
+
+    gone = tmp_path / "gone.gguf"
+    shutil.copy2(adding.add(str(tiny_llama), name="converted").gguf, gone)
+    adding.add(str(tiny_llama), gguf=str(gone), name="mine")
+    models.use("mine")
+    gone.unlink()
     window = create_window()
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.engine is not None, timeout=60_000)
     assert "gone.gguf" in window.last_error and "embedded model" in window.last_error
-    assert window.engine.model.version == "base"
+    assert window.engine.model == models.embedded().base()
     window.new_conversation()
     assert send(qtbot, window, "What is the capital of Japan?").status == "complete"
     window.shutdown()
@@ -225,11 +232,11 @@ def test_a_version_that_goes_live_is_swapped_in_without_a_restart(qtbot, window,
     assert window.engine.model.version == "base"
     with qtbot.waitSignal(window.model_swapped, timeout=60_000) as swapped:
         promote_embedded()
-        window.host.check_live_version()
+        window.host.check_served()
     assert swapped.args == ["v1"] and window.engine.model.version == "v1"
     assert "version v1" in window.model_label.text()
     reply = send(qtbot, window, "What is the capital of Japan?")
-    assert reply.model_version == "v1"
+    assert reply.model_version == "embedded/v1"
 
 
 def test_deleting_a_chat_forgets_its_training_rows_and_says_what_the_live_version_keeps(

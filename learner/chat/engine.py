@@ -9,10 +9,12 @@ Threading: one Llama object, one owner. `chat`, `swap` and `close` take the engi
 so a swap waits for the reply in progress to finish on the old model.
 """
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,19 @@ def check_gguf(path: Path) -> None:
         raise ModelLoadError(f"{path} is not a GGUF model file")
 
 
+@contextmanager
+def quiet_llama_cpp() -> Iterator[None]:
+    """Keep llama.cpp's log lines (loading, quantizing) off stderr for a while: llama-cpp-python prints what
+    its logger's level lets through."""
+    logger = logging.getLogger("llama-cpp-python")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 LOGPROB_FLOOR = -30.0
 
 
@@ -103,27 +118,37 @@ def _special_texts(llm) -> frozenset[str]:
 
 
 class Engine:
-    def __init__(self, model: ModelChoice, *, n_ctx: int = 4096, n_threads: int | None = None):
+    def __init__(self, model: ModelChoice, *, n_ctx: int = 4096, n_threads: int | None = None, n_gpu_layers: int = 0):
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
+        self.n_gpu_layers = n_gpu_layers
+        """Layers llama.cpp offloads to the GPU (-1: all; 0: the CPU alone)."""
         self._lock = threading.Lock()
-        self._llm, self._formatter, self._eos, self._specials = self._load(model.path)
+        self._llm, self._formatter, self._eos, self._specials = self._load(model.path, n_gpu_layers)
         self.model = model
         self.last_stats = ReplyStats()
 
     @classmethod
     def from_settings(cls, settings, model: ModelChoice | None = None) -> "Engine":
+        """The chat engine: the live model (or `model`), on the GPU where it may be (learner.gpu)."""
+        from learner import gpu
         from learner.chat.served import live_model
 
-        return cls(model or live_model(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+        return cls(model or live_model(), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                   n_gpu_layers=gpu.chat_layers(settings))
 
-    def _load(self, path: Path):
+    @property
+    def on_gpu(self) -> bool:
+        return self.n_gpu_layers != 0
+
+    def _load(self, path: Path, n_gpu_layers: int):
         check_gguf(path)
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         try:
-            llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+            llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, n_gpu_layers=n_gpu_layers,
+                        verbose=False)
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelLoadError(f"llama.cpp could not load {path}: {e}") from e
         token_text = lambda token: llm.detokenize([token], special=True).decode("utf-8", "replace")
@@ -243,17 +268,19 @@ class Engine:
                                            else max(0, self._llm.n_tokens - len(prompt)))
                 stats.duration_ms = (time.perf_counter() - started) * 1000
 
-    def swap(self, model: ModelChoice) -> None:
-        """Load another GGUF and serve it from the next reply on; the old one is closed.
+    def swap(self, model: ModelChoice, n_gpu_layers: int | None = None) -> None:
+        """Load another GGUF (or the same one, with `n_gpu_layers` on the GPU) and serve it from the next
+        reply on; the old one is closed.
 
         Loading happens before taking the lock, so chat goes on meanwhile; if loading fails
         the current model stays and the error is raised.
         """
-        loaded = self._load(model.path)
+        layers = self.n_gpu_layers if n_gpu_layers is None else n_gpu_layers
+        loaded = self._load(model.path, layers)
         with self._lock:
             old = self._llm
             self._llm, self._formatter, self._eos, self._specials = loaded
-            self.model = model
+            self.model, self.n_gpu_layers = model, layers
         if old is not None:
             old.close()
 

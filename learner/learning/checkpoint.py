@@ -1,13 +1,12 @@
-"""Stage: the HF checkpoint that training starts from.
+"""Stage: the HF checkpoint that training starts from: the active model's (learner.models).
 
-Run as: python -m learner.learning.checkpoint [--model DIR_OR_HUB_ID]
+Run as: python -m learner.learning.checkpoint [--model NAME]
 
-Settings' `base_model` names a local HF folder or a hub id (downloaded once by
-transformers on the user's machine). Without one, the checkpoint is derived once from the
-embedded GGUF: transformers dequantizes it (`gguf_file=`), and the weights are saved as
-safetensors with its tokenizer and chat template. transformers refuses to
-`save_pretrained` a GGUF-loaded model as is, so the model is rebuilt from its config and
-the state dict loaded into it.
+An added model names its checkpoint folder (the user's own, or the one downloaded when it
+was added). The embedded model's is derived once from its GGUF: transformers dequantizes it
+(`gguf_file=`), and the weights are saved as safetensors with its tokenizer and chat
+template. transformers refuses to `save_pretrained` a GGUF-loaded model as is, so the model
+is rebuilt from its config and the state dict loaded into it.
 """
 
 import argparse
@@ -16,7 +15,6 @@ import time
 from pathlib import Path
 
 from learner import paths
-from learner.chat.served import embedded_gguf
 from learner.learning.stage import done_with, progress
 from learner.files import file_sha256, write_meta
 
@@ -38,8 +36,8 @@ def _let_transformers_read_gguf() -> None:
     gguf_utils.is_gguf_available = lambda *args, **kwargs: True
 
 
-def derive_from_gguf(gguf: Path, out: Path | None = None) -> Path:
-    """Dequantize `gguf` into an HF checkpoint folder (cached by the file's hash)."""
+def derive_from_gguf(gguf: Path, out: Path | None = None, name: str | None = None) -> Path:
+    """Dequantize `gguf` into an HF checkpoint folder (cached by the file's hash), named `name`."""
     gguf_hash = file_sha256(gguf)
     out = out or base_dir() / f"gguf-{gguf_hash[:16]}"
     if done_with(out, gguf_hash):
@@ -57,7 +55,7 @@ def derive_from_gguf(gguf: Path, out: Path | None = None) -> Path:
     # loader (peft, convert-hf-to-gguf) treat them as quantized.
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    config.name_or_path = "SmolLM2-135M-Instruct"
+    config.name_or_path = name or gguf.stem
     model = type(loaded)(config)
     model.load_state_dict(loaded.state_dict())
     model.generation_config = loaded.generation_config
@@ -77,26 +75,20 @@ def derive_from_gguf(gguf: Path, out: Path | None = None) -> Path:
     return out
 
 
-def resolve(model: str | None) -> str | Path:
-    """What training loads: a local folder, a hub id as is, or the checkpoint derived from the embedded GGUF."""
-    if not model:
-        return derive_from_gguf(embedded_gguf())
-    local = Path(model).expanduser()
-    if local.exists():
-        if not (local / "config.json").exists():
-            raise FileNotFoundError(f"{local} has no config.json: not a Hugging Face checkpoint folder")
-        return local
-    return model  # a hub id: transformers downloads and caches it
+def resolve(model) -> Path:
+    """The checkpoint folder of `model` (a learner.models.Model): its own, or the one derived from its GGUF."""
+    from learner import models
+
+    return models.checkpoint_of(model) or derive_from_gguf(model.gguf, name=model.name)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from learner.settings import Settings
+    from learner import models
 
     parser = argparse.ArgumentParser(description="Prepare the HF checkpoint training starts from.")
-    parser.add_argument("--model", help="local HF folder or hub id (default: the settings' base_model, else "
-                                        "derived from the embedded GGUF)")
+    parser.add_argument("--model", help="a model's name (default: the active model; see grokling models)")
     args = parser.parse_args(argv)
-    print(resolve(args.model or Settings.load().base_model))
+    print(resolve(models.find(args.model) if args.model else models.active()))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from learner.privacy import cleaner
 from learner.settings import Settings
 from learner.store import Store
 from learner.store import learning as learning_store
-from learner.versions import BASE, Version
+from learner.versions import BASE, Lineage
 
 def feedback_items(store: Store, settings: Settings) -> list[TaughtItem]:
     """Every correction and thumbs-up reply the learner may read, oldest first, personal data scrubbed."""
@@ -63,11 +63,12 @@ def learned_facts(store: Store, learned: list[dict], refreshed: set[str]) -> tup
     return facts, kept
 
 
-def watermark(store: Store, live: Version | None) -> int | None:
-    """Feedback up to this row is accounted for by the live version: what it learned, or what a later
-    cycle or rollback already judged against it."""
+def watermark(store: Store, lineage: Lineage) -> int | None:
+    """Feedback up to this row is accounted for by the model's live version: what it learned, or what a
+    later cycle or rollback already judged against it. A model that learned nothing yet counts none."""
+    live = lineage.live_version()
     learned = live.meta.get("last_feedback_id") if live else None
-    judged = learning_store.judged_watermark(store, live.name if live else BASE)
+    judged = learning_store.judged_watermark(store, lineage.key(live.name if live else BASE))
     return max((w for w in (learned, judged) if w is not None), default=None)
 
 
@@ -77,9 +78,9 @@ def curriculum(store: Store, settings: Settings, facts: list[TaughtItem], after_
 
 
 def preview(store: Store, settings: Settings) -> Curriculum:
-    """What the next cycle would teach, without a network or a model: the facts are those already
-    made of the cached articles on the topics to learn, and those the live version learned."""
-    from learner.versions import live_version
+    """What the next cycle would teach the active model, without a network or a model: the facts are those
+    already made of the cached articles on the topics to learn, and those its live version learned."""
+    from learner import models
 
     facts, titles = [], set()
     if settings.learn_from_wikipedia and settings.wikipedia_consent:
@@ -88,9 +89,10 @@ def preview(store: Store, settings: Settings) -> Curriculum:
             if row and row["facts"]:
                 facts += [TaughtItem.from_dict(d) for d in json.loads(row["facts"])["items"]]
                 titles.add(row["title"])
-    live = live_version()
+    lineage = models.active().lineage
+    live = lineage.live_version()
     facts += learned_facts(store, live.meta.get("articles", []) if live else [], titles)[0]
-    return curriculum(store, settings, facts, watermark(store, live))
+    return curriculum(store, settings, facts, watermark(store, lineage))
 
 
 def drop(store: Store, item: TaughtItem) -> None:
@@ -125,8 +127,7 @@ def run(store: Store, out: Path, settings: Settings, facts: list[TaughtItem], af
 
 
 def main(argv: list[str] | None = None) -> None:
-    from learner import paths
-    from learner.versions import live_version
+    from learner import models, paths
 
     parser = argparse.ArgumentParser(description="Select what the next cycle teaches.")
     parser.add_argument("--facts", type=Path, help="a knowledge stage folder (default: no article facts)")
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     store = Store()
     out = args.out or paths.data_dir() / "runs" / "manual" / "collect"
     facts = taught.load(args.facts / taught.FACTS_FILE) if args.facts else []
-    run(store, out, Settings.load(), facts, watermark(store, live_version()))
+    run(store, out, Settings.load(), facts, watermark(store, models.active().lineage))
     print(json.dumps(read_meta(out), indent=2))
 
 

@@ -2,6 +2,10 @@
 
 Run as: python -m learner.learning.cycle        (what `grokling learn --now` and the app start)
 
+It teaches the model active when it starts (learner.models): it trains from that model's
+checkpoint, gates against that model's live version and promotes into that model's lineage,
+even if the user switches to another model meanwhile.
+
 Runs as its own process: a crash or an out-of-memory kill cannot take the chat window
 down, and the GPU memory is returned when it exits. With GROKLING_PROGRESS=jsonl its
 stdout carries only JSON lines ({"event": "progress" | "done", ...}). Every stage writes
@@ -26,8 +30,8 @@ from dataclasses import dataclass, field
 from filelock import Timeout
 
 from learner import items as taught
-from learner import paths, userdata, versions
-from learner.chat.served import ModelNotFoundError, live_model
+from learner import gpu, models, paths, userdata, versions
+from learner.chat.served import ModelNotFoundError
 from learner.learning import checkpoint, collect, dataset, evaluate, export, gate, knowledge, retention, train
 from learner.learning.stage import claim_stdout_for_events, event, progress, yield_cpu_to_chat
 from learner.privacy import offline_env
@@ -80,13 +84,17 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         finally:
             timings[name] = round(time.perf_counter() - started, 2)
 
-    if waiting := versions.pending_names():
+    model = models.active()
+    lineage = model.lineage
+    if waiting := lineage.pending_names():
         return CycleResult(AWAITING_APPROVAL, f"{waiting[-1]} waits for your approval: accept or reject it first "
                                               "(learning panel, or grokling accept|reject)")
     _clear_old_runs()
     run_dir = paths.data_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    live, live_version = live_model(settings), versions.live_version()
+    live, live_version = model.served(), lineage.live_version()
     live_name = live_version.name if live_version else versions.BASE
+    live_key = lineage.key(live_name)  # how the verdicts name it: the model and its version
+    progress("cycle", 0, f"teaching {model.name} (live: {live_name})")
 
     facts, fresh = [], []
     if settings.learn_from_wikipedia and settings.topics_per_cycle:
@@ -96,32 +104,35 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     kept_facts, kept = collect.learned_facts(store, learned, {a["title"] for a in fresh})
     articles = fresh + kept  # what this version knows: this cycle's articles and every earlier one's
     curriculum = timed("collect", collect.run, store, run_dir / "collect", settings, facts + kept_facts,
-                       collect.watermark(store, live_version))
+                       collect.watermark(store, lineage))
     learned_revisions = {(a["title"], a["revision"]) for a in learned}
     if curriculum.new == 0 and all((a["title"], a["revision"]) in learned_revisions for a in fresh):
         return CycleResult(NOTHING_TO_LEARN, _nothing_new(curriculum), timings=timings)
-    if earlier := learning_store.verdict_for(store, live_name, curriculum.sha256):
-        return CycleResult(NOTHING_TO_LEARN, f"nothing new: the same data was already judged against {live_name} "
+    if earlier := learning_store.verdict_for(store, live_key, curriculum.sha256):
+        return CycleResult(NOTHING_TO_LEARN, f"nothing new: the same data was already judged against {live_key} "
                                              f"({earlier['reason']})", timings=timings)
 
     replay = timed("replay", retention.answers, live, settings.system_prompt, retention.REPLAY)
-    base = timed("checkpoint", checkpoint.resolve, settings.base_model)
+    base = timed("checkpoint", checkpoint.resolve, model)
     dataset_dir, dataset_meta = timed("dataset", dataset.run, curriculum.items, replay, settings,
                                       paths.data_dir() / "datasets", dataset.token_counter(base))
     skipped = _skipped(dataset_meta.get("skipped", []))
     if not dataset_meta.get("probed_items") and not dataset_meta["kinds"].get(taught.POSITIVE):
         return CycleResult(NOTHING_TO_LEARN, "nothing to learn: " + skipped, timings=timings)
-    train_meta = timed("train", train.run, base, dataset_dir, run_dir / "adapter", train.TrainSettings.from_settings(settings))
-    candidate = run_dir / "export" / "model.gguf"
-    timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant)
-    evaluation = timed("evaluate", evaluate.run, candidate, live, taught.load(dataset_dir / taught.PROBES_FILE),
-                       settings.system_prompt, run_dir / "eval")
+    # Training wants the GPU's memory: chat engines move to the CPU for these stages (learner.gpu).
+    with gpu.lent_to_training(train.device() == "cuda", lambda message: progress("train", 0, message)):
+        train_meta = timed("train", train.run, base, dataset_dir, run_dir / "adapter",
+                           train.TrainSettings.from_settings(settings))
+        candidate = run_dir / "export" / "model.gguf"
+        timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant, model.name)
+        evaluation = timed("evaluate", evaluate.run, candidate, live, taught.load(dataset_dir / taught.PROBES_FILE),
+                           settings.system_prompt, run_dir / "eval")
     verdict = gate.judge(evaluation.metrics, settings)
     if skipped:
         verdict = gate.Verdict(verdict.passed, f"{verdict.reason}; {skipped}")
     metrics = evaluation.metrics.to_dict()
     if not verdict.passed:
-        learning_store.record_verdict(store, live_name, GATED_OUT, verdict.reason, curriculum.watermark, curriculum.sha256)
+        learning_store.record_verdict(store, live_key, GATED_OUT, verdict.reason, curriculum.watermark, curriculum.sha256)
         return CycleResult(GATED_OUT, verdict.reason, metrics=metrics, timings=timings)
 
     progress("promote", 0, "keeping the candidate for your approval" if settings.require_approval
@@ -134,16 +145,16 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         base=str(base), quant=settings.quant, previous=live_name, gate=verdict.reason,
         conflicts=[c.to_dict() for c in curriculum.conflicts],
         train={k: train_meta[k] for k in ("device", "qlora", "steps", "first_loss", "final_loss", "settings")})
-    version = timed("promote", versions.promote, candidate, run_dir / "adapter", dataset_dir, record,
+    version = timed("promote", lineage.promote, candidate, run_dir / "adapter", dataset_dir, record,
                     settings.keep_versions, make_live=not settings.require_approval,
                     budget_bytes=settings.versions_budget_mb * 1_000_000)
     if settings.require_approval:
         reason = f"{version.name} passed the gate and waits for your approval ({verdict.reason})"
         code = AWAITING_APPROVAL
         # Accepted, it carries its own watermark; rejected, its data stays judged until new feedback.
-        learning_store.record_verdict(store, live_name, code, reason, curriculum.watermark, curriculum.sha256)
+        learning_store.record_verdict(store, live_key, code, reason, curriculum.watermark, curriculum.sha256)
     else:
-        reason, code = f"{version.name} is live ({verdict.reason})", PROMOTED
+        reason, code = f"{model.name} {version.name} is live ({verdict.reason})", PROMOTED
     progress("promote", 100, reason)
     return CycleResult(code, reason, version=version.name, metrics=metrics, timings=timings)
 
@@ -172,7 +183,7 @@ def main() -> int:
     try:
         settings = Settings.load()
         # Before anything imports huggingface_hub, which reads these once.
-        os.environ.update(offline_env(settings.base_model))
+        os.environ.update(offline_env())
         result = run_cycle(settings, Store())
     except KeyboardInterrupt:
         result = CycleResult(CANCELLED, "cancelled")

@@ -114,8 +114,7 @@ def run(items: list[TaughtItem], replay: list[dict], settings, datasets_dir: Pat
 
 
 def main(argv: list[str] | None = None) -> None:
-    from learner import paths
-    from learner.chat.served import live_model
+    from learner import models, paths
     from learner.learning import checkpoint, retention
     from learner.settings import Settings
 
@@ -123,9 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--curriculum", required=True, type=Path, help="a collect stage folder")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    replay = retention.answers(live_model(settings), settings.system_prompt, retention.REPLAY)
+    model = models.active()
+    replay = retention.answers(model.served(), settings.system_prompt, retention.REPLAY)
     out, _ = run(taught.load(args.curriculum / taught.CURRICULUM_FILE), replay, settings, paths.data_dir() / "datasets",
-                 token_counter(checkpoint.resolve(settings.base_model)))
+                 token_counter(checkpoint.resolve(model)))
     print(json.dumps({"dataset": str(out), **{k: read_meta(out)[k] for k in ("rows", "kinds", "skipped")}}, indent=2))
 
 

@@ -62,7 +62,7 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     candidate_model = ModelChoice(candidate, "candidate")
     before = retention.answers(live, system_prompt, retention.GATE)
     sample = [{"question": a["question"], "answer": a["answer"]} for a in before if a["right"]][:retention.PERPLEXITY_SAMPLE]
-    engine = Engine(candidate_model, n_ctx=retention.EVAL_N_CTX)
+    engine = retention.open_engine(candidate_model)
     try:
         results = _ask_items(engine, [i for i in items if i.probed], system_prompt)
         progress("evaluate", 40, "asking the general-knowledge gate questions")
@@ -71,7 +71,7 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
         perplexity_after = retention.perplexity(candidate_model, system_prompt, sample, engine)
     finally:
         engine.close()
-    live_engine = Engine(live, n_ctx=retention.EVAL_N_CTX)
+    live_engine = retention.open_engine(live)
     try:
         perplexity_before = retention.perplexity(live, system_prompt, sample, live_engine)
         results = [ItemResult(r.item, r.answer, r.right, r.held_out,
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="folder for meta.json (default: beside the candidate)")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    evaluation = run(args.candidate, live_model(settings), taught.load(args.dataset / taught.PROBES_FILE),
+    evaluation = run(args.candidate, live_model(), taught.load(args.dataset / taught.PROBES_FILE),
                      settings.system_prompt, args.out or args.candidate.parent / "eval")
     print(json.dumps(evaluation.metrics.to_dict(), indent=2))
 

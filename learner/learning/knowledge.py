@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from learner.chat.engine import Engine
+from learner import gpu
 from learner.chat.served import ModelChoice
 from learner.files import text_sha256, write_meta
 from learner import items as taught
@@ -334,7 +335,7 @@ def run(store: Store, client: WikiClient, out: Path, settings, writer: ModelChoi
                 facts = facts_from(article, settings.facts_per_article)
                 if writer is not None and 0 < len(facts) < settings.facts_per_article:  # room for its questions
                     progress("knowledge", 90, f"writing questions about {article.title!r}")
-                    engine = engine or Engine(writer, n_ctx=2048)
+                    engine = engine or Engine(writer, n_ctx=2048, n_gpu_layers=gpu.learning_layers())
                     written, rejected = written_facts(article, engine)
                     written = _distinct(written, {f.question.lower() for f in facts})
                     facts += written[:settings.facts_per_article - len(facts)]
@@ -392,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.load()
     meta = run_with_settings(Store(), args.out or paths.data_dir() / "runs" / "manual" / "knowledge", settings,
-                             live_model(settings))
+                             live_model())
     print(json.dumps({k: meta[k] for k in ("note", "topics", "articles", "failures", "facts")}, indent=2))
 
 

@@ -35,6 +35,14 @@ def general_knowledge(split: str) -> list[dict]:
     return [{"question": r["question"], "expect": r["expect"]} for r in rows if r["split"] == split]
 
 
+def open_engine(model: ModelChoice) -> Engine:
+    """An engine for asking questions in a learning stage: on the GPU where llama.cpp can use one
+    (a cycle that trains on the GPU has borrowed it by then: learner.gpu)."""
+    from learner import gpu
+
+    return Engine(model, n_ctx=EVAL_N_CTX, n_gpu_layers=gpu.learning_layers())
+
+
 def ask(engine: Engine, question: str, system_prompt: str, sampling: Sampling = ANSWER) -> str:
     messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
     return "".join(engine.chat(messages, sampling)).strip()
@@ -57,7 +65,7 @@ def answers(model: ModelChoice, system_prompt: str, split: str, engine: Engine |
         if cached.get("system_prompt") == system_prompt:
             return cached["answers"]
     own = engine is None
-    engine = engine or Engine(model, n_ctx=EVAL_N_CTX)
+    engine = engine or open_engine(model)
     try:
         found = []
         for item in questions:
@@ -77,7 +85,7 @@ def perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engin
     if cache.exists():
         return json.loads(cache.read_text())["perplexity"]
     own = engine is None
-    engine = engine or Engine(model, n_ctx=EVAL_N_CTX)
+    engine = engine or open_engine(model)
     try:
         logprob, tokens = 0.0, 0
         for item in sample:

@@ -78,12 +78,13 @@ def decide(settings, facts: Facts) -> Decision:
 
 
 def new_corrections(store) -> int:
-    """Corrections made since the live version's watermark (what it learned, or what was judged against it)."""
+    """Corrections made since the active model's live version's watermark (what it learned, or what was
+    judged against it)."""
+    from learner import models
     from learner.learning.collect import watermark
     from learner.store import learning as learning_store
-    from learner.versions import live_version
 
-    return learning_store.new_corrections(store, watermark(store, live_version()))
+    return learning_store.new_corrections(store, watermark(store, models.active().lineage))
 
 
 def last_cycle_ended() -> datetime | None:

@@ -267,6 +267,14 @@ def m012_article_memory(conn: sqlite3.Connection) -> None:
         END""")
 
 
+@migration
+def m013_verdicts_name_their_model(conn: sqlite3.Connection) -> None:
+    # Each model has its own versions (learner.models), so a verdict names the model and the version it
+    # judged against: "embedded/v3". The verdicts before models were all against the embedded model's.
+    conn.execute("UPDATE learning_verdicts SET live_version = 'embedded/' || live_version "
+                 "WHERE instr(live_version, '/') = 0")
+
+
 BACKUP_SUFFIX = ".bak"
 
 
