@@ -183,11 +183,14 @@ class ModelsDialog(QDialog):
             return adding.add(source, gguf, name, self.settings.quant, lambda message, percent: report((message, percent)))
 
         def done(model: models.Model) -> None:
-            self._set_busy(False)
-            self.progress_label.setText(f"Added {model.name} ({model.architecture}, "
-                                        f"{model.size_bytes() / 1e6:,.0f} MB). Select it and press Use to chat with it.")
-            self.progress_label.show()
-            self.refresh()
+            def listed(rows: list[dict]) -> None:  # not busy once the new model is in the list
+                self._show(rows)
+                self._set_busy(False)
+                self.progress_label.setText(f"Added {model.name} ({model.architecture}, {model.size_bytes() / 1e6:,.0f}"
+                                            " MB). Select it and press Use to chat with it.")
+                self.progress_label.show()
+
+            run_in_background(lambda _: model_rows(), listed, failed)
 
         def failed(error: BaseException) -> None:
             self._set_busy(False)

@@ -38,6 +38,7 @@ def shoot() -> int:
     from learner.learning import checkpoint
     from learner.settings import Settings
 
+    Settings.change(wikipedia_consent=False)  # answered already: the first-run question is not in the shots
     folder = checkpoint.derive_from_gguf(embedded_gguf(), Path(os.environ["GROKLING_HOME"]) / "my-model-hf")
     app = QApplication(sys.argv)
     app.setStyle("Fusion")
