@@ -11,8 +11,8 @@ greedily, with instant memory on and off:
 - unrelated changed: replies that differ from the same question asked with memory off;
 - recall cost: recall() itself over a store of --items taught items, and the first token's
   time with an item recalled against the same question with memory off (the peer).
-With --cycle, a learning cycle then learns the facts and the table is printed again: the
-weights alone (memory off) against weights and memory.
+With --cycle, a learning cycle then learns the facts and the table is printed again for its
+candidate (live or gated out): the weights alone (memory off) against weights and memory.
 """
 
 import argparse
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from learner.chat import memory  # noqa: E402
 from learner.chat.engine import Engine  # noqa: E402
-from learner.chat.served import live_model  # noqa: E402
+from learner import paths  # noqa: E402
+from learner.chat.served import ModelChoice, live_model  # noqa: E402
 from learner.chat.turn import send  # noqa: E402
 from learner.learning import retention  # noqa: E402
 from learner.settings import Settings  # noqa: E402
@@ -142,9 +143,11 @@ def main() -> int:
         started = time.perf_counter()
         result = cycle.run_cycle(Settings.load(), store)
         print(f"\ncycle: {result.reason} ({time.perf_counter() - started:.0f} s)")
-        engine = Engine(live_model(), n_ctx=2048)
+        # The cycle's candidate, whether or not the gate let it go live: what the weights learned.
+        [run] = sorted(p for p in (paths.data_dir() / "runs").iterdir() if p.name != "manual")[-1:]
+        engine = Engine(ModelChoice(run / "export" / "model.gguf", "candidate"), n_ctx=2048)
         try:
-            table(store, engine, facts, unrelated, f"after the cycle (version {engine.model.version})")
+            table(store, engine, facts, unrelated, f"after the cycle (its candidate; {result.reason})")
         finally:
             engine.close()
     return 0
