@@ -6,6 +6,8 @@ off the UI thread: adding reports its download and conversion as progress under 
 model only moves the active pointer; the window's model host sees it and loads the new engine.
 """
 
+from collections.abc import Callable
+
 from app.background import run_in_background
 from app.qt import (
     QAbstractItemView,
@@ -99,8 +101,15 @@ class ModelsDialog(QDialog):
 
     # -- the list -----------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        run_in_background(lambda _: model_rows(), self._show, self.show_error)
+    def refresh(self, then: Callable[[], None] | None = None,
+                failed: Callable[[BaseException], None] | None = None) -> None:
+        """List the models again off the UI thread; `then` runs once they are shown."""
+        def shown(rows: list[dict]) -> None:
+            self._show(rows)
+            if then is not None:
+                then()
+
+        run_in_background(lambda _: model_rows(), shown, failed or self.show_error)
 
     def _show(self, rows: list[dict]) -> None:
         selected = self.selected()
@@ -183,14 +192,13 @@ class ModelsDialog(QDialog):
             return adding.add(source, gguf, name, self.settings.quant, lambda message, percent: report((message, percent)))
 
         def done(model: models.Model) -> None:
-            def listed(rows: list[dict]) -> None:  # not busy once the new model is in the list
-                self._show(rows)
+            def listed() -> None:  # not busy once the new model is in the list
                 self._set_busy(False)
                 self.progress_label.setText(f"Added {model.name} ({model.architecture}, {model.size_bytes() / 1e6:,.0f}"
                                             " MB). Select it and press Use to chat with it.")
                 self.progress_label.show()
 
-            run_in_background(lambda _: model_rows(), listed, failed)
+            self.refresh(listed, failed)
 
         def failed(error: BaseException) -> None:
             self._set_busy(False)

@@ -16,20 +16,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Sets GROKLING_HOME to a throw-away folder and QT_QPA_PLATFORM to xcb, and puts the repository on the path.
-from screenshot import DOCS, start_x_server  # noqa: E402
+from screenshot import DOCS, on_x_server  # noqa: E402
 
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
 def main() -> int:
-    server = start_x_server()
-    try:
-        return shoot()
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait()
+    return on_x_server(shoot)
 
 
 def shoot() -> int:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-screenshot-")
 os.environ["QT_QPA_PLATFORM"] = "xcb"
@@ -60,7 +61,8 @@ def dark_palette() -> QPalette:
     return palette
 
 
-def main() -> int:
+def on_x_server(shoot: Callable[[], int]) -> int:
+    """Run `shoot` on a display: Xvfb :99, started and stopped around it, when there is none."""
     server = start_x_server()
     try:
         return shoot()
@@ -68,6 +70,10 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait()
+
+
+def main() -> int:
+    return on_x_server(shoot)
 
 
 def shoot() -> int:

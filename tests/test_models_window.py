@@ -4,20 +4,10 @@ the GPU to a learning cycle that borrows it and takes it back."""
 
 import os
 
-import pytest
-
 from app.models_dialog import ModelsDialog
 from learner import gpu, models
 from learner.models import adding
-from test_window import fake_window, open_window, send  # noqa: F401  (fake_window: a fixture)
-
-
-@pytest.fixture
-def window(qtbot, greedy_settings):
-    window = open_window(qtbot, greedy_settings)
-    window.new_conversation()
-    yield window
-    window.shutdown()
+from test_window import fake_window, send, window  # noqa: F401  (fake_window, window: fixtures)
 
 
 def open_dialog(qtbot, window) -> ModelsDialog:
