@@ -47,6 +47,22 @@ def test_sentences_keep_initials_abbreviations_decimals_and_quotes(text, expecte
     assert knowledge.sentences(text) == expected
 
 
+def test_a_pronoun_for_the_subject_becomes_its_name_and_one_for_something_else_keeps_its_context():
+    thing = article(lead="Harrowmere is a group of islands in the Veil Sea. Its capital is the town of Harrowick. The archipelago "
+                         "has about 31,000 people. He who rules it is elected.", title="Harrowmere Archipelago")
+    assert knowledge.passages(thing)[0][1][1:] == [
+        "Harrowmere Archipelago's capital is the town of Harrowick.", "Harrowmere Archipelago has about 31,000 people.",
+        "He who rules it is elected."]  # an archipelago is no "he"
+    person = article(lead="Tessaly Marr (born 1958) is an Osterlandic novelist and poet. She is best known for The "
+                          "Hollow Lanterns, published in 1995. It has been translated into twenty-three languages.",
+                     title="Tessaly Marr")
+    assert [s for section, s in knowledge.memory_sentences(person) if not section][1:] == [
+        "Tessaly Marr is best known for The Hollow Lanterns, published in 1995.",
+        # "It" is the novel, not the novelist: the sentence before says so
+        "Tessaly Marr is best known for The Hollow Lanterns, published in 1995. It has been translated into "
+        "twenty-three languages."]
+
+
 def test_facts_are_grounded_with_held_out_phrasings_and_provenance():
     facts = {f.question: f for f in knowledge.facts_from(article())}
     assert facts["What is Zorblax Labs?"].answer.startswith("Zorblax Labs is a research company")
@@ -124,7 +140,7 @@ def test_written_pairs_are_parsed_and_checked_against_the_passage():
 
 def test_the_embedded_model_writes_only_grounded_facts(embedded_engine):
     facts, rejected = knowledge.written_facts(article(), embedded_engine)
-    sentences = {knowledge._with_subject(s, "Zorblax Labs") for _, ss in knowledge.passages(article()) for s in ss}
+    sentences = {s for _, ss in knowledge.passages(article()) for s in ss}
     # The model wrote pairs and each was judged; which pass depends on its greedy wording on this CPU.
     assert len(facts) + len(rejected) >= 3
     assert all(r["reason"] for r in rejected)

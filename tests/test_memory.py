@@ -120,18 +120,27 @@ def test_a_new_chat_answers_as_taught_on_the_real_model(grokling_home):
     assert len(replies) == 3  # every reworded question was given its taught item
 
 
-def test_a_question_about_an_article_read_is_answered_from_its_sentence(store):
-    from learner.learning import knowledge, topics
+def read(store: Store, title: str):
+    """A dev-set article (benchmarks/wiki_dev), stored as the knowledge stage stores what it read."""
+    from learner.learning import knowledge
     from learner.learning.wiki import Article
     from learner.store import learning as learning_store
 
-    text = (Path(__file__).parent.parent / "benchmarks" / "wiki_dev" / "harrowmere_archipelago.txt").read_text()
+    text = (Path(__file__).parent.parent / "benchmarks" / "wiki_dev" / f"{title.lower().replace(' ', '_')}.txt").read_text()
     lead, _, rest = text.partition("\n== ")
     sections = [{"title": part.split(" ==")[0], "level": 2, "text": part.split("==\n", 1)[1]}
-                for part in ("== " + rest).split("\n== ")[0:] if "==\n" in part]
-    article = Article("Harrowmere Archipelago", 5, "https://wiki.test/Harrowmere", "en", lead, sections)
+                for part in ("== " + rest).split("\n== ") if "==\n" in part]
+    article = Article(title, 5, f"https://wiki.test/{title}", "en", lead, sections)
     learning_store.save_article(store, "en", article.title, 5, article.url, lead, sections)
     learning_store.save_article_sentences(store, "en", article.title, 5, knowledge.memory_sentences(article))
+    return article
+
+
+def test_a_question_about_an_article_read_is_answered_from_its_sentence(store):
+    from learner.learning import knowledge, topics
+    from learner.store import learning as learning_store
+
+    article = read(store, "Harrowmere Archipelago")
     reading = Settings(wikipedia_consent=True)
     [found] = memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", reading)[:1]
     assert "Harrowick" in found.item.answer and found.item.source.describe().startswith('the Wikipedia article "Harrow')
@@ -144,3 +153,18 @@ def test_a_question_about_an_article_read_is_answered_from_its_sentence(store):
     learning_store.set_topic_article(store, "harrowmere archipelago", "Harrowmere Archipelago")
     topics.set_status(store, "Harrowmere Archipelago", "blocked")
     assert memory.recall(store, "What is the administrative centre of the Harrowmere Archipelago?", reading) == []
+
+
+def test_of_sentences_equally_about_a_question_the_one_holding_its_kind_of_answer_is_recalled(store):
+    read(store, "Tessaly Marr")
+    reading = Settings(wikipedia_consent=True)
+
+    def answer(question: str) -> str:
+        [found] = memory.recall(store, question, reading)
+        return found.item.answer
+
+    assert "Harrowick" in answer("Where was Tessaly Marr born?")  # a place: not "(born 14 May 1958) is a novelist"
+    assert "1958" in answer("When was Tessaly Marr born?")
+    assert answer("Who is Tessaly Marr?").startswith("Tessaly Marr (born 14 May 1958) is an Osterlandic novelist")
+    # A title named in the question is enough to find its sentence, though "wrote" is not in it.
+    assert "The Hollow Lanterns" in answer("Who wrote The Hollow Lanterns?")

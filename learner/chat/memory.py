@@ -26,7 +26,7 @@ from learner.store import learning as learning_store
 
 CANDIDATES = 8
 """Best full-text matches considered per question; more than a question ever needs."""
-RECALLED = 2
+RECALLED = 1
 """Items put into one prompt."""
 CLOSE = 0.1
 """An item past the best is recalled only this near its relevance: a sentence that merely names the same
@@ -50,8 +50,9 @@ def _stem(word: str) -> str:
     word = word.lower().replace("’", "'").removesuffix("'s")
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) >= 4 else word  # "named" and "name" alike
 
 
 def _weights(text: str) -> dict[str, float]:
@@ -92,9 +93,34 @@ def relevance(question: str, item: TaughtItem) -> float:
     user_side = sum(w for s, w in asked.items() if s in known) / sum(asked.values())
     item_side = sum(w for s, w in own.items() if s in asked) / max(1e-9, sum(own.values()))
     shared_rare = any(w >= RARE and s in known for s, w in asked.items())
-    if not (shared_rare or item_side >= MIN_OWN_COVERAGE) or not _names(question) <= known.keys():
+    names = _names(question)
+    # An article's sentence has no question of its own to compare: that it names what the user asks about is the sign.
+    about_it = item_side >= MIN_OWN_COVERAGE or (item.kind == taught.ARTICLE and bool(names))
+    if not (shared_rare or about_it) or not names <= known.keys():
         return 0.0
     return user_side
+
+
+_NUMBER = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion)\b"
+ANSWER_KINDS = [
+    # (what the question starts with, what a sentence answering it holds)
+    (re.compile(r"^(?:when|what year|in what year|which year)\b", re.I), re.compile(r"\b\d{3,4}\b")),
+    (re.compile(r"^(?:how (?:many|much|old|long|big|large|tall|high|wide|far|deep))\b", re.I), re.compile(_NUMBER, re.I)),
+    (re.compile(r"^where\b", re.I), re.compile(r"\b(?:in|at|on|near|from|to) (?:the )?[A-Z]")),
+    (re.compile(r"^(?:who|whom)\b", re.I), re.compile(r"(?<!^)(?<!\. )\b[A-Z][a-z]+ [A-Z][a-z]+")),
+]
+"""The kind of answer a question wants (a year, a number, a place, a person) and how a sentence holding one
+looks: between items equally about the question, one that holds that kind of answer goes first ("Where was
+Tessaly Marr born?": "...was born in Harrowick", not "...(born 14 May 1958) is an Osterlandic novelist")."""
+
+
+def holds_answer(question: str, item: TaughtItem) -> bool:
+    """Whether `item` holds the kind of answer `question` asks for, outside the words of the question."""
+    asked = _weights(question)
+    if asked.keys() <= _names(question):
+        return False  # "Who is Tessaly Marr?" asks what the article says first, not for another name
+    rest = " ".join(w for w in item.answer.split() if _stem(w.strip(".,;:")) not in asked)
+    return any(asks.match(question.strip()) and holds.search(rest) for asks, holds in ANSWER_KINDS)
 
 
 @dataclass(frozen=True)
@@ -140,10 +166,11 @@ def recall(store: Store, question: str, settings, exclude_conversation: int | No
         in_conflict = {i.key for c in taught.conflicts(corrections) for i in c.items}
         candidates += [i for i in corrections if i.key not in in_conflict]
     if settings.learn_from_wikipedia and settings.wikipedia_consent:
-        candidates += [_read(r) for r in
-                       learning_store.article_memory_candidates(store, settings.wiki_language, match, CANDIDATES)]
+        rows = learning_store.article_memory_candidates(store, settings.wiki_language, match, CANDIDATES)
+        candidates += [_read(r) for r in sorted(rows, key=lambda r: r["id"])]  # equally relevant: in the article's order
     scored = [Recalled(i, relevance(question, i)) for i in candidates]
-    found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE), key=lambda r: -r.relevance)
+    found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE),
+                   key=lambda r: (-r.relevance, not holds_answer(question, r.item)))
     return [r for r in found[:RECALLED] if r.relevance >= found[0].relevance - CLOSE]
 
 

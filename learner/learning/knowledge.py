@@ -48,7 +48,7 @@ MIN_ARTICLE_WORDS = 40
 MAX_SENTENCE_CHARS = 300
 MAX_SECTIONS = 8
 SENTENCES_PER_SECTION = 4
-GENERATOR = "templates-2"
+GENERATOR = "templates-3"
 """Bump when the fact templates change, so cached knowledge is rebuilt."""
 CONSENT_NEEDED = ("Wikipedia reading is off until you agree: grokling topics --consent yes "
                   "(or the learning panel's Topics tab)")
@@ -90,12 +90,27 @@ def sentences(text: str) -> list[str]:
     return [s for s in out if 5 <= len(s.split()) and len(s) <= MAX_SENTENCE_CHARS]
 
 
-def _with_subject(sentence: str, title: str) -> str:
-    """'It was founded in 2041.' -> 'Zorblax Labs was founded in 2041.' so an answer stands alone."""
-    return re.sub(r"^(?:It|He|She|They|The (?:company|city|town|country|band|group|organisation|organization|"
-                  r"planet|species|game|film|book|ship|building|river|island|village|state|region|museum|school|"
-                  r"university|party|team|club|language|animal|plant|fruit|range|mountain|lake|area|region))\b",
-                  lambda _: title, sentence)  # a function: a title is text, never a replacement template
+SUBJECT_NOUNS = ("company|city|town|country|band|group|organisation|organization|planet|species|game|film|book|ship|"
+                 "building|river|island|village|state|region|museum|school|university|party|team|club|language|"
+                 "animal|plant|fruit|range|mountain|lake|area")
+"""'The <noun>' that names an article's subject when it opens a sentence, besides the title's own last word."""
+UNRESOLVED = re.compile(r"^(?:It|Its|They|Their|This|These|He|She|His|Her)\b")
+
+
+def is_person(lead: list[str]) -> bool:
+    return bool(lead) and bool(PERSON_HINTS.search(lead[0]))
+
+
+def _with_subject(sentence: str, title: str, person: bool) -> str:
+    """'It was founded in 2041.' -> 'Zorblax Labs was founded in 2041.' and 'Its centre is ...' ->
+    "Zorblax Labs's centre is ...", so an answer stands alone. A person is 'He' or 'She'; anything else is 'It',
+    'They' or 'The <what it is>' ('The archipelago' of the Harrowmere Archipelago, 'The species')."""
+    head = re.escape(title.split()[-1].lower())
+    subject = r"He|She" if person else rf"It|They|The (?:{SUBJECT_NOUNS}|(?i:{head}))"
+    possessive = r"His|Her" if person else r"Its|Their"
+    # functions, not replacement templates: a title is text
+    sentence = re.sub(rf"^(?:{subject})\b", lambda _: title, sentence)
+    return re.sub(rf"^(?:{possessive})\b", lambda _: f"{title}'s", sentence)
 
 
 def _fact(question: str, answer: str, train: list[str], held_out: list[str], source: Provenance,
@@ -146,15 +161,14 @@ ACTIVE = {"written": "wrote", "composed": "composed", "formed": "formed", "named
 
 def _pattern_facts(article: Article, section: str, sentence: str, source: Provenance) -> list[TaughtItem]:
     title = article.title
-    subject = _with_subject(sentence, title)
     facts = []
     for pattern, question, train, held_out in PATTERNS:
-        match = re.compile(pattern.pattern.replace("{t}", re.escape(title))).search(subject)
+        match = re.compile(pattern.pattern.replace("{t}", re.escape(title))).search(sentence)
         if not match:
             continue
         verb = match.groupdict().get("v") or ""
         fill = {"t": title, "v": verb, "v_active": ACTIVE.get(verb, verb)}
-        fact = _fact(question.format(**fill), subject, [p.format(**fill) for p in train],
+        fact = _fact(question.format(**fill), sentence, [p.format(**fill) for p in train],
                      [p.format(**fill) for p in held_out], replace(source, section=section), slot=match["a"])
         if fact:
             facts.append(fact)
@@ -164,7 +178,7 @@ def _pattern_facts(article: Article, section: str, sentence: str, source: Proven
 def _section_fact(article: Article, section: str, first: str, source: Provenance) -> TaughtItem | None:
     topic = section.lower()
     title = article.title
-    return _fact(f"What is known about the {topic} of {title}?", _with_subject(first, title),
+    return _fact(f"What is known about the {topic} of {title}?", first,
                  [f"Tell me about the {topic} of {title}."],
                  [f"Can you summarise the {topic} of {title}?"], replace(source, section=section))
 
@@ -174,8 +188,7 @@ def _year_facts(article: Article, section: str, sentence: str, source: Provenanc
     if len(years) != 1:
         return []
     title = article.title
-    answer = _with_subject(sentence, title)
-    fact = _fact(f"What happened with {title} in {years[0]}?", answer,
+    fact = _fact(f"What happened with {title} in {years[0]}?", sentence,
                  [f"What did {title} do in {years[0]}?"], [f"Tell me what {title} did in {years[0]}."],
                  replace(source, section=section))
     return [fact] if fact else []
@@ -187,7 +200,8 @@ def _provenance(article: Article) -> Provenance:
 
 
 def passages(article: Article) -> list[tuple[str, list[str]]]:
-    """(section, prose sentences) of the lead ("") and the sections worth learning; [] for stubs and lists."""
+    """(section, prose sentences) of the lead ("") and the sections worth learning, each sentence with its
+    subject named where a pronoun stood for it (see _with_subject); [] for stubs and lists."""
     if article.title.lower().startswith(("list of", "lists of", "index of", "outline of")):
         return []
     found = [("", sentences(clean(article.lead)))]
@@ -195,13 +209,18 @@ def passages(article: Article) -> list[tuple[str, list[str]]]:
               if s["title"].strip().lower() not in SKIPPED_SECTIONS][:MAX_SECTIONS]
     if sum(len(s.split()) for _, ss in found for s in ss) < MIN_ARTICLE_WORDS:
         return []
-    return found
+    person = is_person(found[0][1])
+    return [(section, [_with_subject(s, article.title, person) for s in ss]) for section, ss in found]
 
 
 def memory_sentences(article: Article) -> list[tuple[str, str]]:
-    """(section, sentence) of every prose sentence, its subject named ("It was founded..." ->
-    "Zorblax Labs was founded..."): what instant memory answers from (learner.chat.memory)."""
-    return [(section, _with_subject(s, article.title)) for section, ss in passages(article) for s in ss]
+    """(section, sentence) of every prose sentence, for instant memory to answer from (learner.chat.memory).
+    A sentence whose pronoun is not the subject ("It has been translated..." in an article on its author)
+    comes with the sentence before it, which says what it is."""
+    found = []
+    for section, ss in passages(article):
+        found += [(section, f"{ss[i - 1]} {s}" if i and UNRESOLVED.match(s) else s) for i, s in enumerate(ss)]
+    return found
 
 
 def facts_from(article: Article, max_facts: int = 12) -> list[TaughtItem]:
@@ -241,8 +260,7 @@ def written_facts(article: Article, writer: Engine) -> tuple[list[TaughtItem], l
     facts, rejected = [], []
     for section, ss in passages(article):
         if ss:
-            passage = [_with_subject(s, article.title) for s in ss[:SENTENCES_PER_SECTION]]
-            written, refused = fact_writer.write(writer, article.title, section, passage, source)
+            written, refused = fact_writer.write(writer, article.title, section, ss[:SENTENCES_PER_SECTION], source)
             facts += written
             rejected += refused
     return _distinct(facts), rejected  # a small model asks the same question of several passages

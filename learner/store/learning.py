@@ -218,9 +218,9 @@ def save_article_sentences(store: Store, language: str, title: str, revision: in
 
 def article_memory_candidates(store: Store, language: str, match: str, limit: int) -> list[dict]:
     """Sentences of the articles read on topics the user has not blocked, best matching an FTS5 query:
-    {title, revision, url, section, sentence}."""
+    {id (in article order), title, revision, url, section, sentence}."""
     return store.query("""
-        SELECT a.title, a.revision, a.url, s.section, s.sentence
+        SELECT s.id, a.title, a.revision, a.url, s.section, s.sentence
         FROM article_sentences_fts JOIN article_sentences s ON s.id = article_sentences_fts.rowid
         JOIN articles a ON a.id = s.article_id
         WHERE article_sentences_fts MATCH ? AND a.language = ?
