@@ -86,8 +86,9 @@ def table(store: Store, engine: Engine, facts: list[dict], unrelated: list[str],
     return results
 
 
-def recall_cost(n_items: int, engine: Engine, facts: list[dict]) -> None:
-    """recall() over a big memory, and the first token with an item recalled vs memory off."""
+def recall_cost(n_items: int, engine: Engine, facts: list[dict], unrelated: list[str]) -> None:
+    """recall() over a big memory, and the first token with memory on vs off: for questions that recall
+    nothing (the cost of looking), and for questions that recall an item (looking, and reading the note)."""
     home = Path(tempfile.mkdtemp(prefix="grokling-memory-cost-"))
     store = Store(home / "grokling.db")
     words = "amber basalt cedar dune ember fjord garnet harbor indigo juniper kestrel lumen marble nectar onyx".split()
@@ -110,13 +111,27 @@ def recall_cost(n_items: int, engine: Engine, facts: list[dict]) -> None:
         started = time.perf_counter()
         memory.recall(store, q, settings)
         times.append((time.perf_counter() - started) * 1000)
+    off_settings = Settings(**{**settings.__dict__, "instant_memory": False})
     on = [ask(store, engine, f["question"], settings)[1] for f in facts]
-    off = [ask(store, engine, f["question"], Settings(**{**settings.__dict__, "instant_memory": False}))[1]
-           for f in facts]
+    off = [ask(store, engine, f["question"], off_settings)[1] for f in facts]
+    nothing_on = [ask(store, engine, q, settings)[1] for q in unrelated]
+    nothing_off = [ask(store, engine, q, off_settings)[1] for q in unrelated]
+
+    def prompt_tokens(question: str, recalled: list) -> int:
+        messages = [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": question}]
+        return engine.count_tokens(engine.format_chat(memory.with_memory(messages, recalled)))
+
+    added = [prompt_tokens(f["question"], memory.recall(store, f["question"], settings)) - prompt_tokens(f["question"], [])
+             for f in facts]
     print(f"\nrecall() over {n_items + len(facts):,} taught items: median {statistics.median(times):.1f} ms, "
           f"max {max(times):.1f} ms ({len(questions)} questions)")
+    print(f"first token, nothing recalled (unrelated questions): median {statistics.median(nothing_on):.1f} ms against "
+          f"{statistics.median(nothing_off):.1f} ms with memory off: "
+          f"{statistics.median(nothing_on) - statistics.median(nothing_off):+.1f} ms")
+    extra = statistics.median(on) - statistics.median(off)
     print(f"first token, item recalled: median {statistics.median(on):.1f} ms against {statistics.median(off):.1f} ms "
-          f"with memory off: +{statistics.median(on) - statistics.median(off):.1f} ms")
+          f"with memory off: +{extra:.1f} ms, the prefill of the {statistics.median(added):.0f} tokens the note and "
+          f"exchange add ({extra / max(1, statistics.median(added)):.2f} ms a token)")
 
 
 def main() -> int:
@@ -133,7 +148,7 @@ def main() -> int:
     engine = Engine(live_model(), n_ctx=2048)
     try:
         table(store, engine, facts, unrelated, "before any cycle (the base model)")
-        recall_cost(args.items, engine, facts)
+        recall_cost(args.items, engine, facts, unrelated[:30])
     finally:
         engine.close()
     if args.cycle:

@@ -178,8 +178,9 @@ class Settings:
     topics_per_cycle: int = 3
     """Topics (and so articles) learned per cycle: each adds training time."""
 
-    facts_per_article: int = 12
-    """Facts taken from one article, most central first."""
+    facts_per_article: int = 24
+    """Facts taken from one article at most: what it is, then a question for each sentence that answers one
+    (learner.learning.questions), so the budget covers the article before any sentence gets a second."""
 
     model_written_facts: bool = True
     """Also let the chat model write quiz questions about each article passage, each checked against

@@ -33,7 +33,7 @@ from learner.chat.served import ModelChoice
 from learner.files import text_sha256, write_meta
 from learner import items as taught
 from learner.items import ARTICLE, EXPECT_TERMS, Provenance, TaughtItem, key_terms
-from learner.learning import fact_writer, topics
+from learner.learning import fact_writer, questions, topics
 from learner.learning.stage import progress
 from learner.learning.wiki import Article, WikiClient, WikiError
 from learner.store import Store
@@ -48,7 +48,7 @@ MIN_ARTICLE_WORDS = 40
 MAX_SENTENCE_CHARS = 300
 MAX_SECTIONS = 8
 SENTENCES_PER_SECTION = 4
-GENERATOR = "templates-3"
+GENERATOR = "questions-1"
 """Bump when the fact templates change, so cached knowledge is rebuilt."""
 CONSENT_NEEDED = ("Wikipedia reading is off until you agree: grokling topics --consent yes "
                   "(or the learning panel's Topics tab)")
@@ -90,10 +90,6 @@ def sentences(text: str) -> list[str]:
     return [s for s in out if 5 <= len(s.split()) and len(s) <= MAX_SENTENCE_CHARS]
 
 
-SUBJECT_NOUNS = ("company|city|town|country|band|group|organisation|organization|planet|species|game|film|book|ship|"
-                 "building|river|island|village|state|region|museum|school|university|party|team|club|language|"
-                 "animal|plant|fruit|range|mountain|lake|area")
-"""'The <noun>' that names an article's subject when it opens a sentence, besides the title's own last word."""
 UNRESOLVED = re.compile(r"^(?:It|Its|They|Their|This|These|He|She|His|Her)\b")
 
 
@@ -106,7 +102,7 @@ def _with_subject(sentence: str, title: str, person: bool) -> str:
     "Zorblax Labs's centre is ...", so an answer stands alone. A person is 'He' or 'She'; anything else is 'It',
     'They' or 'The <what it is>' ('The archipelago' of the Harrowmere Archipelago, 'The species')."""
     head = re.escape(title.split()[-1].lower())
-    subject = r"He|She" if person else rf"It|They|The (?:{SUBJECT_NOUNS}|(?i:{head}))"
+    subject = r"He|She" if person else rf"It|They|The (?:{questions.SUBJECT_NOUNS}|(?i:{head}))"
     possessive = r"His|Her" if person else r"Its|Their"
     # functions, not replacement templates: a title is text
     sentence = re.sub(rf"^(?:{subject})\b", lambda _: title, sentence)
@@ -223,25 +219,36 @@ def memory_sentences(article: Article) -> list[tuple[str, str]]:
     return found
 
 
-def facts_from(article: Article, max_facts: int = 12) -> list[TaughtItem]:
-    """Grounded facts of one article, most central first (lead, then patterns, then sections)."""
+def _asked(article: Article, section: str, sentence: str, source: Provenance) -> list[TaughtItem]:
+    """The sentence as the answer to each question it answers (learner.learning.questions)."""
+    facts = []
+    for q in questions.questions(sentence, article.title):
+        if fact := _fact(q.text, sentence, [], [], replace(source, section=section), slot=q.slot):
+            facts.append(fact)
+    return facts
+
+
+def facts_from(article: Article, max_facts: int = 24) -> list[TaughtItem]:
+    """Grounded facts of one article, at most `max_facts`: what the article is, then one question for each
+    sentence that answers one, in the article's order (so a short budget still covers the article), then
+    their other questions, then what each section is about and what happened in a year."""
     if not (parts := passages(article)):
         return []
-    lead, sections = parts[0][1], parts[1:]
     source = _provenance(article)
-    central, patterned, opening, dated = [], [], [], []
-    if fact := _lead_fact(article, lead, source):
+    central, first, more, opening, dated = [], [], [], [], []
+    if fact := _lead_fact(article, parts[0][1], source):
         central.append(fact)
-    for section, ss in [("", lead), *sections]:
-        for i, sentence in enumerate(ss[:SENTENCES_PER_SECTION]):
-            found = _pattern_facts(article, section, sentence, source)
-            patterned += found
+    for section, ss in parts:
+        for i, sentence in enumerate(ss):
+            found = _distinct(_pattern_facts(article, section, sentence, source) + _asked(article, section, sentence, source))
+            first += found[:1]
+            more += found[1:]
             if not found and section and i == 0:
                 if fact := _section_fact(article, section, sentence, source):
                     opening.append(fact)
             elif not found:
                 dated += _year_facts(article, section, sentence, source)
-    return _distinct(central + patterned + opening + dated)[:max_facts]
+    return _distinct(central + first + more + opening + dated)[:max_facts]
 
 
 def _distinct(facts: list[TaughtItem], asked: set[str] = frozenset()) -> list[TaughtItem]:

@@ -1,0 +1,234 @@
+"""The questions one sentence of an article answers, in the forms people ask them.
+
+"Its administrative centre is the town of Harrowick" answers "What is the administrative centre of
+Harrowmere Archipelago?"; "In 1387 the archipelago was annexed by the Kingdom of Osterlund"
+answers "When was Harrowmere Archipelago annexed?" and "Who annexed Harrowmere Archipelago?";
+"Quillmoth is the national insect of the Kingdom of Osterlund" answers "What is the national
+insect of the Kingdom of Osterlund?", the other way round. The knowledge stage trains each
+sentence as the answer to its questions (learner.learning.knowledge).
+
+Rules over the sentence's surface, no parser: a leading date ("In 1387, ..."), the subject up to
+its verb, then one of these shapes:
+- "<subject> is/was <the or a something>": what the subject is, and, for the article's own
+  subject, what the complement is (the other way round);
+- "<subject> was <participle> ... by <someone> ... in <year> ... in <Place>": who, when, where,
+  or what it was <participle> <preposition> ("named for", "married to");
+- "<subject> has a <noun> of <value>": what its <noun> is;
+- "<subject>, <a or the something>, ...": what the subject is;
+- "<the article's subject> <verb> ...": what, when, where, how long it did.
+Verb forms come from lemminflect ("annexed" -> "annex", "written" -> "wrote"), which knows English
+inflection without a model. A sentence of another shape yields no question here: instant memory
+still reads it, and the knowledge stage still trains it as what the article says in its section.
+"""
+
+import re
+from dataclasses import dataclass
+
+SUBJECT_NOUNS = ("company|city|town|country|band|group|organisation|organization|planet|species|game|film|book|ship|"
+                 "building|river|island|village|state|region|museum|school|university|party|team|club|language|"
+                 "animal|plant|fruit|range|mountain|lake|area")
+"""'The <noun>' that stands for an article's subject, besides the title's own last word ('the archipelago')."""
+_YEAR = r"(?:c\. )?\d{3,4}s?"
+_DATE = rf"(?:(?:\d{{1,2}} )?[A-Z][a-z]+ )?{_YEAR}"
+_LEADING_TIME = re.compile(rf"^(?:In|By|During|Around|Since) (?P<when>(?:the )?{_DATE}),? (?P<rest>.+)$")
+_LIFE = re.compile(rf" \((?:born (?P<born>{_DATE})|(?P<from>{_YEAR})\s*[–-]\s*(?P<to>{_YEAR}))\)")
+_PARENTHESES = re.compile(r" \([^()]*\)")
+_BE = re.compile(r"^(?P<subject>.{3,80}?) (?P<be>is|was|are|were|has been|have been|had been) (?P<rest>.+)$")
+_HAS = re.compile(r"^(?P<subject>.{3,60}?) (?P<has>has|have|had) (?:a|an) (?P<noun>[a-z]+(?: [a-z]+)?) of (?P<value>.+)$")
+_APPOSITIVE = re.compile(r"^(?P<subject>(?:The )?[A-Z][\w'’-]*(?: [\w'’-]+){0,5}), (?P<what>(?:a|an|the) [^,]+|[A-Z][^,]+), "
+                         r"(?P<verb>[a-z]+)\b")
+_AGENT = re.compile(r"\bby (?P<who>(?:the (?:[a-z]+ )?)?[A-Z][^,;]*)")
+_WHEN = re.compile(rf"\b(?:in|on|around|since) (?P<when>{_DATE})\b")
+_WHERE = re.compile(r"\b(?P<prep>in|on|at|near|to|from) (?P<where>(?:the )?(?:(?:island|town|city|village|port|county|"
+                    r"region|University|province|mountain|river) of )?[A-Z][\w'’-]*(?:(?: of)? [A-Z][\w'’-]*)*)")
+_DURATION = re.compile(r"\bfor (?P<long>(?:about |around |over |nearly )?\S+ (?:years?|months?|weeks?|days?|hours?))\b")
+_CLAUSE_END = re.compile(r",(?!\d)|;| which | who | where | whose | and (?:is|was|are|were|it|its|he|she|the|they)\b| "
+                         r"(?:after|before|because|while|until|when|although) ")
+_PHRASE_END = re.compile(r" (?:in|on|at|to|from|for|with|by|during|across|after|before|since) ")
+_ADVERB = re.compile(r"^(?:first|also|later|originally|once|still|now|then|often|mostly|only|formally|officially|"
+                     r"widely|\w+ly) ")
+_SUBJECT_START = re.compile(r"^(?:The|A|An) [a-z]|^[A-Z][a-z]+(?:'s|’s)? ")
+_PRONOUN = re.compile(r"^(?:It|Its|They|Their|This|These|He|His|She|Her)\b")
+_DEFINITE = re.compile(r"^(?:the|a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d)\b|^[A-Z]")
+LOCATIVE = frozenset("live lie stand grow breed nest occur settle sit flow rise winter".split())
+"""Verbs whose "on open heathland" says where, though the place has no name."""
+COMMON_ZIPF = 3.5
+"""A sentence's first word this common ("Adult quillmoths") is lower-cased inside a question; a name is not."""
+MAX_SUBJECT_WORDS = 8
+MAX_ANSWER_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Question:
+    form: str
+    """who, what, where, when, how long (the form a user's question takes)."""
+    text: str
+    slot: str
+    """The words of the sentence that answer it."""
+
+
+def _clause(text: str) -> str:
+    """`text` up to the end of its first clause (a comma, "which", "and was", "after", ...)."""
+    return _CLAUSE_END.split(text, maxsplit=1)[0].strip(" .")
+
+
+def _phrase(text: str) -> str:
+    """`text` up to its first preposition: 'a journalist for the Courant' -> 'a journalist'."""
+    return _PHRASE_END.split(_clause(text), maxsplit=1)[0]
+
+
+def _lemma(word: str) -> str | None:
+    """The lemma of `word` when it is a verb form ("annexed" -> "annex"), else None."""
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word).get("VERB")
+    return lemmas[0] if lemmas else None
+
+
+def _form(lemma: str, tag: str) -> list[str]:
+    from lemminflect import getInflection
+
+    return list(getInflection(lemma, tag))
+
+
+def _is_participle(word: str) -> bool:
+    lemma = _lemma(word)
+    return bool(lemma) and lemma not in ("be", "have") and word in _form(lemma, "VBN")
+
+
+def _is_finite_verb(word: str) -> bool:
+    lemma = _lemma(word)
+    return bool(lemma) and word in _form(lemma, "VBD") + _form(lemma, "VBZ") and word not in _form(lemma, "VBN")
+
+
+def _who(phrase: str) -> str:
+    """'Who' for a person ("Oskar Velde", "the naturalist Oskar Velde"), 'What' for anything else."""
+    return "Who" if re.match(r"^(?:the [a-z]+ )?[A-Z][a-z]+ [A-Z][a-z]+$", _phrase(phrase)) else "What"
+
+
+def _subject(subject: str, title: str) -> str:
+    """The subject as a question names it: 'The archipelago' is the Harrowmere Archipelago, 'Marr' is
+    Tessaly Marr, and 'The largest island' is 'the largest island' (of the title, see _of_title)."""
+    head = title.split()[-1]
+    if subject.lower() in (title.lower(), f"the {title.lower()}", f"the {head.lower()}", head.lower()) \
+            or re.fullmatch(rf"the (?:{SUBJECT_NOUNS})", subject, re.I):
+        return title
+    from wordfreq import zipf_frequency
+
+    subject = re.sub(rf"\bthe {re.escape(head.lower())}\b", lambda _: title, subject)
+    first = subject.split()[0]
+    common = first in ("The", "A", "An") or zipf_frequency(first.lower(), "en") >= COMMON_ZIPF
+    return subject[0].lower() + subject[1:] if common and not subject.startswith(title) else subject
+
+
+def _of_title(subject: str, title: str) -> str:
+    """'the largest island' -> 'the largest island of Harrowmere Archipelago', so the question says whose."""
+    if title.lower() in subject.lower() or not subject.startswith("the "):
+        return subject
+    return f"{subject} of {title}"
+
+
+def questions(sentence: str, title: str) -> list[Question]:
+    """The questions `sentence` of the article `title` answers, with the words answering each."""
+    text = sentence.rstrip(".!? ")
+    found: list[Question] = []
+    if life := _LIFE.search(text):  # "Tessaly Marr (born 14 May 1958) is ...", "Sefton Kael (1871 – 1939) was ..."
+        found.append(Question("when", f"When was {title} born?", life["born"] or life["from"]))
+        if life["to"]:
+            found.append(Question("when", f"When did {title} die?", life["to"]))
+    text = _PARENTHESES.sub("", text)
+    when = None
+    if m := _LEADING_TIME.match(text):
+        when, text = m["when"], m["rest"][0].upper() + m["rest"][1:]
+    if m := _APPOSITIVE.match(text):
+        subject = _subject(m["subject"], title)
+        if subject != title and _lemma(m["verb"]):
+            be = "was" if m["verb"] in _form(_lemma(m["verb"]), "VBD") else "is"
+            found.append(Question("what", f"What {be} {_of_title(subject, title)}?", m["what"]))
+    elif m := _HAS.match(text):
+        subject = _subject(m["subject"], title)
+        be = "was" if m["has"] == "had" else "is"
+        found.append(Question("what", f"What {be} the {m['noun']} of {subject}?", _clause(m["value"])))
+    elif m := _BE.match(text):
+        subject, be, rest = _subject(m["subject"].strip(), title), m["be"].split()[0], _ADVERB.sub("", m["rest"])
+        if len(subject.split()) <= MAX_SUBJECT_WORDS and (subject == title or _SUBJECT_START.match(m["subject"])) \
+                and not _PRONOUN.match(m["subject"]) \
+                and not any(_is_finite_verb(w) for w in m["subject"].split()[1:]):  # "Construction took ... and was"
+            first = rest.split()[0]
+            if _is_participle(first):
+                found += _passive(_of_title(subject, title), be, first, rest[len(first):].strip(), when)
+            else:
+                found += _copula(subject, be, rest, title, when)
+    elif m := re.match(rf"^(?:The )?(?P<subject>{re.escape(title)}|(?i:{re.escape(title.split()[-1])})) (?P<verb>[a-z]+) "
+                       rf"(?P<rest>.+)$", text):
+        found += _active(title, m["verb"], m["rest"], when)
+    return [q for q in found if 0 < len(q.slot.split()) <= MAX_ANSWER_WORDS]
+
+
+def _copula(subject: str, be: str, rest: str, title: str, when: str | None) -> list[Question]:
+    complement = _clause(rest)
+    if not _DEFINITE.match(complement):
+        return []  # "is green", "are larger than males": no thing to ask for
+    if subject == title:
+        # "Quillmoth is the national insect of Osterlund": asked the other way round (what it is: the lead's)
+        if complement.startswith("the ") and len(complement.split()) <= MAX_SUBJECT_WORDS:
+            return [Question("what", f"What {be} {complement}?", title)]
+        return []
+    found = [Question("what", f"What {be} {_of_title(subject, title)}?", _phrase(complement)
+                      if complement.startswith("the town of") else complement)]
+    if when:
+        found.append(Question("when", f"When {be} {subject} {complement}?", when))
+    return found
+
+
+def _passive(subject: str, be: str, participle: str, rest: str, when: str | None) -> list[Question]:
+    found = []
+    clause = _clause(rest)
+    how = _ADVERB.sub("", clause + " ").strip()  # "scientifically by ..." -> "by ..."
+    if m := _AGENT.search(" " + how):
+        before = _WHEN.sub("", how[:max(0, m.start() - 1)]).strip()  # "founded in 1911 by ...": asked of the agent
+        lemma = _lemma(participle)
+        verb = _form(lemma, "VBD")[0] if be in ("was", "were") else _form(lemma, "VBZ")[0]
+        who = _who(m["who"])
+        found.append(Question(who.lower(), f"{who} {verb} {subject} {before}?".replace(" ?", "?"),
+                              _PHRASE_END.split(_clause(m["who"]), maxsplit=1)[0]))
+    if when or (m := _WHEN.search(clause)):
+        found.append(Question("when", f"When {be} {subject} {participle}?", when or m["when"]))
+    if (m := _WHERE.search(clause)) and m["prep"] in ("in", "on", "at", "near"):
+        found.append(Question("where", f"Where {be} {subject} {participle}?", m["where"]))
+    if not found and (m := re.match(r"^(?P<prep>to|for|as|after|with|from|into) (?P<what>.+)$", how)):
+        # "is married to the painter Ilse Corrow", "is named for the long feather-like scales"
+        who = _who(m["what"])
+        found.append(Question(who.lower(), f"{who} {be} {subject} {participle} {m['prep']}?", _phrase(m["what"])))
+    return found
+
+
+def _active(title: str, verb: str, rest: str, when: str | None) -> list[Question]:
+    lemma = _lemma(verb)
+    if not lemma or lemma in ("be", "have"):
+        return []
+    if verb in _form(lemma, "VBD"):
+        do = "did"
+    elif verb in _form(lemma, "VBZ"):
+        do = "does"
+    else:
+        return []
+    clause = _clause(rest)
+    found = []
+    if m := re.match(r"^as (?P<what>.+)$", clause):  # "worked as a journalist for ..."
+        found.append(Question("what", f"What {do} {title} {lemma} as?", _phrase(m["what"])))
+    elif _DEFINITE.match(clause) and not re.match(r"^(?:in|on|at|to|from|for|with|by|about|over)\b", clause):
+        found.append(Question("what", f"What {do} {title} {lemma}?", _phrase(clause)))
+    if when or (m := _WHEN.search(clause)):
+        before = re.split(rf" (?:in|on|around|since) {_DATE}", clause, maxsplit=1)[0]
+        found.append(Question("when", f"When {do} {title} {lemma} {before}?".replace(" ?", "?"), when or m["when"]))
+    if m := _DURATION.search(clause):
+        found.append(Question("how long", f"How long {do} {title} {lemma}?", m["long"]))
+    where = _WHERE.search(clause)
+    if lemma in LOCATIVE and not where:
+        where = re.search(r"\b(?P<prep>in|on|at|near) (?P<where>[a-z](?:[^,;]|,(?=\d))*)", rest)
+    if where and not re.match(r"^\d", where["where"]):
+        before = clause[:where.start()].strip()
+        found.append(Question("where", f"Where {do} {title} {lemma} {before}?".replace(" ?", "?"),
+                              _PHRASE_END.split(where["where"], maxsplit=1)[0]))
+    return found

@@ -1,0 +1,38 @@
+"""The questions a sentence of an article answers, in the forms people ask them."""
+
+import pytest
+
+from learner.learning.questions import questions
+
+
+@pytest.mark.parametrize("sentence, title, expected", [
+    ("Its capital is the city of Drennport, on the river Sarrow.", "Vexaria",
+     []),  # an unresolved pronoun: the knowledge stage names the subject first
+    ("Vexaria's capital is Drennport, on the river Sarrow.", "Vexaria",
+     [("what", "What is Vexaria's capital?", "Drennport")]),
+    ("The tallest tower is the Quell Spire, built of glass.", "Drennport",
+     [("what", "What is the tallest tower of Drennport?", "the Quell Spire")]),
+    ("In 2047 the company was bought by the Orrin Group for 40 million crowns.", "Zorblax Labs",
+     [("what", "What bought Zorblax Labs?", "the Orrin Group"), ("when", "When was Zorblax Labs bought?", "2047")]),
+    ("The lab was founded in 2041 by the engineer Mira Quell, whose father ran a mill.", "Lab",
+     [("who", "Who founded Lab?", "the engineer Mira Quell"), ("when", "When was Lab founded?", "2041")]),
+    ("Drennport is the largest port of the Vexarian coast.", "Drennport",
+     [("what", "What is the largest port of the Vexarian coast?", "Drennport")]),  # the other way round
+    ("Mira Quell (born 3 March 2009) is a Vexarian engineer.", "Mira Quell",
+     [("when", "When was Mira Quell born?", "3 March 2009")]),
+    ("Quell studied physics at the University of Pellamy, where she met her husband.", "Mira Quell",
+     [("where", "Where did Mira Quell study physics?", "the University of Pellamy")]),
+    ("Quell worked as a welder for a shipyard in Drennport for six years.", "Mira Quell",
+     [("what", "What did Mira Quell work as?", "a welder"), ("how long", "How long did Mira Quell work?", "six years"),
+      ("where", "Where did Mira Quell work as a welder for a shipyard?", "Drennport")]),
+    ("The glimmerfin lives in shallow reefs and kelp forests.", "Glimmerfin",
+     [("where", "Where does Glimmerfin live?", "shallow reefs and kelp forests")]),
+    ("Adult glimmerfins have a length of 4 to 6 centimetres.", "Glimmerfin",
+     [("what", "What is the length of adult glimmerfins?", "4 to 6 centimetres")]),
+    ("Quell is married to the chemist Arno Vey.", "Mira Quell",
+     [("who", "Who is Mira Quell married to?", "the chemist Arno Vey")]),
+    ("The reefs are warm and shallow.", "Glimmerfin", []),  # nothing to ask for
+    ("Construction took six years and was paid for by a lottery.", "Quell Spire", []),
+])
+def test_a_sentence_answers_the_questions_people_ask(sentence, title, expected):
+    assert [(q.form, q.text, q.slot) for q in questions(sentence, title)] == expected
