@@ -58,7 +58,6 @@ def test_collect_writes_the_curriculum_from_corrections_and_thumbs_up(store, tmp
 def test_dataset_trains_every_phrasing_holds_out_the_rest_and_mixes_replay(tmp_path, count_tokens):
     item = items.correction("Who founded Zorblax Labs?", "Mira Quell.", items.Provenance(items.CORRECTION, 1, 1, 1))
     replay = [{"question": f"Q{i}?", "answer": f"A{i}.", "right": i % 2 == 0} for i in range(40)]
-    replay += [{"question": "Q40?", "answer": " ", "right": False}]
     settings = Settings(system_prompt="SYS", replay_ratio=2.0)
     out, meta = dataset.run([item], replay, settings, tmp_path / "datasets", count_tokens)
     rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
@@ -67,9 +66,7 @@ def test_dataset_trains_every_phrasing_holds_out_the_rest_and_mixes_replay(tmp_p
     assert all(r["source"]["key"] == item.key for r in rows if r["source"]["kind"] == items.CORRECTION)
     assert all(r["prompt"][0] == {"role": "system", "content": "SYS"} for r in rows)
     replayed = [r for r in rows if r["source"]["kind"] == "replay"]
-    # the live model's own answers, right or wrong (replay keeps behaviour); never an empty one
-    assert len(replayed) == 2 * len(asked)
-    assert all(r["completion"][0]["content"] == f"A{r['prompt'][-1]['content'][1:-1]}." for r in replayed)
+    assert len(replayed) == 2 * len(asked) and all(int(r["completion"][0]["content"][1:-1]) % 2 == 0 for r in replayed)
     assert items.load(out / items.PROBES_FILE) == [item]
     assert out.name == meta["sha256"][:16]
     again, _ = dataset.run([item], replay, settings, tmp_path / "datasets", count_tokens)

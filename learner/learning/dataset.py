@@ -6,12 +6,9 @@ Rows are TRL prompt/completion chat rows whose prompt carries the system prompt 
 serves with, so the model learns in the format it is asked in. Each taught item is trained
 in its own phrasings (learner.items: a correction in several rewordings, an article fact
 in its templates' questions); its held-out phrasings are never trained on. Every row keeps
-its item's source for "why do you know this?". Replay rows (the live model's own answers
-to the replay part of the retention set, learner.learning.retention) are mixed in at
-`replay_ratio` replay rows per taught row, so training does not pull the model away from how it
-answered. Its wrong answers are replayed too: replay keeps behaviour, it does not teach, and
-three articles' rows outnumber the right answers alone (measured on benchmarks/wiki_bench.py:
-134 right answers replayed kept 33/40 gate answers, all 218 kept 36/40).
+its item's source for "why do you know this?". Replay rows (the live model's own right
+answers to the retention set, learner.learning.retention) are mixed in at `replay_ratio`
+replay rows per taught row, so training does not pull the model away from what it knew.
 An item whose rows would not fit the trainer's token budget is left out (and named), the
 earlier conversation dropped first where that is enough. The folder is named by the rows' hash: the same inputs give the same folder, and a
 finished folder is never rewritten. It also holds the curriculum's probed items
@@ -38,7 +35,7 @@ def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, repla
           seed: int = 0) -> list[dict]:
     """The training rows: every trained phrasing of every item, then replay, without duplicates."""
     rows = [row for item in items for row in item_rows(item, system_prompt)]
-    pool = [r for r in replay if r["answer"].strip()]  # right or wrong: see the module's docstring
+    pool = [r for r in replay if r["right"]]
     random.Random(seed).shuffle(pool)
     rows += [row(system_prompt, [], r["question"], r["answer"], {"kind": "replay"})
              for r in pool[: round(len(rows) * replay_ratio)]]
