@@ -66,6 +66,9 @@ def test_a_pronoun_for_the_subject_becomes_its_name_and_one_for_something_else_k
 def test_facts_are_grounded_with_held_out_phrasings_and_provenance():
     facts = {f.question: f for f in knowledge.facts_from(article())}
     assert facts["What is Zorblax Labs?"].answer.startswith("Zorblax Labs is a research company")
+    assert facts["Tell me about Zorblax Labs."].answer == (  # the lead, its pronouns named
+        "Zorblax Labs is a research company on the planet Vexaria that builds gravity engines. Zorblax Labs was "
+        "founded in 2041 by Mira Quell. Zorblax Labs is based in Drennport.")
     assert facts["Who founded Zorblax Labs?"].expect == ("Mira", "Quell")
     assert facts["When was Zorblax Labs founded?"].expect == ("2041",)
     assert facts["Where is Zorblax Labs located?"].answer == "Zorblax Labs is based in Drennport."

@@ -165,6 +165,9 @@ def test_of_sentences_equally_about_a_question_the_one_holding_its_kind_of_answe
 
     assert "Harrowick" in answer("Where was Tessaly Marr born?")  # a place: not "(born 14 May 1958) is a novelist"
     assert "1958" in answer("When was Tessaly Marr born?")
-    assert answer("Who is Tessaly Marr?").startswith("Tessaly Marr (born 14 May 1958) is an Osterlandic novelist")
+    # About the subject itself: the lead's sentences, in order.
+    about = [r.item.answer for r in memory.recall(store, "Tell me about Tessaly Marr.", reading)]
+    assert about[0].startswith("Tessaly Marr (born 14 May 1958) is an Osterlandic novelist") and len(about) == 3
+    assert about == [r.item.answer for r in memory.recall(store, "Who is Tessaly Marr?", reading)]
     # A title named in the question is enough to find its sentence, though "wrote" is not in it.
     assert "The Hollow Lanterns" in answer("Who wrote The Hollow Lanterns?")

@@ -27,7 +27,12 @@ from learner.store import learning as learning_store
 CANDIDATES = 8
 """Best full-text matches considered per question; more than a question ever needs."""
 RECALLED = 1
-"""Items put into one prompt."""
+"""Items put into one prompt. Measured on benchmarks/wiki_bench.py's questions with the base model: one
+article sentence answered 27/33, the best two 25/33 (a small model often answers from the wrong one); the
+corrections' dev set (benchmarks/memory_bench.py) scored the same either way."""
+ABOUT_RECALLED = 3
+"""Items put into the prompt of a question about the subject itself ("Tell me about Tessaly Marr", "Who is
+Tessaly Marr?"): the first sentences of what was read about it, in order."""
 CLOSE = 0.1
 """An item past the best is recalled only this near its relevance: a sentence that merely names the same
 subject ("...named after the explorer Dain Quorvath") beside the one that answers ("...discovered by Oska
@@ -114,10 +119,16 @@ looks: between items equally about the question, one that holds that kind of ans
 Tessaly Marr born?": "...was born in Harrowick", not "...(born 14 May 1958) is an Osterlandic novelist")."""
 
 
+def about_the_subject(question: str) -> bool:
+    """Whether `question` asks about what it names and nothing more ("Tell me about Tessaly Marr")."""
+    asked = _weights(question)
+    return bool(asked) and asked.keys() <= _names(question)
+
+
 def holds_answer(question: str, item: TaughtItem) -> bool:
     """Whether `item` holds the kind of answer `question` asks for, outside the words of the question."""
     asked = _weights(question)
-    if asked.keys() <= _names(question):
+    if about_the_subject(question):
         return False  # "Who is Tessaly Marr?" asks what the article says first, not for another name
     rest = " ".join(w for w in item.answer.split() if _stem(w.strip(".,;:")) not in asked)
     return any(asks.match(question.strip()) and holds.search(rest) for asks, holds in ANSWER_KINDS)
@@ -150,7 +161,8 @@ def _read(row: dict) -> TaughtItem:
 
 
 def recall(store: Store, question: str, settings, exclude_conversation: int | None = None) -> list[Recalled]:
-    """The taught items and read sentences about `question`, most relevant first (at most RECALLED)."""
+    """The taught items and read sentences about `question`, most relevant first (at most RECALLED, or
+    ABOUT_RECALLED for a question about the subject itself)."""
     # As FTS5's tokenizer splits them: "Vexaria's" is "vexaria" and "s".
     words = [re.split(r"['’]", w)[0].lower() for w in _WORD.findall(question) if w.lower() not in _STOP]
     if not words or not settings.instant_memory:
@@ -171,7 +183,8 @@ def recall(store: Store, question: str, settings, exclude_conversation: int | No
     scored = [Recalled(i, relevance(question, i)) for i in candidates]
     found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE),
                    key=lambda r: (-r.relevance, not holds_answer(question, r.item)))
-    return [r for r in found[:RECALLED] if r.relevance >= found[0].relevance - CLOSE]
+    limit = ABOUT_RECALLED if about_the_subject(question) else RECALLED
+    return [r for r in found[:limit] if r.relevance >= found[0].relevance - CLOSE]
 
 
 NOTE = "What the user taught you (answer with it when it fits the question):"

@@ -48,7 +48,10 @@ MIN_ARTICLE_WORDS = 40
 MAX_SENTENCE_CHARS = 300
 MAX_SECTIONS = 8
 SENTENCES_PER_SECTION = 4
-GENERATOR = "questions-1"
+LEAD_SENTENCES = 3
+"""The lead's sentences taught as the answer to "Tell me about X" (at most MAX_LEAD_CHARS of them)."""
+MAX_LEAD_CHARS = 600
+GENERATOR = "questions-2"
 """Bump when the fact templates change, so cached knowledge is rebuilt."""
 CONSENT_NEEDED = ("Wikipedia reading is off until you agree: grokling topics --consent yes "
                   "(or the learning panel's Topics tab)")
@@ -118,16 +121,20 @@ def _fact(question: str, answer: str, train: list[str], held_out: list[str], sou
     return TaughtItem(ARTICLE, question, answer, source, tuple([question, *train]), tuple(held_out), tuple(expect))
 
 
-def _lead_fact(article: Article, lead: list[str], source: Provenance) -> TaughtItem | None:
+def _lead_facts(article: Article, lead: list[str], source: Provenance) -> list[TaughtItem]:
+    """What the subject is (the lead's first sentence), and the lead itself as the answer to "Tell me about X"."""
     if not lead:
-        return None
+        return []
     title, first = article.title, lead[0]
     verb = "was" if re.search(rf"^{re.escape(title)}[^.]*?\bwas\b", first) else "is"
     who = "Who" if PERSON_HINTS.search(first) else "What"
-    return _fact(f"{who} {verb} {title}?", first,
-                 [f"Tell me about {title}.", f"What do you know about {title}?"],
-                 [f"Can you explain {who.lower()} {title} {verb}?", f"Give me a short description of {title}."],
-                 replace(source, section=""))
+    about = " ".join(lead[:LEAD_SENTENCES])
+    facts = [_fact(f"{who} {verb} {title}?", first, [], [f"Can you explain {who.lower()} {title} {verb}?"],
+                   replace(source, section="")),
+             _fact(f"Tell me about {title}.", about if len(about) <= MAX_LEAD_CHARS else first,
+                   [f"What do you know about {title}?"], [f"Give me a short description of {title}."],
+                   replace(source, section=""), slot=first)]
+    return [f for f in facts if f]
 
 
 PATTERNS: list[tuple[re.Pattern, str, list[str], list[str]]] = [
@@ -236,8 +243,7 @@ def facts_from(article: Article, max_facts: int = 24) -> list[TaughtItem]:
         return []
     source = _provenance(article)
     central, first, more, opening, dated = [], [], [], [], []
-    if fact := _lead_fact(article, parts[0][1], source):
-        central.append(fact)
+    central += _lead_facts(article, parts[0][1], source)
     for section, ss in parts:
         for i, sentence in enumerate(ss):
             found = _distinct(_pattern_facts(article, section, sentence, source) + _asked(article, section, sentence, source))
