@@ -97,6 +97,7 @@ UNRESOLVED = re.compile(r"^(?:It|Its|They|Their|This|These|He|She|His|Her)\b")
 
 
 def is_person(lead: list[str]) -> bool:
+    """Whether an article is on a person, from its lead's first sentence ("(born 1958)", "was an English writer")."""
     return bool(lead) and bool(PERSON_HINTS.search(lead[0]))
 
 
