@@ -73,6 +73,18 @@ def test_dataset_trains_every_phrasing_holds_out_the_rest_and_mixes_replay(tmp_p
     assert again == out and len(list((tmp_path / "datasets").iterdir())) == 1  # idempotent
 
 
+def test_a_cycle_of_article_facts_alone_trains_at_the_gentler_article_rate():
+    from learner.learning.train import TrainSettings
+
+    settings = Settings(learning_rate=5e-4, article_learning_rate=2.5e-4)
+    assert TrainSettings.from_settings(settings, {items.ARTICLE: 40, "replay": 80}).learning_rate == 2.5e-4
+    # a correction or a thumbs-up needs the full rate to be learned in a cycle's few steps
+    assert TrainSettings.from_settings(settings, {items.ARTICLE: 40, items.CORRECTION: 3, "replay": 80}).learning_rate \
+        == 5e-4
+    assert TrainSettings.from_settings(settings, {items.POSITIVE: 2, "replay": 12}).learning_rate == 5e-4
+    assert TrainSettings.from_settings(settings).learning_rate == 5e-4
+
+
 def test_the_cycle_subprocess_reports_nothing_to_learn_as_json_lines(grokling_home):
     events, niceness = [], []
     job = LearningJob()

@@ -122,7 +122,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     # Training wants the GPU's memory: chat engines move to the CPU for these stages (learner.gpu).
     with gpu.lent_to_training(train.device() == "cuda", lambda message: progress("train", 0, message)):
         train_meta = timed("train", train.run, base, dataset_dir, run_dir / "adapter",
-                           train.TrainSettings.from_settings(settings))
+                           train.TrainSettings.from_settings(settings, dataset_meta["kinds"]))
         candidate = run_dir / "export" / "model.gguf"
         timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant, model.name)
         evaluation = timed("evaluate", evaluate.run, candidate, live, taught.load(dataset_dir / taught.PROBES_FILE),

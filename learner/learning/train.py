@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from learner.items import MAX_ROW_TOKENS
+from learner.items import ARTICLE, MAX_ROW_TOKENS
 from learner.learning.stage import done_with, progress
 from learner.textclean import neutralize_special_tokens
 from learner.files import read_meta, text_sha256, write_meta
@@ -57,9 +57,12 @@ class TrainSettings:
     """QLoRA (NF4 base) when a CUDA GPU is present; plain LoRA otherwise."""
 
     @classmethod
-    def from_settings(cls, settings) -> "TrainSettings":
-        """The hyperparameters the user's settings.json exposes; the rest keep these defaults."""
-        return cls(epochs=settings.train_epochs, learning_rate=settings.learning_rate)
+    def from_settings(cls, settings, dataset_kinds: dict[str, int] | None = None) -> "TrainSettings":
+        """The hyperparameters the user's settings.json exposes; the rest keep these defaults. A dataset of
+        article facts alone (its meta's "kinds": rows per source kind) trains at `article_learning_rate`."""
+        taught_kinds = set(dataset_kinds or {}) - {"replay"}
+        rate = settings.article_learning_rate if taught_kinds == {ARTICLE} else settings.learning_rate
+        return cls(epochs=settings.train_epochs, learning_rate=rate)
 
     def __post_init__(self):
         for name in ("lora_r", "lora_alpha", "min_steps", "max_steps", "batch_size", "max_length"):
@@ -200,8 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     settings = Settings.load()
+    kinds = json.loads((args.dataset / "meta.json").read_text())["kinds"]
     meta = run(args.base or checkpoint.resolve(models.active()), args.dataset, args.out,
-               TrainSettings.from_settings(settings))
+               TrainSettings.from_settings(settings, kinds))
     print(json.dumps({k: meta[k] for k in ("device", "rows", "steps", "first_loss", "final_loss", "seconds")}, indent=2))
 
 
