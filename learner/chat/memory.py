@@ -128,8 +128,6 @@ def about_the_subject(question: str) -> bool:
 def holds_answer(question: str, item: TaughtItem) -> bool:
     """Whether `item` holds the kind of answer `question` asks for, outside the words of the question."""
     asked = _weights(question)
-    if about_the_subject(question):
-        return False  # "Who is Tessaly Marr?" asks what the article says first, not for another name
     rest = " ".join(w for w in item.answer.split() if _stem(w.strip(".,;:")) not in asked)
     return any(asks.match(question.strip()) and holds.search(rest) for asks, holds in ANSWER_KINDS)
 
@@ -181,9 +179,11 @@ def recall(store: Store, question: str, settings, exclude_conversation: int | No
         rows = learning_store.article_memory_candidates(store, settings.wiki_language, match, CANDIDATES)
         candidates += [_read(r) for r in sorted(rows, key=lambda r: r["id"])]  # equally relevant: in the article's order
     scored = [Recalled(i, relevance(question, i)) for i in candidates]
+    about = about_the_subject(question)
+    # "Who is Tessaly Marr?" asks what was read first about her, not for another name: article order decides.
     found = sorted((r for r in scored if r.relevance >= MIN_COVERAGE),
-                   key=lambda r: (-r.relevance, not holds_answer(question, r.item)))
-    limit = ABOUT_RECALLED if about_the_subject(question) else RECALLED
+                   key=lambda r: (-r.relevance, about or not holds_answer(question, r.item)))
+    limit = ABOUT_RECALLED if about else RECALLED
     return [r for r in found[:limit] if r.relevance >= found[0].relevance - CLOSE]
 
 

@@ -93,9 +93,6 @@ def sentences(text: str) -> list[str]:
     return [s for s in out if 5 <= len(s.split()) and len(s) <= MAX_SENTENCE_CHARS]
 
 
-UNRESOLVED = re.compile(r"^(?:It|Its|They|Their|This|These|He|She|His|Her)\b")
-
-
 def is_person(lead: list[str]) -> bool:
     """Whether an article is on a person, from its lead's first sentence ("(born 1958)", "was an English writer")."""
     return bool(lead) and bool(PERSON_HINTS.search(lead[0]))
@@ -223,7 +220,7 @@ def memory_sentences(article: Article) -> list[tuple[str, str]]:
     comes with the sentence before it, which says what it is."""
     found = []
     for section, ss in passages(article):
-        found += [(section, f"{ss[i - 1]} {s}" if i and UNRESOLVED.match(s) else s) for i, s in enumerate(ss)]
+        found += [(section, f"{ss[i - 1]} {s}" if i and questions.PRONOUN.match(s) else s) for i, s in enumerate(ss)]
     return found
 
 
@@ -243,8 +240,8 @@ def facts_from(article: Article, max_facts: int = 24) -> list[TaughtItem]:
     if not (parts := passages(article)):
         return []
     source = _provenance(article)
-    central, first, more, opening, dated = [], [], [], [], []
-    central += _lead_facts(article, parts[0][1], source)
+    central = _lead_facts(article, parts[0][1], source)
+    first, more, opening, dated = [], [], [], []
     for section, ss in parts:
         for i, sentence in enumerate(ss):
             found = _distinct(_pattern_facts(article, section, sentence, source) + _asked(article, section, sentence, source))

@@ -48,7 +48,8 @@ _PHRASE_END = re.compile(r" (?:in|on|at|to|from|for|with|by|during|across|after|
 _ADVERB = re.compile(r"^(?:first|also|later|originally|once|still|now|then|often|mostly|only|formally|officially|"
                      r"widely|\w+ly) ")
 _SUBJECT_START = re.compile(r"^(?:The|A|An) [a-z]|^[A-Z][a-z]+(?:'s|’s)? ")
-_PRONOUN = re.compile(r"^(?:It|Its|They|Their|This|These|He|His|She|Her)\b")
+PRONOUN = re.compile(r"^(?:It|Its|They|Their|This|These|He|His|She|Her)\b")
+"""A sentence opening with one of these says what it is about only with the sentence before it."""
 _DEFINITE = re.compile(r"^(?:the|a|an|one|two|three|four|five|six|seven|eight|nine|ten|\d)\b|^[A-Z]")
 LOCATIVE = frozenset("live lie stand grow breed nest occur settle sit flow rise winter".split())
 """Verbs whose "on open heathland" says where, though the place has no name."""
@@ -142,8 +143,8 @@ def questions(sentence: str, title: str) -> list[Question]:
         when, text = m["when"], m["rest"][0].upper() + m["rest"][1:]
     if m := _APPOSITIVE.match(text):
         subject = _subject(m["subject"], title)
-        if subject != title and _lemma(m["verb"]):
-            be = "was" if m["verb"] in _form(_lemma(m["verb"]), "VBD") else "is"
+        if subject != title and (lemma := _lemma(m["verb"])):
+            be = "was" if m["verb"] in _form(lemma, "VBD") else "is"
             found.append(Question("what", f"What {be} {_of_title(subject, title)}?", m["what"]))
     elif m := _HAS.match(text):
         subject = _subject(m["subject"], title)
@@ -152,7 +153,7 @@ def questions(sentence: str, title: str) -> list[Question]:
     elif m := _BE.match(text):
         subject, be, rest = _subject(m["subject"].strip(), title), m["be"].split()[0], _ADVERB.sub("", m["rest"])
         if len(subject.split()) <= MAX_SUBJECT_WORDS and (subject == title or _SUBJECT_START.match(m["subject"])) \
-                and not _PRONOUN.match(m["subject"]) \
+                and not PRONOUN.match(m["subject"]) \
                 and not any(_is_finite_verb(w) for w in m["subject"].split()[1:]):  # "Construction took ... and was"
             first = rest.split()[0]
             if _is_participle(first):
@@ -190,8 +191,7 @@ def _passive(subject: str, be: str, participle: str, rest: str, when: str | None
         lemma = _lemma(participle)
         verb = _form(lemma, "VBD")[0] if be in ("was", "were") else _form(lemma, "VBZ")[0]
         who = _who(m["who"])
-        found.append(Question(who.lower(), f"{who} {verb} {subject} {before}?".replace(" ?", "?"),
-                              _PHRASE_END.split(_clause(m["who"]), maxsplit=1)[0]))
+        found.append(Question(who.lower(), f"{who} {verb} {subject} {before}?".replace(" ?", "?"), _phrase(m["who"])))
     if when or (m := _WHEN.search(clause)):
         found.append(Question("when", f"When {be} {subject} {participle}?", when or m["when"]))
     if (m := _WHERE.search(clause)) and m["prep"] in ("in", "on", "at", "near"):

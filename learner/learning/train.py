@@ -203,9 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     settings = Settings.load()
-    kinds = json.loads((args.dataset / "meta.json").read_text())["kinds"]
     meta = run(args.base or checkpoint.resolve(models.active()), args.dataset, args.out,
-               TrainSettings.from_settings(settings, kinds))
+               TrainSettings.from_settings(settings, (read_meta(args.dataset) or {}).get("kinds")))
     print(json.dumps({k: meta[k] for k in ("device", "rows", "steps", "first_loss", "final_loss", "seconds")}, indent=2))
 
 
