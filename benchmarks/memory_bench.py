@@ -10,7 +10,9 @@ greedily, with instant memory on and off:
 - taught / reworded / reverse: answered as taught (the expected terms are in the reply);
 - unrelated changed: replies that differ from the same question asked with memory off;
 - recall cost: recall() itself over a store of --items taught items, and the first token's
-  time with an item recalled against the same question with memory off (the peer).
+  time with memory on against the same questions with memory off (the peer): questions that
+  recall nothing, taught questions asked again (answered with the user's words), and
+  rewordings (the note is read).
 With --cycle, a learning cycle then learns the facts and the table is printed again for its
 candidate (live or gated out): the weights alone (memory off) against weights and memory.
 """
@@ -112,26 +114,30 @@ def recall_cost(n_items: int, engine: Engine, facts: list[dict], unrelated: list
         memory.recall(store, q, settings)
         times.append((time.perf_counter() - started) * 1000)
     off_settings = Settings(**{**settings.__dict__, "instant_memory": False})
-    on = [ask(store, engine, f["question"], settings)[1] for f in facts]
-    off = [ask(store, engine, f["question"], off_settings)[1] for f in facts]
-    nothing_on = [ask(store, engine, q, settings)[1] for q in unrelated]
-    nothing_off = [ask(store, engine, q, off_settings)[1] for q in unrelated]
+    repeated = [f["question"] for f in facts]
+    reworded = [f["rewordings"][0]["question"] for f in facts]
+
+    def first_tokens(questions: list[str]) -> tuple[float, float]:
+        """Median first-token ms with memory on, and off (the peer)."""
+        return (statistics.median(ask(store, engine, q, settings)[1] for q in questions),
+                statistics.median(ask(store, engine, q, off_settings)[1] for q in questions))
 
     def prompt_tokens(question: str, recalled: list) -> int:
         messages = [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": question}]
         return engine.count_tokens(engine.format_chat(memory.with_memory(messages, recalled)))
 
-    added = [prompt_tokens(f["question"], memory.recall(store, f["question"], settings)) - prompt_tokens(f["question"], [])
-             for f in facts]
+    added = statistics.median(prompt_tokens(q, memory.recall(store, q, settings)) - prompt_tokens(q, [])
+                              for q in reworded)
     print(f"\nrecall() over {n_items + len(facts):,} taught items: median {statistics.median(times):.1f} ms, "
           f"max {max(times):.1f} ms ({len(questions)} questions)")
-    print(f"first token, nothing recalled (unrelated questions): median {statistics.median(nothing_on):.1f} ms against "
-          f"{statistics.median(nothing_off):.1f} ms with memory off: "
-          f"{statistics.median(nothing_on) - statistics.median(nothing_off):+.1f} ms")
-    extra = statistics.median(on) - statistics.median(off)
-    print(f"first token, item recalled: median {statistics.median(on):.1f} ms against {statistics.median(off):.1f} ms "
-          f"with memory off: +{extra:.1f} ms, the prefill of the {statistics.median(added):.0f} tokens the note and "
-          f"exchange add ({extra / max(1, statistics.median(added)):.2f} ms a token)")
+    for label, asked in (("nothing recalled (unrelated questions)", unrelated),
+                         ("a taught question asked again (the user's answer given)", repeated)):
+        on, off = first_tokens(asked)
+        print(f"first token, {label}: median {on:.1f} ms against {off:.1f} ms with memory off: {on - off:+.1f} ms")
+    on, off = first_tokens(reworded)
+    print(f"first token, a reworded question (the note read): median {on:.1f} ms against {off:.1f} ms with memory "
+          f"off: {on - off:+.1f} ms, the prefill of the {added:.0f} tokens the note and exchange add "
+          f"({(on - off) / max(1, added):.2f} ms a token)")
 
 
 def main() -> int:

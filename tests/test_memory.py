@@ -85,6 +85,23 @@ def test_a_reply_records_what_it_was_given_and_the_prompt_carries_it(store, fake
     assert store.message(reply.message.id).recalled == reply.message.recalled  # stored with the reply
 
 
+def test_a_corrected_question_asked_again_word_for_word_gets_the_users_answer(store, fake_engine):
+    teach(store, "What is the capital of Vexaria?", "The capital of Vexaria is Drennport.")
+    reply = send(store, fake_engine, store.new_conversation(), "what is the capital of Vexaria", Settings())
+    assert "".join(reply) == "The capital of Vexaria is Drennport."
+    assert fake_engine.last_messages is None  # the model was not asked
+    stored = store.message(reply.message.id)
+    assert stored.content == "The capital of Vexaria is Drennport." and stored.status == "complete"
+    assert stored.recalled[0]["source"]["kind"] == "correction"  # shown with its source like any recalled reply
+    # Other words go through the note: the model answers.
+    reply = send(store, fake_engine, store.new_conversation(), "Name Vexaria's capital city.", Settings())
+    assert "".join(reply) == "You said: Name Vexaria's capital city." and reply.message.recalled
+    # Memory off: nothing is given, not even the word-for-word repeat.
+    reply = send(store, fake_engine, store.new_conversation(), "What is the capital of Vexaria?",
+                 Settings(instant_memory=False))
+    assert "".join(reply).startswith("You said:") and not reply.message.recalled
+
+
 def test_corrections_made_before_the_memory_existed_are_indexed_by_its_migration(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)

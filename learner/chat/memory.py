@@ -187,6 +187,18 @@ def recall(store: Store, question: str, settings, exclude_conversation: int | No
     return [r for r in found[:limit] if r.relevance >= found[0].relevance - CLOSE]
 
 
+def taught_answer(question: str, recalled: list[Recalled]) -> str | None:
+    """The user's own answer when `question` is a corrected question asked again word for word (case and
+    punctuation aside): given as taught, not left to the model. The small model ignored a note it was
+    given on 1 of the dev set's 30 taught questions ("What is the capital of Vexaria?" answered "...is
+    not a place." beside "The capital of Vexaria is Drennport."); a reworded question still goes
+    through the note, where the model words the answer."""
+    if not recalled or recalled[0].item.kind != taught.CORRECTION:
+        return None
+    said = [w.lower() for w in _WORD.findall(question)]
+    return recalled[0].item.answer if said and said == [w.lower() for w in _WORD.findall(recalled[0].item.question)] else None
+
+
 NOTE = "What the user taught you (answer with it when it fits the question):"
 """Heads the recalled answers in the system prompt. Measured on the dev set (benchmarks/memory_bench.py,
 perfect recall, the embedded model): the note and the exchange together answered 29/30 taught and 57/60

@@ -6,6 +6,7 @@ stored when it ends, with its status (complete, stopped or error) and its timing
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 from learner.chat import memory
@@ -63,8 +64,11 @@ class Reply:
         messages = chat_messages(self.store, self.conversation_id, self.settings.system_prompt)
         self.recalled = memory.recall(self.store, messages[-1]["content"], self.settings,
                                       exclude_conversation=self.conversation_id)
-        messages = memory.with_memory(messages, self.recalled)
-        stream = self.engine.chat(messages, self.sampling)
+        started = time.perf_counter()
+        if (answer := memory.taught_answer(messages[-1]["content"], self.recalled)) is not None:
+            stream = _said(answer)
+        else:
+            stream = self.engine.chat(memory.with_memory(messages, self.recalled), self.sampling)
         try:
             for piece in stream:
                 if self.stop.is_set():
@@ -81,7 +85,12 @@ class Reply:
             status, error, self.failure = "error", f"{type(e).__name__}: {e}", e
         finally:
             stream.close()
-            stats = self.stats = self.engine.last_stats
+            if answer is None:
+                stats = self.engine.last_stats
+            else:
+                took = (time.perf_counter() - started) * 1000
+                stats = ReplyStats(first_token_ms=took, duration_ms=took, finish_reason="stop")
+            self.stats = stats
             message_id = self.store.add_assistant_message(
                 self.conversation_id,
                 "".join(pieces).strip(),
@@ -95,6 +104,11 @@ class Reply:
                 recalled=[r.to_dict() for r in self.recalled] or None,
             )
             self.message = self.store.message(message_id)
+
+
+def _said(answer: str) -> Iterator[str]:
+    """A taught answer given again, streamed like a reply."""
+    yield answer
 
 
 def send(store: Store, engine: Engine, conversation_id: int, text: str, settings: Settings, **kwargs) -> Reply:
