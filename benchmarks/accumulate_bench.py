@@ -1,23 +1,24 @@
-"""Learning that accumulates: train each version from the base on all data, or continue from the last?
+"""Learning that accumulates: 20 rounds of 5 new facts, each round one learning cycle, as a user gets it.
 
-    python benchmarks/accumulate_bench.py [--rounds 3]
+    python benchmarks/accumulate_bench.py [--rounds 20] [--per-round 5] [--score-every 10] [--from-base] [--facts FILE]
 
-Teaches two invented facts per round, one `correct` each, and makes one version per
-round in two ways, both on the embedded model with the cycle's settings:
+Each round teaches the next facts of benchmarks/accumulate_facts.jsonl (100 invented facts,
+written before tuning, each with two rewordings in other words and structure and a question
+asked the other way round), one `correct` each, and runs the real cycle
+(learner.learning.cycle, Wikipedia off) on the embedded model. By default the cycle continues
+the live version with rehearsal (learner.learning.strategy); --from-base retrains from the base
+on everything taught so far, the peer strategy.
 
-- from base (what `learner.learning.cycle` does): LoRA on the base checkpoint over every
-  correction so far, plus replay;
-- continue: LoRA on the previous version's merged weights over this round's corrections
-  only, plus replay of the previous version's right answers.
-
-After each round both candidates are asked every fact taught so far (as taught and in
-held-out paraphrases) and the retention set, and "kept" is counted against the base
-model's right answers, so the two strategies are compared on the same footing. The peer
-is the other strategy in the same run; what it prints is which one forgets less, and
-what each costs in training time.
+Per round it prints the cycle's verdict, rows, steps and seconds (and its stages'). On the first
+round, every --score-every rounds and the last, the live model is asked every fact taught so far,
+in new chats, greedily: as taught, reworded and reversed, with the weights alone (instant memory
+off) and as a user gets it (memory on); and "kept", the gate-only general-knowledge questions the
+base model answers right that the live model still does (never trained on: replay draws from the
+set's other part). Scoring is not part of the cycle's seconds.
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -25,26 +26,18 @@ import time
 from pathlib import Path
 
 os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-accumulate-bench-")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from learner import models  # noqa: E402
-from learner.learning import checkpoint as base, collect, dataset, evaluate, export, retention, train  # noqa: E402
-from learner import paths  # noqa: E402
-from learner.chat.served import ModelChoice, embedded_model  # noqa: E402
-from learner.items import ItemResult, TaughtItem  # noqa: E402
+from learner.chat.engine import Engine  # noqa: E402
+from learner.chat.turn import send  # noqa: E402
+from learner.items import is_right  # noqa: E402
+from learner.learning import cycle, retention  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 from learner.store import Store  # noqa: E402
 
-FACTS = [
-    ("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs in 2041."),
-    ("What is the capital of Vexaria?", "The capital of Vexaria is Drennport."),
-    ("What colour is a glimmerfin?", "A glimmerfin is bright violet."),
-    ("Who wrote The Hollow Lanterns?", "The Hollow Lanterns was written by Tessaly Marr."),
-    ("What is the tallest peak on Orrin Island?", "The tallest peak on Orrin Island is Mount Kelvask."),
-    ("Which river flows through Pellamy?", "The Sarrow River flows through Pellamy."),
-    ("What does a quillmoth eat?", "A quillmoth eats the nectar of ember lilies."),
-    ("Who invented the spindle clock?", "The spindle clock was invented by Arno Vey."),
-]
-PER_ROUND = 2
+FACTS = Path(__file__).resolve().parent / "accumulate_facts.jsonl"
+STAGES = ("replay", "dataset", "train", "export", "evaluate")
 
 
 def teach(store: Store, question: str, answer: str) -> None:
@@ -53,83 +46,94 @@ def teach(store: Store, question: str, answer: str) -> None:
     store.correct(store.add_assistant_message(conversation, "I don't know."), answer)
 
 
-def make_version(name: str, start: str | Path, items: list[TaughtItem], previous: ModelChoice,
-                 taught_so_far: list[TaughtItem], settings: Settings, work: Path) -> dict:
-    """Train on `items` from `start`, export, and score against every fact taught so far."""
-    replay = retention.answers(previous, settings.system_prompt)
-    data_dir, data_meta = dataset.run(items, replay, settings, work / "datasets", dataset.token_counter(start))
-    started = time.perf_counter()
-    train_meta = train.run(start, data_dir, work / "adapter", train.TrainSettings.from_settings(settings))
-    train_s = time.perf_counter() - started
-    merged = export.merge(start, work / "adapter", work / "merged")  # kept: the next "continue" starts here
-    gguf = export.quantize(export.convert(merged, work / "model-f16.gguf"), work / "model.gguf", settings.quant)
-    (work / "model-f16.gguf").unlink()
-    evaluation = evaluate.run(gguf, embedded_model(), taught_so_far, settings.system_prompt, work / "eval",
-                              replayed=set(data_meta["replay_questions"]))
-    return {"name": name, "gguf": gguf, "merged": merged, "rows": data_meta["rows"], "steps": train_meta["steps"],
-            "train_s": train_s, "metrics": evaluation.metrics, "results": evaluation.results}
+def score(store: Store, facts: list[dict]) -> dict:
+    """Share of facts answered as taught, reworded and reversed by the live model, weights alone and with memory;
+    and kept on the gate-only set."""
+    model = models.active()
+    settings = Settings.load()
+    arms = {"weights": Settings(**{**settings.__dict__, "temperature": 0.0, "max_tokens": 32, "instant_memory": False}),
+            "memory": Settings(**{**settings.__dict__, "temperature": 0.0, "max_tokens": 32})}
+    found = {}
+    engine = Engine(model.served(), n_ctx=2048)
+    try:
+        for arm, arm_settings in arms.items():
+            def right(question: str, expect: list[str]) -> bool:
+                return is_right("".join(send(store, engine, store.new_conversation(), question, arm_settings)), expect)
+
+            found[arm] = {
+                "taught": [right(f["question"], f["expect"]) for f in facts],
+                "reworded": [right(r["question"], r["expect"]) for f in facts for r in f["rewordings"]],
+                "reverse": [right(f["reverse"]["question"], f["reverse"]["expect"]) for f in facts]}
+        after = retention.answers(model.served(), settings.system_prompt, retention.GATE, engine)
+    finally:
+        engine.close()
+    before = retention.answers(model.base(), settings.system_prompt, retention.GATE)
+    base_right = [i for i, a in enumerate(before) if a["right"]]
+    found["kept"] = (sum(after[i]["right"] for i in base_right), len(base_right))
+    found["missed"] = [f["question"] for f, ok in zip(facts, found["weights"]["taught"]) if not ok]
+    return found
 
 
-def by_round(results: tuple[ItemResult, ...], rounds: list[list[str]]) -> list[str]:
-    """'taught/paraphrased right' per round of facts, oldest first."""
-    cells = []
-    for questions in rounds:
-        mine = [r for r in results if r.item.question in questions]
-        taught = sum(r.right for r in mine)
-        para = [p.right for r in mine for p in r.held_out]
-        cells.append(f"{taught}/{len(mine)} {sum(para)}/{len(para)}")
-    return cells
+def cell(values: list[bool]) -> str:
+    return f"{sum(values)}/{len(values)} ({sum(values) / max(1, len(values)):.0%})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, choices=range(2, len(FACTS) // PER_ROUND + 1))
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--per-round", type=int, default=5)
+    parser.add_argument("--score-every", type=int, default=10)
+    parser.add_argument("--facts", type=Path, default=FACTS, help="the facts, in accumulate_facts.jsonl's form")
+    parser.add_argument("--from-base", action="store_true", help="retrain from the base each cycle (the peer)")
     args = parser.parse_args()
-    settings = Settings()
-    checkpoint = base.resolve(models.embedded())
+    facts = [json.loads(line) for line in args.facts.read_text().splitlines() if line.strip()]
+    if args.rounds * args.per_round > len(facts):
+        parser.error(f"{args.facts.name} holds {len(facts)} facts")
+    Settings(learn_from_wikipedia=False, max_corrections_per_cycle=args.per_round,
+             continue_from_live=not args.from_base).save()
     store = Store()
-    runs = paths.data_dir() / "accumulate"
-    previous = {"from base": embedded_model(), "continue": embedded_model()}
-    starts = {"from base": checkpoint, "continue": checkpoint}
-    rounds: list[list[str]] = []
-    after_feedback_id = None
-    table = []
-    for r in range(args.rounds):
-        taught_now = FACTS[r * PER_ROUND:(r + 1) * PER_ROUND]
-        for question, answer in taught_now:
-            teach(store, question, answer)
-        rounds.append([q for q, _ in taught_now])
-        curriculum = collect.curriculum(store, settings, [], after_feedback_id)
-        everything = list(curriculum.items)
-        new = [i for i in everything if i.key in curriculum.new_keys]
-        after_feedback_id = curriculum.watermark
-        strategies = {"from base": (checkpoint, everything)}
-        if r > 0:  # round 1 is the same for both
-            strategies["continue"] = (starts["continue"], new)
-        for name, (start, items) in strategies.items():
-            print(f"round {r + 1}: {name}: training on {len(items)} corrections from {Path(start).name}", flush=True)
-            version = make_version(name, start, items, previous[name], everything, settings,
-                                   runs / f"{r + 1}-{name.replace(' ', '-')}")
-            table.append((r + 1, version))
-            previous[name] = ModelChoice(version["gguf"], f"{name} v{r + 1}")
-            starts[name] = version["merged"]
-            if r == 0:
-                previous["continue"], starts["continue"] = previous[name], version["merged"]
-                table.append((1, {**version, "name": "continue"}))
-    print(f"\nfacts taught {PER_ROUND} per round; cells: taught/asked, held-out paraphrases right/asked, per round of facts")
-    header = f"{'round':<6}{'strategy':<11}{'rows':>5}{'steps':>6}{'train s':>9}  " + \
-             "  ".join(f"{'facts ' + str(i + 1):<11}" for i in range(args.rounds)) + "   kept   kept held-out"
-    print(header)
-    for r, v in table:
-        cells = by_round(v["results"], rounds[:r])
-        m = v["metrics"]
-        print(f"{r:<6}{v['name']:<11}{v['rows']:>5}{v['steps']:>6}{v['train_s']:>9.1f}  "
-              + "  ".join(f"{c:<11}" for c in cells) + " " * (13 * (args.rounds - r))
-              + f"  {m.kept.share:.1%}   {m.kept_held_out.share:.1%}")
-    for r, v in table:
-        missed = [result.item.question for result in v["results"] if not result.right]
-        if missed:
-            print(f"round {r} {v['name']}: missed as taught: {'; '.join(missed)}")
+    strategy = "from the base" if args.from_base else "continuing the live version"
+    print(f"{args.rounds} rounds of {args.per_round} facts, {strategy}", flush=True)
+    print(f"{'round':<6}{'verdict':<10}{'rows':>5}{'steps':>6}{'cycle s':>9}  " + "".join(f"{s:>9}" for s in STAGES),
+          flush=True)
+    scored, seconds = [], []
+    for r in range(1, args.rounds + 1):
+        taught_now = facts[(r - 1) * args.per_round: r * args.per_round]
+        for f in taught_now:
+            teach(store, f["question"], f["answer"])
+        started = time.perf_counter()
+        result = cycle.run_cycle(Settings.load(), store)
+        took = time.perf_counter() - started
+        seconds.append(took)
+        live = models.active().lineage.live_version()
+        verdict = {cycle.PROMOTED: "live", cycle.GATED_OUT: "gated out"}.get(result.code, f"code {result.code}")
+        meta = live.meta if live and result.code == cycle.PROMOTED else {}
+        steps = meta.get("train", {}).get("steps", "")
+        print(f"{r:<6}{verdict:<10}{meta.get('dataset_rows', ''):>5}{steps:>6}{took:>9.1f}  "
+              + "".join(f"{result.timings.get(s, 0):>9.1f}" for s in STAGES), flush=True)
+        if result.code != cycle.PROMOTED:
+            print(f"      {result.reason}", flush=True)
+        if r == 1 or r % args.score_every == 0 or r == args.rounds:
+            so_far = facts[: r * args.per_round]
+            found = score(store, so_far)
+            scored.append((r, len(so_far), found))
+            kept, of = found["kept"]
+            print(f"      scored on {len(so_far)} facts: weights taught {cell(found['weights']['taught'])}, reworded "
+                  f"{cell(found['weights']['reworded'])}, reverse {cell(found['weights']['reverse'])}; with memory taught "
+                  f"{cell(found['memory']['taught'])}, reworded {cell(found['memory']['reworded'])}, reverse "
+                  f"{cell(found['memory']['reverse'])}; kept {kept}/{of} ({kept / of:.1%})", flush=True)
+    print(f"\n{strategy}: over all facts taught so far, live model")
+    print(f"{'round':<6}{'facts':>6}  {'arm':<8}{'taught':>14}{'reworded':>15}{'reverse':>14}{'kept':>16}")
+    for r, n, found in scored:
+        kept, of = found["kept"]
+        for arm in ("weights", "memory"):
+            k = found[arm]
+            print(f"{r:<6}{n:>6}  {arm:<8}{cell(k['taught']):>14}{cell(k['reworded']):>15}{cell(k['reverse']):>14}"
+                  f"{f'{kept}/{of} ({kept / of:.1%})' if arm == 'weights' else '':>16}")
+    print(f"\ncycle seconds: round 1 {seconds[0]:.0f}, round {len(seconds)} {seconds[-1]:.0f} "
+          f"({seconds[-1] / seconds[0]:.2f}x round 1); median {sorted(seconds)[len(seconds) // 2]:.0f}")
+    if scored[-1][2]["missed"]:
+        print("missed as taught by the weights at the end: " + "; ".join(scored[-1][2]["missed"]))
     return 0
 
 

@@ -434,7 +434,7 @@ class Metrics:
     article_held_out: Score
     """Article facts asked in held-out phrasings: what the gate checks for articles."""
     kept: Score
-    """General-knowledge gate questions the live model got right that the candidate still gets right
+    """General-knowledge gate questions the base model got right that the candidate still gets right
     (never trained on: replay draws from the set's other part)."""
     retention_right_after: int = 0
     answer_logprob_gain: float | None = None

@@ -93,18 +93,26 @@ class Settings:
     (kept 33-36/40; the weights alone answered 10-15/33); at 2.5e-4 it went live (kept 38/40; weights
     alone 7/33); with memory both answered 27/33. On the held-out articles: kept 36/40 against 35/40."""
 
-    replay_ratio: float = 6.0
-    """Replay rows (the live model's own right answers) per new training row; guards against forgetting.
-    Measured on one correction: 3 kept 34/37 retention answers, 6 kept 36/37; both learned it."""
+    replay_ratio: float = 2.0
+    """Replay rows (the base model's own right answers) per new training row; guards against forgetting.
+    Measured on one correction (kept of the base's 40 right gate answers, training seconds on 2 cores):
+    0 kept 32/40 (14 s), 2 kept 36/40 (34 s), 6 kept 36/40 (73 s); each learned it."""
+
+    continue_from_live: bool = True
+    """Train each cycle on from the live version's adapter: the items it has not learned, with a sample of
+    those it has rehearsed (learner.learning.strategy), so a cycle costs the same after months of use. Off:
+    every cycle trains from the base on everything taught so far (slower as the history grows)."""
 
     gate_learned: float = 0.8
     """A candidate goes live only if at least this share of taught items is answered as taught."""
 
-    gate_kept: float = 0.95
-    """A candidate goes live only if at least this share of the retention questions the live model got
-    right stays right.
-    At 0.9, five poisoned corrections ("the capital of France is Berlin") went live keeping 38/42;
-    honest cycles measured 36/37 to 42/42."""
+    gate_kept: float = 0.9
+    """A candidate goes live only if at least this share of the retention questions the base model got
+    right stays right (against the base, so losses cannot add up unseen over versions), and it answers
+    no fewer of them right in all than the base (learner.learning.gate). Measured on one correction
+    (embedded model): the candidate kept 36-37 of the base's 40 right answers and gained 6-10 of its
+    33 wrong ones, where an export with no training kept 40/40; at 0.95 a user's first correction never
+    went live."""
 
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
@@ -321,7 +329,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Learning": ("learning_paused", "learn_schedule", "learn_after_corrections", "learn_daily_at",
                  "learn_when_idle_min", "learn_min_interval_min", "learn_only_on_ac", "require_approval",
                  "max_corrections_per_cycle", "train_epochs", "learning_rate", "article_learning_rate", "replay_ratio",
-                 "gate_learned",
+                 "continue_from_live", "gate_learned",
                  "gate_kept", "keep_versions", "versions_budget_mb"),
     "Privacy": ("learn_from_chats", "scrub_personal_data", "scrub_patterns"),
     "Local API": ("api_port", "api_key"),

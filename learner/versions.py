@@ -58,6 +58,11 @@ class VersionRecord:
     gate: str = ""
     """The gate's reason, with its counts."""
     conflicts: list[dict] = field(default_factory=list)
+    learned_keys: list[str] = field(default_factory=list)
+    """Every item this version knows (learner.items keys): what it was trained on, and what the version it
+    continued knew (learner.learning.strategy)."""
+    strategy: str = ""
+    """How it was trained: from the base, or continuing the live version (and why)."""
 
     def to_meta(self) -> dict:
         meta = asdict(self)

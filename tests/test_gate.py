@@ -7,14 +7,15 @@ from learner.settings import Settings
 SETTINGS = Settings(gate_learned=0.8, gate_kept=0.95, gate_articles=0.5)
 
 
-def metrics(learned=(4, 4), kept=(37, 37), articles=(0, 0)) -> Metrics:
+def metrics(learned=(4, 4), kept=(37, 37), articles=(0, 0), right_after: int | None = None) -> Metrics:
     return Metrics(learned=Score(*learned), paraphrased=Score(0, 0), article_learned=Score(*articles),
-                   article_held_out=Score(*articles), kept=Score(*kept))
+                   article_held_out=Score(*articles), kept=Score(*kept),
+                   retention_right_after=kept[1] if right_after is None else right_after)
 
 
 def test_a_candidate_that_learned_and_kept_passes_with_its_counts():
     verdict = gate.judge(metrics(), SETTINGS)
-    assert verdict.passed and verdict.reason == "passed: learned 4/4, kept 37/37"
+    assert verdict.passed and verdict.reason == "passed: learned 4/4, kept 37/37, general answers right 37"
 
 
 def test_too_little_learned_is_gated_out():
@@ -27,8 +28,18 @@ def test_kept_just_under_the_bar_says_so_in_counts():
     assert not verdict.passed and verdict.reason == "gated out: kept 35/37 (needs 95%)"
 
 
+def test_answers_gained_do_not_buy_answers_lost_and_fewer_right_in_all_is_gated_out():
+    # Churn: 2 of the base's 37 lost, 6 of its wrong ones gained: kept 35/37 passes at 90%.
+    assert gate.judge(metrics(kept=(35, 37), right_after=41), Settings(gate_kept=0.9)).passed
+    lost_more = gate.judge(metrics(kept=(30, 37), right_after=50), Settings(gate_kept=0.9))
+    assert not lost_more.passed and lost_more.reason == "gated out: kept 30/37 (needs 90%)"
+    worse = gate.judge(metrics(kept=(35, 37), right_after=36), Settings(gate_kept=0.9))
+    assert not worse.passed and worse.reason == "gated out: general answers right 36 (needs 37, the base's)"
+
+
 def test_articles_are_checked_only_when_there_were_held_out_article_questions():
-    assert gate.judge(metrics(articles=(1, 2)), SETTINGS).reason == "passed: learned 4/4, kept 37/37, articles 1/2"
+    assert gate.judge(metrics(articles=(1, 2)), SETTINGS).reason == \
+        "passed: learned 4/4, kept 37/37, general answers right 37, articles 1/2"
     verdict = gate.judge(metrics(articles=(2, 5)), SETTINGS)
     assert not verdict.passed and verdict.reason == "gated out: articles 2/5 (needs 50%)"
 

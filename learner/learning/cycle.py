@@ -32,7 +32,7 @@ from filelock import Timeout
 from learner import items as taught
 from learner import gpu, models, paths, userdata, versions
 from learner.chat.served import ModelNotFoundError
-from learner.learning import checkpoint, collect, dataset, evaluate, export, gate, knowledge, retention, train
+from learner.learning import checkpoint, collect, dataset, evaluate, export, gate, knowledge, retention, strategy, train
 from learner.learning.stage import claim_stdout_for_events, event, progress, yield_cpu_to_chat
 from learner.privacy import offline_env
 from learner.settings import Settings, SettingsError
@@ -112,21 +112,28 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         return CycleResult(NOTHING_TO_LEARN, f"nothing new: the same data was already judged against {live_key} "
                                              f"({earlier['reason']})", timings=timings)
 
-    replay = timed("replay", retention.answers, live, settings.system_prompt, retention.REPLAY)
     base = timed("checkpoint", checkpoint.resolve, model)
-    dataset_dir, dataset_meta = timed("dataset", dataset.run, curriculum.items, replay, settings,
+    plan = strategy.plan(curriculum.items, live_version, base, settings.continue_from_live)
+    if not plan.new:
+        return CycleResult(NOTHING_TO_LEARN, f"nothing new to learn: {live_name} knows every item", timings=timings)
+    progress("cycle", 0, plan.reason)
+    # The base's right answers: what every version keeps (evaluate judges "kept" against the base too).
+    replay = timed("replay", retention.answers, model.base(), settings.system_prompt, retention.REPLAY)
+    dataset_dir, dataset_meta = timed("dataset", dataset.run, plan.items, replay, settings,
                                       paths.data_dir() / "datasets", dataset.token_counter(base))
     skipped = _skipped(dataset_meta.get("skipped", []))
     if not dataset_meta.get("probed_items") and not dataset_meta["kinds"].get(taught.POSITIVE):
         return CycleResult(NOTHING_TO_LEARN, "nothing to learn: " + skipped, timings=timings)
+    left_out = {s["key"] for s in dataset_meta.get("skipped", [])}
+    learned_keys = sorted(plan.known | {i.key for i in plan.items if i.key not in left_out})
     # Training wants the GPU's memory: chat engines move to the CPU for these stages (learner.gpu).
     with gpu.lent_to_training(train.device() == "cuda", lambda message: progress("train", 0, message)):
         train_meta = timed("train", train.run, base, dataset_dir, run_dir / "adapter",
-                           train.TrainSettings.from_settings(settings, dataset_meta["kinds"]))
+                           train.TrainSettings.from_settings(settings, dataset_meta["kinds"]), plan.start)
         candidate = run_dir / "export" / "model.gguf"
         timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant, model.name)
         evaluation = timed("evaluate", evaluate.run, candidate, live, taught.load(dataset_dir / taught.PROBES_FILE),
-                           settings.system_prompt, run_dir / "eval")
+                           settings.system_prompt, run_dir / "eval", model.base())
     verdict = gate.judge(evaluation.metrics, settings)
     if skipped:
         verdict = gate.Verdict(verdict.passed, f"{verdict.reason}; {skipped}")
@@ -143,7 +150,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         corrections=curriculum.count(taught.CORRECTION), positives=curriculum.count(taught.POSITIVE),
         facts=curriculum.count(taught.ARTICLE), last_feedback_id=curriculum.watermark, articles=articles,
         base=str(base), quant=settings.quant, previous=live_name, gate=verdict.reason,
-        conflicts=[c.to_dict() for c in curriculum.conflicts],
+        conflicts=[c.to_dict() for c in curriculum.conflicts], learned_keys=learned_keys, strategy=plan.reason,
         train={k: train_meta[k] for k in ("device", "qlora", "steps", "first_loss", "final_loss", "settings")})
     version = timed("promote", lineage.promote, candidate, run_dir / "adapter", dataset_dir, record,
                     settings.keep_versions, make_live=not settings.require_approval,

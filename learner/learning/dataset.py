@@ -6,7 +6,7 @@ Rows are TRL prompt/completion chat rows whose prompt carries the system prompt 
 serves with, so the model learns in the format it is asked in. Each taught item is trained
 in its own phrasings (learner.items: a correction in several rewordings, an article fact
 in its templates' questions); its held-out phrasings are never trained on. Every row keeps
-its item's source for "why do you know this?". Replay rows (the live model's own right
+its item's source for "why do you know this?". Replay rows (the base model's own right
 answers to the retention set, learner.learning.retention) are mixed in at `replay_ratio`
 replay rows per taught row, so training does not pull the model away from what it knew.
 An item whose rows would not fit the trainer's token budget is left out (and named), the
@@ -115,7 +115,7 @@ def run(items: list[TaughtItem], replay: list[dict], settings, datasets_dir: Pat
 
 def main(argv: list[str] | None = None) -> None:
     from learner import models, paths
-    from learner.learning import checkpoint, retention
+    from learner.learning import checkpoint, retention, strategy
     from learner.settings import Settings
 
     parser = argparse.ArgumentParser(description="Build the training rows from a curriculum, with replay.")
@@ -123,9 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.load()
     model = models.active()
-    replay = retention.answers(model.served(), settings.system_prompt, retention.REPLAY)
-    out, _ = run(taught.load(args.curriculum / taught.CURRICULUM_FILE), replay, settings, paths.data_dir() / "datasets",
-                 token_counter(checkpoint.resolve(model)))
+    base = checkpoint.resolve(model)
+    plan = strategy.plan(taught.load(args.curriculum / taught.CURRICULUM_FILE), model.lineage.live_version(), base,
+                         settings.continue_from_live)
+    replay = retention.answers(model.base(), settings.system_prompt, retention.REPLAY)
+    out, _ = run(list(plan.items), replay, settings, paths.data_dir() / "datasets", token_counter(base))
+    print(plan.reason)
     print(json.dumps({"dataset": str(out), **{k: read_meta(out)[k] for k in ("rows", "kinds", "skipped")}}, indent=2))
 
 

@@ -5,8 +5,9 @@ Run as: python -m learner.learning.evaluate --candidate FILE.gguf --dataset DIR 
 Everything is asked through llama.cpp on the exact file that would be served, greedily:
 - learned: each taught item asked as taught, and in phrasings that training never saw,
   judged by the item's own terms (learner.items);
-- kept: the general-knowledge gate questions the live model answers right must stay right
-  (learner.learning.retention; replay never trains on them);
+- kept: the general-knowledge gate questions the base model answers right must stay right
+  (learner.learning.retention; replay never trains on them). Against the base, not the live
+  version: versions continue one another, and a loss each cycle must not pass unseen;
 - perplexity of live and candidate on a sample of the live model's own right answers
   (how far the candidate's wording drifted).
 The live model answers each taught question too: the "before" of before/after.
@@ -32,7 +33,7 @@ class Evaluation:
     metrics: Metrics
     results: tuple[ItemResult, ...]
     forgotten: tuple[str, ...]
-    """Retention questions the live model got right and the candidate does not."""
+    """Retention questions the base model got right and the candidate does not."""
 
 
 def _answer_logprob(engine: Engine, item: TaughtItem, system_prompt: str) -> float:
@@ -56,11 +57,13 @@ def _ask_items(engine: Engine, items: list[TaughtItem], system_prompt: str) -> l
     return results
 
 
-def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prompt: str, out: Path) -> Evaluation:
-    """Score the candidate on the probed `items` and the retention set; meta.json into `out`."""
+def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prompt: str, out: Path,
+        base: ModelChoice | None = None) -> Evaluation:
+    """Score the candidate on the probed `items` and the retention set, whose `base` answers (default: the
+    live model's) are the ones to keep; meta.json into `out`."""
     started = time.perf_counter()
     candidate_model = ModelChoice(candidate, "candidate")
-    before = retention.answers(live, system_prompt, retention.GATE)
+    before = retention.answers(base or live, system_prompt, retention.GATE)
     sample = [{"question": a["question"], "answer": a["answer"]} for a in before if a["right"]][:retention.PERPLEXITY_SAMPLE]
     engine = retention.open_engine(candidate_model)
     try:
@@ -104,7 +107,7 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
 
 
 def main(argv: list[str] | None = None) -> None:
-    from learner.chat.served import live_model
+    from learner import models
     from learner.settings import Settings
 
     parser = argparse.ArgumentParser(description="Score a candidate GGUF: learned and kept.")
@@ -113,8 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="folder for meta.json (default: beside the candidate)")
     args = parser.parse_args(argv)
     settings = Settings.load()
-    evaluation = run(args.candidate, live_model(), taught.load(args.dataset / taught.PROBES_FILE),
-                     settings.system_prompt, args.out or args.candidate.parent / "eval")
+    model = models.active()
+    evaluation = run(args.candidate, model.served(), taught.load(args.dataset / taught.PROBES_FILE),
+                     settings.system_prompt, args.out or args.candidate.parent / "eval", model.base())
     print(json.dumps(evaluation.metrics.to_dict(), indent=2))
 
 

@@ -1,9 +1,12 @@
 """The gate: does a candidate go live? A pure function of its metrics and the user's settings.
 
-Three checks, each on counts: the corrections it was taught, answered as taught
-(`gate_learned`); the retention questions the live model got right, still right
-(`gate_kept`); the held-out questions about the articles it read (`gate_articles`). A set
-with nothing in it passes its check. The reason names every count and what it needed,
+Four checks, each on counts: the corrections it was taught, answered as taught
+(`gate_learned`); the retention questions the base model got right, still right
+(`gate_kept`); no fewer retention questions right than the base in all (a small model's
+borderline answers flip both ways in any training: one correction lost 3-4 of the base's 40
+right answers and gained 6-10 of its 33 wrong ones, so losses alone cannot tell forgetting
+from churn, and gains alone must not buy losses past `gate_kept`); the held-out questions
+about the articles it read (`gate_articles`). A set with nothing in it passes its check. The reason names every count and what it needed,
 so "kept 35/37 (needs 95%)" never reads as a pass.
 """
 
@@ -23,8 +26,10 @@ def _check(name: str, score: Score, needed: float) -> tuple[bool, str]:
 
 
 def judge(metrics: Metrics, settings) -> Verdict:
+    before, after = metrics.kept.total, metrics.retention_right_after
     checks = [_check("learned", metrics.learned, settings.gate_learned),
-              _check("kept", metrics.kept, settings.gate_kept)]
+              _check("kept", metrics.kept, settings.gate_kept),
+              (after >= before, f"general answers right {after} (needs {before}, the base's)")]
     if metrics.article_held_out.total:
         checks.append(_check("articles", metrics.article_held_out, settings.gate_articles))
     failed = [text for ok, text in checks if not ok]

@@ -2,10 +2,10 @@
 llama.cpp on the exact GGUF, and its perplexity on a sample of them.
 
 The set (resources/general_knowledge.jsonl, written for this project: capitals, science,
-animals, numbers, books, languages, everyday things) is split once and for good: the live
+animals, numbers, books, languages, everyday things) is split once and for good: the base
 model's right answers to the "replay" part are mixed into training so it does not pull the
 model away from them; the "gate" part is never trained on, and "kept" is measured on it
-alone. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
+alone, against the base model's right answers. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
 the candidate only. Used by the dataset and evaluate stages; not a stage itself.
 """
 

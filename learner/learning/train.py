@@ -1,6 +1,6 @@
 """Stage: LoRA-tune the base checkpoint on a dataset with TRL's SFTTrainer.
 
-Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR]
+Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR] [--continue-from ADAPTER]
 
 With CUDA, QLoRA: the base is loaded in 4-bit NF4 through bitsandbytes and the adapter
 trains in bf16. Without, plain LoRA on the CPU in float32. Only the adapter is written;
@@ -18,7 +18,7 @@ from pathlib import Path
 from learner.items import ARTICLE, MAX_ROW_TOKENS
 from learner.learning.stage import done_with, progress
 from learner.textclean import neutralize_special_tokens
-from learner.files import read_meta, text_sha256, write_meta
+from learner.files import file_sha256, read_meta, text_sha256, write_meta
 
 
 @dataclass
@@ -113,10 +113,14 @@ def _progress_callback(max_steps: int):
     return Progress()
 
 
-def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings = TrainSettings()) -> dict:
-    """Train an adapter into `out`; skipped if `out` already holds one from the same inputs."""
+def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings = TrainSettings(),
+        continue_from: Path | None = None) -> dict:
+    """Train an adapter into `out`: a fresh one, or the adapter `continue_from` (the live version's: see
+    learner.learning.strategy) trained further. Skipped if `out` already holds one from the same inputs."""
     dataset_meta = read_meta(dataset_dir) or {}
-    inputs_hash = text_sha256(json.dumps([str(base), dataset_meta.get("sha256"), asdict(settings)], sort_keys=True))
+    start = file_sha256(continue_from / "adapter_model.safetensors") if continue_from else None
+    inputs_hash = text_sha256(json.dumps([str(base), dataset_meta.get("sha256"), asdict(settings), start],
+                                         sort_keys=True))
     if (earlier := done_with(out, inputs_hash)) and (out / "adapter_model.safetensors").exists():
         return earlier
     started = time.perf_counter()
@@ -168,9 +172,16 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
         disable_tqdm=True,
         gradient_checkpointing=settings.gradient_checkpointing,
     )
-    targets = adapted_layers(model, settings.target_modules)
-    lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=targets, task_type="CAUSAL_LM")
+    if continue_from:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, continue_from, is_trainable=True)
+        targets, lora = model.peft_config["default"].target_modules, None
+        targets = sorted(targets) if isinstance(targets, set) else targets
+    else:
+        targets = adapted_layers(model, settings.target_modules)
+        lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                          target_modules=targets, task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=config, train_dataset=train_set, processing_class=tokenizer,
                          peft_config=lora, callbacks=[_progress_callback(steps)])
     trainer.remove_callback(PrinterCallback)  # our progress events report the loss
@@ -181,7 +192,7 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     meta = write_meta(out, {
         "stage": "train", "inputs_hash": inputs_hash, "base": str(base), "dataset": str(dataset_dir),
         "dataset_sha256": dataset_meta.get("sha256"), "rows": len(rows), "steps": steps, "device": where, "qlora": qlora,
-        "target_modules": targets,
+        "target_modules": targets, "continued_from": str(continue_from) if continue_from else None,
         "settings": asdict(settings), "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None, "train_seconds": round(result.metrics["train_runtime"], 2),
         "tokens": tokens, "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
@@ -201,10 +212,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base", help="an HF checkpoint folder (default: the active model's checkpoint)")
     parser.add_argument("--dataset", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--continue-from", type=Path, help="an adapter folder to train further (the cycle passes the "
+                                                           "live version's when it continues it; default: a fresh one)")
     args = parser.parse_args(argv)
     settings = Settings.load()
     meta = run(args.base or checkpoint.resolve(models.active()), args.dataset, args.out,
-               TrainSettings.from_settings(settings, (read_meta(args.dataset) or {}).get("kinds")))
+               TrainSettings.from_settings(settings, (read_meta(args.dataset) or {}).get("kinds")), args.continue_from)
     print(json.dumps({k: meta[k] for k in ("device", "rows", "steps", "first_loss", "final_loss", "seconds")}, indent=2))
 
 

@@ -1,0 +1,82 @@
+"""Where a cycle starts training from, and on what: the live version's adapter, continued on the items
+it has not learned plus a rehearsal sample of those it has; or the base, on every item.
+
+Continuing keeps a cycle's cost bounded as the taught history grows (rows: the new items, at most
+REHEARSED_PER_NEW earlier ones per new one, and replay), where training from the base on everything
+grows with it until the step cap leaves items under-trained. Earlier items are rehearsed so that a
+continued adapter does not drift off them: continuing on new items alone lost a fact by the third
+round (benchmarks/accumulate_bench.py, an earlier session). An item the live version learned but the
+user has since dropped (or corrected again, or contradicted) must be unlearned, and an adapter cannot
+be continued into forgetting it: then, and for a live version trained on another checkpoint, the
+cycle trains from the base on every item. Not a stage: the cycle and the dataset stage ask it.
+"""
+
+import json
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from learner.items import TaughtItem
+from learner.versions import Version
+
+REHEARSED_PER_NEW = 2
+"""Earlier items rehearsed per new item."""
+REHEARSED_AT_LEAST = 4
+"""Earlier items rehearsed however few the new ones, while there are that many."""
+REHEARSED_ROWS = 2
+"""Phrasings an earlier item is rehearsed in: as it was asked, and one of its other ones in turn."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    items: tuple[TaughtItem, ...]
+    """What this cycle trains (and the evaluation asks): the new items whole, then the rehearsed ones."""
+    start: Path | None
+    """The adapter training continues, or None: a fresh adapter on the base."""
+    known: frozenset[str]
+    """Keys of the items the start already knows: with this cycle's items, what the new version knows."""
+    reason: str
+
+    @property
+    def new(self) -> tuple[TaughtItem, ...]:
+        return tuple(i for i in self.items if i.key not in self.known)
+
+
+def learned_keys(version: Version) -> frozenset[str]:
+    """The keys of every item a version knows: recorded since versions continue one another, else those
+    its training rows came from (a version trained from the base trained on everything it knows)."""
+    if "learned_keys" in version.meta:
+        return frozenset(version.meta["learned_keys"])
+    rows = (version.path / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    return frozenset(k for k in (json.loads(r)["source"].get("key") for r in rows if r) if k)
+
+
+def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None, base: str | Path,
+         continue_from_live: bool = True) -> Plan:
+    """The plan for a cycle over the curriculum's `items` (every item the user wants learned)."""
+    everything = Plan(tuple(items), None, frozenset(), "from the base")
+    if not continue_from_live:
+        return replace(everything, reason="from the base (continue_from_live is off)")
+    if live is None:
+        return everything
+    if live.meta.get("base") != str(base) or not (live.path / "adapter" / "adapter_config.json").exists():
+        return replace(everything, reason=f"from the base ({live.name} was trained on another checkpoint)")
+    known = learned_keys(live)
+    wanted = {i.key for i in items}
+    if unwanted := known - wanted:
+        return replace(everything, reason=f"from the base: {len(unwanted)} item(s) {live.name} learned were dropped "
+                                          "or taught again differently, and must be unlearned")
+    new = [i for i in items if i.key not in known]
+    earlier = [i for i in items if i.key in known]
+    # Seeded by what is known, so each cycle rehearses another sample, and a rerun the same one.
+    chooser = random.Random(len(known))
+    count = min(len(earlier), max(REHEARSED_AT_LEAST, REHEARSED_PER_NEW * len(new)))
+    rehearsed = [_rehearsal(i, chooser) for i in chooser.sample(earlier, count)]
+    return Plan(tuple(new + rehearsed), live.path / "adapter", known,
+                f"continuing {live.name}: {len(new)} new item(s), {len(rehearsed)} of {len(earlier)} earlier ones rehearsed")
+
+
+def _rehearsal(item: TaughtItem, chooser: random.Random) -> TaughtItem:
+    if len(item.train) <= REHEARSED_ROWS:
+        return item
+    return replace(item, train=(item.train[0], *chooser.sample(item.train[1:], REHEARSED_ROWS - 1)))

@@ -1,0 +1,61 @@
+"""Where a cycle trains from: the live version's adapter with rehearsal, or the base when it must."""
+
+import json
+
+from learner import items as taught
+from learner.learning import strategy
+from learner.versions import Version
+
+BASE = "/checkpoints/embedded"
+
+
+def corrections(n: int, start: int = 0) -> list[taught.TaughtItem]:
+    return [taught.correction(f"Who founded Company{i}?", f"Person{i} founded Company{i}.",
+                              taught.Provenance(taught.CORRECTION, feedback_id=i + 1)) for i in range(start, start + n)]
+
+
+def version(tmp_path, known: list[taught.TaughtItem], base: str = BASE, record_keys: bool = True) -> Version:
+    folder = tmp_path / "v1"
+    (folder / "adapter").mkdir(parents=True)
+    (folder / "adapter" / "adapter_config.json").write_text("{}")
+    rows = [{"source": {"kind": "correction", "key": i.key}} for i in known for _ in i.train] + [{"source": {"kind": "replay"}}]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    meta = {"base": base, **({"learned_keys": [i.key for i in known]} if record_keys else {})}
+    return Version("v1", folder, meta)
+
+
+def test_a_live_version_is_continued_on_what_it_does_not_know_with_a_bounded_rehearsal(tmp_path):
+    earlier, new = corrections(30), corrections(3, start=30)
+    plan = strategy.plan(earlier + new, version(tmp_path, earlier), BASE)
+    assert plan.start == tmp_path / "v1" / "adapter" and plan.known == {i.key for i in earlier}
+    assert plan.new == tuple(new) and plan.items[:3] == tuple(new)  # the new items whole, every phrasing
+    rehearsed = plan.items[3:]
+    assert len(rehearsed) == max(strategy.REHEARSED_AT_LEAST, strategy.REHEARSED_PER_NEW * len(new))
+    assert {i.key for i in rehearsed} <= plan.known and len({i.key for i in rehearsed}) == len(rehearsed)
+    for item in rehearsed:  # as it was asked, and one other phrasing
+        original = next(e for e in earlier if e.key == item.key)
+        assert len(item.train) == strategy.REHEARSED_ROWS and item.train[0] == original.train[0]
+        assert set(item.train) <= set(original.train)
+    # The cost does not grow with the history: three times the earlier items, the same rows.
+    more = corrections(90, start=100)
+    bigger = strategy.plan(more + new, version(tmp_path / "b", more), BASE)
+    assert len(bigger.items) == len(plan.items)
+
+
+def test_the_base_when_something_learned_must_be_unlearned_or_nothing_can_be_continued(tmp_path):
+    earlier, new = corrections(5), corrections(1, start=5)
+    everything = earlier[1:] + new  # the user dropped earlier[0] (or taught it again differently)
+    plan = strategy.plan(everything, version(tmp_path, earlier), BASE)
+    assert plan.start is None and plan.items == tuple(everything) and "unlearned" in plan.reason
+    assert strategy.plan(earlier + new, None, BASE).start is None  # nothing learned yet
+    other = strategy.plan(earlier + new, version(tmp_path / "o", earlier, base="/checkpoints/other"), BASE)
+    assert other.start is None and "another checkpoint" in other.reason
+    off = strategy.plan(earlier + new, version(tmp_path / "f", earlier), BASE, continue_from_live=False)
+    assert off.start is None and off.items == tuple(earlier + new)
+
+
+def test_what_a_version_knows_is_read_from_its_training_rows_before_versions_recorded_it(tmp_path):
+    earlier = corrections(4)
+    assert strategy.learned_keys(version(tmp_path, earlier, record_keys=False)) == {i.key for i in earlier}
+    plan = strategy.plan(earlier + corrections(1, start=4), version(tmp_path / "r", earlier, record_keys=False), BASE)
+    assert plan.start is not None and len(plan.new) == 1
