@@ -35,6 +35,7 @@ def test_answers_gained_do_not_buy_answers_lost_and_fewer_right_in_all_is_gated_
     assert not lost_more.passed and lost_more.reason == "gated out: kept 30/37 (needs 90%)"
     worse = gate.judge(metrics(kept=(35, 37), right_after=36), Settings(gate_kept=0.9))
     assert not worse.passed and worse.reason == "gated out: general answers right 36 (needs 37, the base's)"
+    assert gate.judge(metrics(kept=(0, 37), right_after=0), Settings(gate_kept=0.0)).passed  # not checked at all
 
 
 def test_articles_are_checked_only_when_there_were_held_out_article_questions():
