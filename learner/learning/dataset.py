@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> None:
                          settings.continue_from_live)
     replay = retention.answers(model.base(), settings.system_prompt, retention.REPLAY)
     out, _ = run(list(plan.items), replay, settings, paths.data_dir() / "datasets", token_counter(base))
-    print(plan.reason)
-    print(json.dumps({"dataset": str(out), **{k: read_meta(out)[k] for k in ("rows", "kinds", "skipped")}}, indent=2))
+    print(json.dumps({"dataset": str(out), "trained": plan.reason,
+                      **{k: read_meta(out)[k] for k in ("rows", "kinds", "skipped")}}, indent=2))
 
 
 if __name__ == "__main__":
