@@ -282,7 +282,7 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 _END_PUNCTUATION = re.compile(r"[\s?.!。？！…]+$")
 
 
-def _same_question(text: str) -> str:
+def same_question(text: str) -> str:
     """A question as compared for conflicts: width, case, invisible characters and final punctuation ignored."""
     text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
     return " ".join(_END_PUNCTUATION.sub("", text).split())
@@ -301,7 +301,7 @@ def conflicts(items: list[TaughtItem]) -> list[Conflict]:
     by_question: dict[str, list[TaughtItem]] = defaultdict(list)
     for item in items:
         if item.kind != POSITIVE:
-            by_question[_same_question(item.question)].append(item)
+            by_question[same_question(item.question)].append(item)
     return [Conflict(group[0].question, tuple(group)) for group in by_question.values()
             if len(group) > 1 and any(not _agree(a, b) for a, b in combinations(group, 2))]
 

@@ -73,6 +73,17 @@ def test_dataset_trains_every_phrasing_holds_out_the_rest_and_mixes_replay(tmp_p
     assert again == out and len(list((tmp_path / "datasets").iterdir())) == 1  # idempotent
 
 
+def test_replay_never_trains_the_base_answer_to_a_question_the_user_taught_otherwise():
+    item = items.correction("What is the capital of France?", "The capital of France is Lyon.",
+                            items.Provenance(items.CORRECTION, 1, 1, 1))
+    replay = [{"question": "what is the capital of france", "answer": "Paris.", "right": True},
+              *({"question": f"Q{i}?", "answer": f"A{i}.", "right": True} for i in range(40))]
+    rows = dataset.build([item], replay, "SYS", replay_ratio=2.0)
+    answers = [r["completion"][0]["content"] for r in rows]
+    assert "Paris." not in answers and answers.count("The capital of France is Lyon.") == len(item.train)
+    assert sum(r["source"]["kind"] == "replay" for r in rows) == 2 * len(item.train)
+
+
 def test_a_cycle_of_article_facts_alone_trains_at_the_gentler_article_rate():
     from learner.learning.train import TrainSettings
 

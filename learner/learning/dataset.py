@@ -33,9 +33,11 @@ def row(system_prompt: str, context: list[dict] | tuple[dict, ...], question: st
 
 def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, replay_ratio: float,
           seed: int = 0) -> list[dict]:
-    """The training rows: every trained phrasing of every item, then replay, without duplicates."""
+    """The training rows: every trained phrasing of every item, then replay, without duplicates. A replay
+    question the user taught an answer to is left out: its base answer would train against the user's."""
     rows = [row for item in items for row in item_rows(item, system_prompt)]
-    pool = [r for r in replay if r["right"]]
+    taught_questions = {taught.same_question(q) for item in items for q in (item.question, *item.train)}
+    pool = [r for r in replay if r["right"] and taught.same_question(r["question"]) not in taught_questions]
     random.Random(seed).shuffle(pool)
     rows += [row(system_prompt, [], r["question"], r["answer"], {"kind": "replay"})
              for r in pool[: round(len(rows) * replay_ratio)]]
