@@ -71,6 +71,12 @@ def test_dataset_trains_every_phrasing_holds_out_the_rest_and_mixes_replay(tmp_p
     assert out.name == meta["sha256"][:16]
     again, _ = dataset.run([item], replay, settings, tmp_path / "datasets", count_tokens)
     assert again == out and len(list((tmp_path / "datasets").iterdir())) == 1  # idempotent
+    # Trained on both, asked only what the strategy chose to ask: another folder, the same rows.
+    other = items.correction("Who runs Zorblax Labs?", "Oska Venn.", items.Provenance(items.CORRECTION, 2, 2, 2))
+    both, _ = dataset.run([item, other], replay, settings, tmp_path / "datasets", count_tokens)
+    fewer, _ = dataset.run([item, other], replay, settings, tmp_path / "datasets", count_tokens, probed=[other])
+    assert items.load(both / items.PROBES_FILE) == [item, other] and items.load(fewer / items.PROBES_FILE) == [other]
+    assert fewer != both and (fewer / "train.jsonl").read_text() == (both / "train.jsonl").read_text()
 
 
 def test_replay_never_trains_the_base_answer_to_a_question_the_user_taught_otherwise():

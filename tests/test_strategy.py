@@ -30,7 +30,7 @@ def test_a_live_version_is_continued_on_what_it_does_not_know_with_a_bounded_reh
     assert plan.start == tmp_path / "v1" / "adapter" and plan.known == {i.key for i in earlier}
     assert plan.new == tuple(new) and plan.items[:3] == tuple(new)  # the new items whole, every phrasing
     rehearsed = plan.items[3:]
-    assert len(rehearsed) == max(strategy.REHEARSED_AT_LEAST, strategy.REHEARSED_PER_NEW * len(new))
+    assert len(rehearsed) == max(strategy.EARLIER_AT_LEAST, strategy.EARLIER_PER_NEW * len(new))
     assert {i.key for i in rehearsed} <= plan.known and len({i.key for i in rehearsed}) == len(rehearsed)
     for item in rehearsed:  # as it was asked, and one other phrasing
         original = next(e for e in earlier if e.key == item.key)
@@ -59,3 +59,24 @@ def test_what_a_version_knows_is_read_from_its_training_rows_before_versions_rec
     assert strategy.learned_keys(version(tmp_path, earlier, record_keys=False)) == {i.key for i in earlier}
     plan = strategy.plan(earlier + corrections(1, start=4), version(tmp_path / "r", earlier, record_keys=False), BASE)
     assert plan.start is not None and len(plan.new) == 1
+
+
+def test_the_evaluation_asks_the_new_items_and_a_bounded_sample_of_the_earlier_ones(tmp_path):
+    new = corrections(3, start=200)
+    for strategy_is_continuing in (True, False):
+        sizes = []
+        for n, folder in ((30, "small"), (90, "big")):
+            earlier = corrections(n)
+            plan = strategy.plan(earlier + new, version(tmp_path / folder / str(strategy_is_continuing), earlier), BASE,
+                                 continue_from_live=strategy_is_continuing)
+            assert (plan.start is not None) == strategy_is_continuing
+            assert set(new) <= set(plan.probed)  # every new item is asked
+            sampled = [i for i in plan.probed if i not in new]
+            assert {i.key for i in sampled} <= {i.key for i in earlier} and len({i.key for i in sampled}) == len(sampled)
+            sizes.append(len(plan.probed))
+        assert sizes[0] == sizes[1] == len(new) + strategy.EARLIER_PER_NEW * len(new)  # not growing with the history
+    # Nothing learned yet, or learned on another checkpoint: every item is new, so every item is asked.
+    everything = corrections(8)
+    assert strategy.plan(everything, None, BASE, continue_from_live=False).probed == tuple(everything)
+    other = version(tmp_path / "other", everything[:6], base="/checkpoints/other")
+    assert strategy.plan(everything, other, BASE, continue_from_live=False).probed == tuple(everything)

@@ -120,7 +120,7 @@ def _run(settings: Settings, store: Store) -> CycleResult:
     # The base's right answers: what every version keeps (evaluate judges "kept" against the base too).
     replay = timed("replay", retention.answers, model.base(), settings.system_prompt, retention.REPLAY)
     dataset_dir, dataset_meta = timed("dataset", dataset.run, plan.items, replay, settings,
-                                      paths.data_dir() / "datasets", dataset.token_counter(base))
+                                      paths.data_dir() / "datasets", dataset.token_counter(base), plan.probed)
     skipped = _skipped(dataset_meta.get("skipped", []))
     if not dataset_meta.get("probed_items") and not dataset_meta["kinds"].get(taught.POSITIVE):
         return CycleResult(NOTHING_TO_LEARN, "nothing to learn: " + skipped, timings=timings)

@@ -85,34 +85,38 @@ def counter_of(tokenizer):
                                                        return_dict=True)["input_ids"])
 
 
-def write(rows: list[dict], items: list[TaughtItem], datasets_dir: Path, **about) -> tuple[Path, dict]:
-    """The rows as `datasets_dir/<hash>/train.jsonl` with the probed items and meta.json; never rewritten."""
+def write(rows: list[dict], probed: list[TaughtItem], datasets_dir: Path, **about) -> tuple[Path, dict]:
+    """The rows as `datasets_dir/<hash>/train.jsonl` with the items the evaluation asks and meta.json; never
+    rewritten (the hash covers both)."""
     body = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
-    digest = text_sha256(body)
+    probes = taught.dump(probed)
+    digest = text_sha256(body + probes)
     out = datasets_dir / digest[:16]
     if meta := done_with(out, digest):
         return out, meta
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.jsonl").write_text(body, encoding="utf-8")
-    (out / taught.PROBES_FILE).write_text(taught.dump([i for i in items if i.probed]), encoding="utf-8")
+    (out / taught.PROBES_FILE).write_text(probes, encoding="utf-8")
     kinds: dict[str, int] = {}
     for r in rows:
         kinds[r["source"]["kind"]] = kinds.get(r["source"]["kind"], 0) + 1
     meta = write_meta(out, {"stage": "dataset", "inputs_hash": digest, "sha256": digest, "rows": len(rows),
-                            "kinds": kinds, "probed_items": sum(i.probed for i in items), **about,
+                            "kinds": kinds, "probed_items": len(probed), **about,
                             "replay_questions": [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == "replay"]})
     progress("dataset", 100, f"{len(rows)} rows ({kinds})")
     return out, meta
 
 
 def run(items: list[TaughtItem], replay: list[dict], settings, datasets_dir: Path,
-        count_tokens) -> tuple[Path, dict]:
+        count_tokens, probed: list[TaughtItem] | tuple[TaughtItem, ...] | None = None) -> tuple[Path, dict]:
     """Rows of the items that fit a row's token budget (the rest are listed in meta.json's `skipped`).
-    `count_tokens(row)` is `token_counter(checkpoint)`: the tokenizer training will use."""
+    `count_tokens(row)` is `token_counter(checkpoint)`: the tokenizer training will use. The evaluation
+    will ask those of `probed` that fit (default: every probed item; learner.learning.strategy samples)."""
     fitting, skipped = fit_to_budget(items, settings.system_prompt, count_tokens)
     rows = build(fitting, replay, settings.system_prompt, settings.replay_ratio)
-    return write(rows, fitting, datasets_dir, replay_ratio=settings.replay_ratio, system_prompt=settings.system_prompt,
-                 skipped=skipped)
+    asked = {i.key for i in (items if probed is None else probed) if i.probed}
+    return write(rows, [i for i in fitting if i.key in asked], datasets_dir, replay_ratio=settings.replay_ratio,
+                 system_prompt=settings.system_prompt, skipped=skipped)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = strategy.plan(taught.load(args.curriculum / taught.CURRICULUM_FILE), model.lineage.live_version(), base,
                          settings.continue_from_live)
     replay = retention.answers(model.base(), settings.system_prompt, retention.REPLAY)
-    out, _ = run(list(plan.items), replay, settings, paths.data_dir() / "datasets", token_counter(base))
+    out, _ = run(list(plan.items), replay, settings, paths.data_dir() / "datasets", token_counter(base), plan.probed)
     print(json.dumps({"dataset": str(out), "trained": plan.reason,
                       **{k: read_meta(out)[k] for k in ("rows", "kinds", "skipped")}}, indent=2))
 

@@ -2,13 +2,16 @@
 it has not learned plus a rehearsal sample of those it has; or the base, on every item.
 
 Continuing keeps a cycle's cost bounded as the taught history grows (rows: the new items, at most
-REHEARSED_PER_NEW earlier ones per new one, and replay), where training from the base on everything
+EARLIER_PER_NEW earlier ones per new one, and replay), where training from the base on everything
 grows with it until the step cap leaves items under-trained. Earlier items are rehearsed so that a
 continued adapter does not drift off them: continuing on new items alone lost a fact by the third
 round (benchmarks/accumulate_bench.py, an earlier session). An item the live version learned but the
 user has since dropped (or corrected again, or contradicted) must be unlearned, and an adapter cannot
 be continued into forgetting it: then, and for a live version trained on another checkpoint, the
 cycle trains from the base on every item. Not a stage: the cycle and the dataset stage ask it.
+
+Either way the evaluation asks the items new to the live version and a sample of the earlier ones
+(as many as a continued cycle rehearses), not the whole history: its cost stays bounded too.
 
 Off by default (Settings.continue_from_live): over 5 rounds of 5 facts, continuing lost more of
 the base's general answers than retraining from the base (see the setting's measurement).
@@ -22,10 +25,10 @@ from pathlib import Path
 from learner.items import TaughtItem
 from learner.versions import Version
 
-REHEARSED_PER_NEW = 2
-"""Earlier items rehearsed per new item."""
-REHEARSED_AT_LEAST = 4
-"""Earlier items rehearsed however few the new ones, while there are that many."""
+EARLIER_PER_NEW = 2
+"""Earlier items rehearsed (and asked by the evaluation) per new item."""
+EARLIER_AT_LEAST = 4
+"""Earlier items rehearsed (and asked) however few the new ones, while there are that many."""
 REHEARSED_ROWS = 2
 """Phrasings an earlier item is rehearsed in: as it was asked, and one of its other ones in turn."""
 
@@ -39,6 +42,8 @@ class Plan:
     known: frozenset[str]
     """Keys of the items the start already knows: with this cycle's items, what the new version knows."""
     reason: str
+    probed: tuple[TaughtItem, ...] = ()
+    """What the evaluation asks: the probed items new to the live version, and a sample of earlier ones."""
 
     @property
     def new(self) -> tuple[TaughtItem, ...]:
@@ -57,26 +62,29 @@ def learned_keys(version: Version) -> frozenset[str]:
 def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None, base: str | Path,
          continue_from_live: bool = True) -> Plan:
     """The plan for a cycle over the curriculum's `items` (every item the user wants learned)."""
-    everything = Plan(tuple(items), None, frozenset(), "from the base")
+    same_base = live is not None and live.meta.get("base") == str(base)
+    live_knows = learned_keys(live) if same_base else frozenset()
+    new = [i for i in items if i.key not in live_knows]
+    earlier = [i for i in items if i.key in live_knows]
+    # Seeded by what is known, so each cycle rehearses and asks another sample, and a rerun the same one.
+    chooser = random.Random(len(live_knows))
+    sample = chooser.sample(earlier, min(len(earlier), max(EARLIER_AT_LEAST, EARLIER_PER_NEW * len(new))))
+    everything = Plan(tuple(items), None, frozenset(), "from the base",
+                      tuple(i for i in new + sample if i.probed))
     if not continue_from_live:
         return replace(everything, reason="from the base (continue_from_live is off)")
     if live is None:
         return everything
-    if live.meta.get("base") != str(base) or not (live.path / "adapter" / "adapter_config.json").exists():
+    if not same_base or not (live.path / "adapter" / "adapter_config.json").exists():
         return replace(everything, reason=f"from the base ({live.name} was trained on another checkpoint)")
-    known = learned_keys(live)
-    wanted = {i.key for i in items}
-    if unwanted := known - wanted:
+    if unwanted := live_knows - {i.key for i in items}:
         return replace(everything, reason=f"from the base: {len(unwanted)} item(s) {live.name} learned were dropped "
                                           "or taught again differently, and must be unlearned")
-    new = [i for i in items if i.key not in known]
-    earlier = [i for i in items if i.key in known]
-    # Seeded by what is known, so each cycle rehearses another sample, and a rerun the same one.
-    chooser = random.Random(len(known))
-    count = min(len(earlier), max(REHEARSED_AT_LEAST, REHEARSED_PER_NEW * len(new)))
-    rehearsed = [_rehearsal(i, chooser) for i in chooser.sample(earlier, count)]
-    return Plan(tuple(new + rehearsed), live.path / "adapter", known,
-                f"continuing {live.name}: {len(new)} new item(s), {len(rehearsed)} of {len(earlier)} earlier ones rehearsed")
+    rehearsed = [_rehearsal(i, chooser) for i in sample]
+    trained = tuple(new + rehearsed)
+    return Plan(trained, live.path / "adapter", live_knows,
+                f"continuing {live.name}: {len(new)} new item(s), {len(rehearsed)} of {len(earlier)} earlier ones rehearsed",
+                tuple(i for i in trained if i.probed))
 
 
 def _rehearsal(item: TaughtItem, chooser: random.Random) -> TaughtItem:
