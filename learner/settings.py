@@ -117,7 +117,8 @@ class Settings:
     cycles kept 34-38 of the base's 40 right answers while gaining 6-10 of its 33 wrong ones (an export
     with no training kept 40/40), so 0.95 gates many out; but at 0.9 five poisoned corrections ("the
     capital of France is Berlin") went live at kept 37/40 with 49 right in all. It stays at 0.95 until
-    poisoning is told apart some other way."""
+    poisoning is told apart some other way. Measured again on 6 Dec on single corrections (dev_facts 5-7):
+    each learned, kept 34-35/40 and answered 47-50 right in all, and was gated out."""
 
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
