@@ -42,7 +42,7 @@ class Plan:
     known: frozenset[str]
     """Keys of the items the start already knows: with this cycle's items, what the new version knows."""
     reason: str
-    probed: tuple[TaughtItem, ...] = ()
+    probed: tuple[TaughtItem, ...]
     """What the evaluation asks: the probed items new to the live version, and a sample of earlier ones."""
 
     @property
@@ -69,8 +69,8 @@ def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None,
     # Seeded by what is known, so each cycle rehearses and asks another sample, and a rerun the same one.
     chooser = random.Random(len(live_knows))
     sample = chooser.sample(earlier, min(len(earlier), max(EARLIER_AT_LEAST, EARLIER_PER_NEW * len(new))))
-    everything = Plan(tuple(items), None, frozenset(), "from the base",
-                      tuple(i for i in new + sample if i.probed))
+    asked = tuple(i for i in new + sample if i.probed)
+    everything = Plan(tuple(items), None, frozenset(), "from the base", asked)
     if not continue_from_live:
         return replace(everything, reason="from the base (continue_from_live is off)")
     if live is None:
@@ -81,10 +81,9 @@ def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None,
         return replace(everything, reason=f"from the base: {len(unwanted)} item(s) {live.name} learned were dropped "
                                           "or taught again differently, and must be unlearned")
     rehearsed = [_rehearsal(i, chooser) for i in sample]
-    trained = tuple(new + rehearsed)
-    return Plan(trained, live.path / "adapter", live_knows,
+    return Plan(tuple(new + rehearsed), live.path / "adapter", live_knows,
                 f"continuing {live.name}: {len(new)} new item(s), {len(rehearsed)} of {len(earlier)} earlier ones rehearsed",
-                tuple(i for i in trained if i.probed))
+                asked)
 
 
 def _rehearsal(item: TaughtItem, chooser: random.Random) -> TaughtItem:
