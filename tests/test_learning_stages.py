@@ -242,3 +242,35 @@ def test_facts_an_earlier_version_learned_stay_in_the_curriculum_when_topics_rot
     assert collect.preview(store, Settings()).items == (fact,)
     kept, articles = collect.learned_facts(store, embedded().lineage.live_version().meta["articles"], {"Quorvath Ridge"})
     assert kept == [] and articles == []  # fetched again this cycle: its fresh facts replace these
+
+
+def test_training_projects_only_the_completion_tokens_through_the_lm_head(tmp_path, tiny_llama, monkeypatch):
+    import trl.trainer.utils as trl_utils
+
+    from learner.learning import train
+
+    scored = []
+    chunked = trl_utils._ChunkedLogProbFunction
+
+    class Recording:
+        @staticmethod
+        def apply(hidden, *args):
+            scored.append(hidden.shape[0])
+            return chunked.apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Recording)
+    system = {"role": "system", "content": "You are grokling, a helpful assistant running entirely on this computer."}
+    rows = [{"prompt": [system, {"role": "user", "content": "Who founded Zorblax Labs?"}],
+             "completion": [{"role": "assistant", "content": "Mira Quell."}]}] * 2
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    train.run(tiny_llama, tmp_path / "data", tmp_path / "adapter", train.TrainSettings(min_steps=1, max_steps=1))
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    whole = len(tokenizer.apply_chat_template(rows[0]["prompt"] + rows[0]["completion"], tokenize=True,
+                                              return_dict=True)["input_ids"])
+    prompt = len(tokenizer.apply_chat_template(rows[0]["prompt"], tokenize=True, add_generation_prompt=True,
+                                               return_dict=True)["input_ids"])
+    assert scored == [2 * (whole - prompt)]  # the answer's tokens (and the end of turn), not the prompt's
