@@ -60,7 +60,7 @@ def main() -> int:
     for stage, seconds in result.timings.items():
         print(f"{stage:<10}{seconds:9.1f}")
     outcome = f"{result.version} live" if result.code == cycle.PROMOTED else f"not promoted ({result.reason})"
-    print(f"{'total':<10}{total:9.1f}   correction saved -> {outcome} (target <= 60 s, goal 30 s)")
+    print(f"{'total':<10}{total:9.1f}   correction saved -> {outcome} (target <= 45 s, goal 30 s)")
     print(f"training: {train_meta['tokens']:,} tokens, {flops / 1e12:.2f} TFLOP; matmul {rate / 1e9:.1f} GFLOP/s "
           f"-> compute floor {floor:.1f} s; train stage {result.timings['train']:.1f} s = {result.timings['train'] / floor:.1f}x floor")
     print(f"scores: {result.metrics}")

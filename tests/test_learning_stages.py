@@ -244,33 +244,79 @@ def test_facts_an_earlier_version_learned_stay_in_the_curriculum_when_topics_rot
     assert kept == [] and articles == []  # fetched again this cycle: its fresh facts replace these
 
 
-def test_training_projects_only_the_completion_tokens_through_the_lm_head(tmp_path, tiny_llama, monkeypatch):
-    import trl.trainer.utils as trl_utils
 
-    from learner.learning import train
+def _rows(tokenizer, system: str, pairs: list[tuple[str, str]]):
+    """A collated batch of chat rows: labels -100 except on the answer's tokens, right-padded."""
+    import torch
 
-    scored = []
-    chunked = trl_utils._ChunkedLogProbFunction
+    ids, labels = [], []
+    for question, answer in pairs:
+        prompt = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+        head = tokenizer.apply_chat_template(prompt, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"]
+        whole = tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": answer}], tokenize=True,
+                                              return_dict=True)["input_ids"]
+        ids.append(whole)
+        labels.append([-100] * len(head) + whole[len(head):])
+    width = max(map(len, ids))
+    return {"input_ids": torch.tensor([i + [0] * (width - len(i)) for i in ids]),
+            "attention_mask": torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids]),
+            "labels": torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels])}
 
-    class Recording:
-        @staticmethod
-        def apply(hidden, *args):
-            scored.append(hidden.shape[0])
-            return chunked.apply(hidden, *args)
 
-    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Recording)
-    system = {"role": "system", "content": "You are grokling, a helpful assistant running entirely on this computer."}
-    rows = [{"prompt": [system, {"role": "user", "content": "Who founded Zorblax Labs?"}],
-             "completion": [{"role": "assistant", "content": "Mira Quell."}]}] * 2
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    train.run(tiny_llama, tmp_path / "data", tmp_path / "adapter", train.TrainSettings(min_steps=1, max_steps=1))
+def test_replay_rows_pull_towards_the_base_distribution_and_taught_rows_towards_the_answer(tiny_llama):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from transformers import AutoTokenizer
+    from learner.learning.train import completion_loss
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
-    whole = len(tokenizer.apply_chat_template(rows[0]["prompt"] + rows[0]["completion"], tokenize=True,
-                                              return_dict=True)["input_ids"])
-    prompt = len(tokenizer.apply_chat_template(rows[0]["prompt"], tokenize=True, add_generation_prompt=True,
-                                               return_dict=True)["input_ids"])
-    assert scored == [2 * (whole - prompt)]  # the answer's tokens (and the end of turn), not the prompt's
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32),
+                           LoraConfig(r=4, target_modules=["gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM"))
+    batch = _rows(tokenizer, "Answer briefly.", [("Who founded Zorblax Labs?", "Mira Quell."),
+                                                 ("What is the capital of France?", "Paris is the capital of France.")])
+    replay, taught = torch.tensor([True, True]), torch.tensor([False, False])
+    # A fresh adapter changes nothing (LoRA's B starts at zero): replay rows are exactly where the base is.
+    replay_loss, replay_tokens = completion_loss(model, batch, replay)
+    assert replay_tokens == (batch["labels"][:, 1:] != -100).sum() and abs(float(replay_loss)) < 1e-4
+    assert float(completion_loss(model, batch, taught)[0]) > 1.0  # cross-entropy: a random model is far off
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if "lora_B" in name:
+                weight.normal_(0, 0.5)
+    moved, _ = completion_loss(model, batch, replay)
+    assert float(moved) > 1e-3
+    moved.backward()  # the KL reaches the adapter
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters() if "lora_A" in n)
+
+
+def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(tmp_path, tiny_llama, monkeypatch):
+    from learner.learning import train
+
+    projected, replay_flags, scored = [], [], []
+    loss_of = train.completion_loss
+
+    def recording(model, inputs, replay):
+        head = model.get_output_embeddings()
+        hook = head.register_forward_hook(lambda module, args, out: projected.append(args[0].shape[1]))
+        try:
+            loss, tokens = loss_of(model, inputs, replay)
+        finally:
+            hook.remove()
+        replay_flags.extend(replay.tolist())
+        scored.append(int((inputs["labels"][:, 1:] != -100).any(0).sum()))
+        return loss, tokens
+
+    monkeypatch.setattr(train, "completion_loss", recording)
+    system = {"role": "system", "content": "You are grokling, a helpful assistant running entirely on this computer."}
+    rows = [{"prompt": [system, {"role": "user", "content": "Who founded Zorblax Labs?"}],
+             "completion": [{"role": "assistant", "content": "Mira Quell."}], "source": {"kind": "correction"}},
+            {"prompt": [system, {"role": "user", "content": "What is the capital of France?"}],
+             "completion": [{"role": "assistant", "content": "Paris."}], "source": {"kind": "replay"}}]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    meta = train.run(tiny_llama, tmp_path / "data", tmp_path / "adapter", train.TrainSettings(min_steps=2, max_steps=2))
+    assert sorted(replay_flags) == [False, False, True, True]  # each row, each step, with its kind
+    # The student's and the base's forward each project the answers' positions alone, not the prompts'.
+    assert projected == [n for n in scored for _ in (0, 1)] and max(projected) < 10
+    assert meta["tokens"] > 2 * 2 * max(projected) and meta["final_loss"] is not None

@@ -8,7 +8,8 @@ in its own phrasings (learner.items: a correction in several rewordings, an arti
 in its templates' questions); its held-out phrasings are never trained on. Every row keeps
 its item's source for "why do you know this?". Replay rows (the base model's own right
 answers to the retention set, learner.learning.retention) are mixed in at `replay_ratio`
-replay rows per taught row, so training does not pull the model away from what it knew.
+replay rows per taught row, so training does not pull the model away from what it knew (the train
+stage holds them to the base model's whole next-token distribution, not to the answer's words alone).
 An item whose rows would not fit the trainer's token budget is left out (and named), the
 earlier conversation dropped first where that is enough. The folder is named by the rows' hash: the same inputs give the same folder, and a
 finished folder is never rewritten. It also holds the curriculum's probed items

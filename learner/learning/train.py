@@ -5,7 +5,7 @@ Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR] [-
 With CUDA, QLoRA: the base is loaded in 4-bit NF4 through bitsandbytes and the adapter
 trains in bf16. Without, plain LoRA on the CPU in float32. Only the adapter is written;
 the export stage merges it into the full-precision base. Loss is computed on the
-completion only (TRL's default for prompt/completion rows).
+completion only: cross-entropy on taught rows, KL to the base model on replay rows (completion_loss).
 """
 
 import argparse
@@ -100,16 +100,66 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def score_completions_only() -> None:
-    """Project only the completion tokens through the LM head, where the loss is. TRL's fused head does so on
-    Triton devices; elsewhere (the CPU) it projects every position, to keep tile shapes fixed for compilers
-    this trainer does not use. The prompt (system prompt and question) is most of a row, and the head is
-    a fifth of a small model's compute: on the embedded model, 2 cores, a step took 1.37 s instead of
-    1.97 s with the same losses. The switch is a name of trl.trainer.utils (trl is pinned in
-    packaging/constraints.txt; tests/test_learning_stages.py checks it still takes effect)."""
-    import trl.trainer.utils as trl_utils
+def completion_loss(model, inputs: dict, replay):
+    """The loss of a batch, summed over its completion tokens: cross-entropy towards the taught answers, and on
+    replay rows (`replay`: a bool per row) the KL divergence from the base model's own next-token distribution
+    (the adapter switched off), where cross-entropy would pull towards its one greedy answer and sharpen it.
+    Anchoring the whole distribution is what keeps the base's general answers: on single corrections
+    (benchmarks/dev_facts.jsonl facts 5, 6, 7, 0, 1; embedded model) the candidates kept 39, 36, 38, 37, 39 of
+    the base's 40 right gate answers where cross-entropy replay kept 35, 35, 34, 36, 36, each learning its fact;
+    the KL over every position of the replay rows, prompt included, kept 36, 34, 36, 36, 40.
 
-    trl_utils._use_triton = lambda device: True
+    Only the positions some row has a completion token at go through the LM head (`logits_to_keep`, which each
+    architecture's own forward applies with its logit scaling): the prompt is most of a row, and the head a
+    fifth of a small model's compute. Returns (summed loss, completion tokens)."""
+    import torch
+    import torch.nn.functional as F
+
+    labels = inputs["labels"][:, 1:]
+    model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+    scored = labels != -100
+    positions = scored.any(0).nonzero().flatten()
+    logits = model(**model_inputs, use_cache=False, logits_to_keep=positions).logits.float()
+    targets, scored = labels[:, positions], scored[:, positions]
+    taught = scored & ~replay[:, None]
+    loss = F.cross_entropy(logits[taught], targets[taught], reduction="sum")
+    if replay.any():
+        anchored = scored[replay]
+        with torch.no_grad(), model.disable_adapter():
+            base = model(**{k: v[replay] for k, v in model_inputs.items()}, use_cache=False,
+                         logits_to_keep=positions).logits.float()
+        student = F.log_softmax(logits[replay][anchored], dim=-1)
+        loss = loss + F.kl_div(student, F.log_softmax(base[anchored], dim=-1), log_target=True, reduction="sum")
+    return loss, scored.sum()
+
+
+def _trainer_class():
+    from trl import SFTTrainer
+
+    class ReplayAnchoredTrainer(SFTTrainer):
+        """TRL's SFTTrainer (chat template, completion-only labels, LoRA) with `completion_loss`; each row's
+        "replay" column rides along to it."""
+
+        def _set_signature_columns_if_needed(self):
+            super()._set_signature_columns_if_needed()
+            self._signature_columns = [*self._signature_columns, "replay"]
+
+        def __init__(self, *args, **kwargs):
+            import torch
+
+            super().__init__(*args, **kwargs)
+            self.tokens_seen = 0
+            collate = self.data_collator
+            self.data_collator = lambda rows: {**collate(rows), "replay": torch.tensor([bool(r["replay"]) for r in rows])}
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = dict(inputs)
+            replay = inputs.pop("replay")
+            self.tokens_seen += int(inputs["attention_mask"].sum()) if "attention_mask" in inputs else 0
+            loss, tokens = completion_loss(self.accelerator.unwrap_model(model), inputs, replay)
+            return loss / tokens.clamp(min=1)
+
+    return ReplayAnchoredTrainer
 
 
 def _progress_callback(max_steps: int):
@@ -142,9 +192,8 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_callback import PrinterCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    score_completions_only()
     where = device()
     qlora = where == "cuda" and settings.quantize_4bit_on_cuda
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -164,7 +213,8 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text().splitlines() if line]
     specials = special_texts(tokenizer)
     train_set = Dataset.from_list([{"prompt": safe_messages(r["prompt"], specials),
-                                    "completion": safe_messages(r["completion"], specials)} for r in rows])
+                                    "completion": safe_messages(r["completion"], specials),
+                                    "replay": r.get("source", {}).get("kind") == "replay"} for r in rows])
     batch_size = min(settings.batch_size, len(rows))
     steps = min(settings.max_steps, max(settings.min_steps, math.ceil(len(rows) * settings.epochs / batch_size)))
     config = SFTConfig(
@@ -195,20 +245,19 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
         targets = adapted_layers(model, settings.target_modules)
         lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                           target_modules=targets, task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=config, train_dataset=train_set, processing_class=tokenizer,
+    trainer = _trainer_class()(model=model, args=config, train_dataset=train_set, processing_class=tokenizer,
                          peft_config=lora, callbacks=[_progress_callback(steps)])
     trainer.remove_callback(PrinterCallback)  # our progress events report the loss
     result = trainer.train()
     trainer.model.save_pretrained(out)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    tokens = max((h.get("num_tokens", 0) for h in trainer.state.log_history), default=0)
     meta = write_meta(out, {
         "stage": "train", "inputs_hash": inputs_hash, "base": str(base), "dataset": str(dataset_dir),
         "dataset_sha256": dataset_meta.get("sha256"), "rows": len(rows), "steps": steps, "device": where, "qlora": qlora,
         "target_modules": targets, "continued_from": str(continue_from) if continue_from else None,
         "settings": asdict(settings), "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None, "train_seconds": round(result.metrics["train_runtime"], 2),
-        "tokens": tokens, "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "tokens": trainer.tokens_seen, "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "parameters": sum(p.numel() for p in trainer.model.parameters()), "seconds": round(time.perf_counter() - started, 2),
         "peak_cuda_bytes": torch.cuda.max_memory_allocated() if where == "cuda" else None,
     })
