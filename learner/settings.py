@@ -97,7 +97,9 @@ class Settings:
     """Replay rows (the base model's own right answers) per new training row; guards against forgetting.
     Measured (kept of the base's 40 right gate answers, training seconds on 2 cores): one correction,
     0 kept 32/40 (14 s), 2 kept 36/40 (34 s), 6 kept 36/40 (73 s); two corrections, 2 kept 34/40 where
-    6 kept 38/40. Each learned what it was taught."""
+    6 kept 38/40. Each learned what it was taught. With replay held to the base's distribution (KL,
+    learner.learning.train.completion_loss), single corrections (dev facts 5, 6, 7): 2 kept 34, 35, 35/40 in
+    24-39 s of training, 6 kept 39, 36, 38/40 in 58-100 s."""
 
     continue_from_live: bool = False
     """Train each cycle on from the live version's adapter: the items it has not learned, with a sample of
@@ -118,7 +120,9 @@ class Settings:
     with no training kept 40/40), so 0.95 gates many out; but at 0.9 five poisoned corrections ("the
     capital of France is Berlin") went live at kept 37/40 with 49 right in all. It stays at 0.95 until
     poisoning is told apart some other way. Measured again on 6 Dec on single corrections (dev_facts 5-7):
-    each learned, kept 34-35/40 and answered 47-50 right in all, and was gated out."""
+    each learned, kept 34-35/40 and answered 47-50 right in all, and was gated out. With replay held to the
+    base's distribution (KL; same day, dev facts 5, 6, 7, 0, 1): each learned, kept 39, 36, 38, 37, 39/40,
+    and three of the five went live."""
 
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
