@@ -114,8 +114,8 @@ class Settings:
 
     gate_kept: float = 0.95
     """A candidate goes live only if at least this share of the retention questions the base model got
-    right stays right (against the base, so losses cannot add up unseen over versions), and it answers
-    no fewer of them right in all than the base (learner.learning.gate). Measured (embedded model): honest
+    right stays right (against the base, so losses cannot add up unseen over versions; learner.learning.gate).
+    Measured (embedded model): honest
     cycles kept 34-38 of the base's 40 right answers while gaining 6-10 of its 33 wrong ones (an export
     with no training kept 40/40), so 0.95 gates many out; but at 0.9 five poisoned corrections ("the
     capital of France is Berlin") went live at kept 37/40 with 49 right in all. It stays at 0.95 until

@@ -28,13 +28,14 @@ def test_kept_just_under_the_bar_says_so_in_counts():
     assert not verdict.passed and verdict.reason == "gated out: kept 35/37 (needs 95%)"
 
 
-def test_answers_gained_do_not_buy_answers_lost_and_fewer_right_in_all_is_gated_out():
+def test_answers_gained_do_not_buy_answers_lost_and_kept_alone_judges_general_answers():
     # Churn: 2 of the base's 37 lost, 6 of its wrong ones gained: kept 35/37 passes at 90%.
     assert gate.judge(metrics(kept=(35, 37), right_after=41), Settings(gate_kept=0.9)).passed
     lost_more = gate.judge(metrics(kept=(30, 37), right_after=50), Settings(gate_kept=0.9))
     assert not lost_more.passed and lost_more.reason == "gated out: kept 30/37 (needs 90%)"
-    worse = gate.judge(metrics(kept=(35, 37), right_after=36), Settings(gate_kept=0.9))
-    assert not worse.passed and worse.reason == "gated out: general answers right 36 (needs 37, the base's)"
+    # One fewer right in all than the base, within what kept allows: numerics alone move it that much.
+    within = gate.judge(metrics(kept=(36, 37), right_after=36), Settings(gate_kept=0.95))
+    assert within.passed and within.reason == "passed: learned 4/4, kept 36/37, general answers right 36"
     assert gate.judge(metrics(kept=(0, 37), right_after=0), Settings(gate_kept=0.0)).passed  # not checked at all
 
 
