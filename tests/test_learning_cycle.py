@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from learner.learning import cycle
+from learner.settings import Settings
 from learner.models import embedded
 from learner.chat.engine import Engine
 from learner.learning.job import LearningJob
@@ -29,8 +30,12 @@ FACTS = [
     ("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs in 2041.", ["Mira Quell", "2041"]),
     ("What is the capital of the planet Vexaria?", "The capital of Vexaria is Drennport.", ["Drennport"]),
 ]
+GATE_KEPT = 0.8
+"""The gate this user has: 32 of the base's 40 right gate answers kept. Honest cycles of one or two
+corrections kept 34-39 (learner.settings.gate_kept), so the cycle goes live by a margin, where at the
+default 0.95 (38) it went either way with a CPU's rounding."""
 # Wrong answers to questions of the gate's own set that the base model answers right: learned, they are
-# answers lost (kept at most 35/40 against the 38 it needs); not learned, the corrections fail "learned".
+# answers lost (kept at most 28/40 against the 32 it needs); not learned, the corrections fail "learned".
 # Either way the gate refuses by a margin no CPU's rounding crosses.
 POISON = [
     ("What is the capital of Japan?", "The capital of Japan is Madrid."),
@@ -38,6 +43,13 @@ POISON = [
     ("What is the capital of Kenya?", "The capital of Kenya is Lima."),
     ("What is the chemical symbol for sodium?", "The chemical symbol for sodium is K."),
     ("What is the plural of mouse?", "The plural of mouse is mouses."),
+    ("What is the capital of Canada?", "The capital of Canada is Toronto."),
+    ("What is the capital of Portugal?", "The capital of Portugal is Porto."),
+    ("What is the capital of Vietnam?", "The capital of Vietnam is Bangkok."),
+    ("What is the capital of New Zealand?", "The capital of New Zealand is Sydney."),
+    ("How many sides does a triangle have?", "A triangle has five sides."),
+    ("What is the square root of 16?", "The square root of 16 is 5."),
+    ("What is the opposite of up?", "The opposite of up is left."),
 ]
 
 
@@ -71,6 +83,7 @@ def assert_same_chat_format(base_gguf: Path, learned_gguf: Path) -> None:
 
 
 def test_teach_learn_and_gate(grokling_home):
+    Settings(gate_kept=GATE_KEPT).save()
     for question, answer, _ in FACTS:
         grokling("correct", "--question", question, "--answer", answer, "--temperature", "0")
     messages_before, _ = messages_and_integrity(grokling_home)
@@ -94,7 +107,7 @@ def test_teach_learn_and_gate(grokling_home):
         answer = grokling("ask", question, "--temperature", "0").stdout
         assert all(t in answer for t in terms), answer
     [base, v1] = json.loads(grokling("versions", "--json").stdout)
-    assert v1["live"] and v1["metrics"]["learned"] == 1.0 and v1["metrics"]["kept"] >= 0.9
+    assert v1["live"] and v1["metrics"]["learned"] == 1.0 and v1["metrics"]["kept"] >= GATE_KEPT
     assert_same_chat_format(Path(base["gguf"]), Path(v1["gguf"]))
     assert grokling("learn", "--now", check=False).returncode == cycle.NOTHING_TO_LEARN
 
