@@ -85,8 +85,12 @@ def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home, t
 
         listed = grokling("topics").stdout
         assert "Quorvath Ridge" in listed and "-> Quorvath Ridge" in listed and "3 messages" in listed
-        answer = grokling("ask", "Do you know who discovered Quorvath Ridge?", "--temperature", "0").stdout
-        assert "Oska Venn" in answer, answer
+        # Asked as a user would, in words of their own; most, not one greedy answer of a small model, must be right.
+        asked = {"Do you know who discovered Quorvath Ridge?": "Oska Venn",
+                 "What is the highest peak of Quorvath Ridge?": "Ilvane",
+                 "Which town was built at the foot of Quorvath Ridge?": "Hollowmere"}
+        answers = {q: grokling("ask", q, "--temperature", "0").stdout for q in asked}
+        assert sum(asked[q] in a for q, a in answers.items()) >= 2, answers
 
         # The same revision again: nothing new to learn, and the article is not fetched again.
         extracts = sum("extracts" in r["params"].get("prop", "") for r in wiki.requests)
