@@ -27,6 +27,8 @@ from learner.files import text_sha256
 
 CORRECTION, POSITIVE, ARTICLE = "correction", "positive", "article"
 KINDS = (CORRECTION, POSITIVE, ARTICLE)
+REPLAY = "replay"
+"""The source kind of a training row that is the base model's own answer (learner.learning.dataset), not taught."""
 
 TRAIN_TEMPLATES = ("{q}", "Question: {q}", "{q} Answer briefly.", "Can you tell me: {q}", "Quick question. {q}")
 """How a correction's question is asked in training."""

@@ -40,7 +40,7 @@ def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, repla
     taught_questions = {taught.same_question(q) for item in items for q in (item.question, *item.train)}
     pool = [r for r in replay if r["right"] and taught.same_question(r["question"]) not in taught_questions]
     random.Random(seed).shuffle(pool)
-    rows += [row(system_prompt, [], r["question"], r["answer"], {"kind": "replay"})
+    rows += [row(system_prompt, [], r["question"], r["answer"], {"kind": taught.REPLAY})
              for r in pool[: round(len(rows) * replay_ratio)]]
     seen, unique = set(), []
     for r in rows:
@@ -103,7 +103,7 @@ def write(rows: list[dict], probed: list[TaughtItem], datasets_dir: Path, **abou
         kinds[r["source"]["kind"]] = kinds.get(r["source"]["kind"], 0) + 1
     meta = write_meta(out, {"stage": "dataset", "inputs_hash": digest, "sha256": digest, "rows": len(rows),
                             "kinds": kinds, "probed_items": len(probed), **about,
-                            "replay_questions": [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == "replay"]})
+                            "replay_questions": [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == taught.REPLAY]})
     progress("dataset", 100, f"{len(rows)} rows ({kinds})")
     return out, meta
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from learner.items import ARTICLE, MAX_ROW_TOKENS
+from learner.items import ARTICLE, MAX_ROW_TOKENS, REPLAY
 from learner.learning.stage import done_with, progress
 from learner.textclean import neutralize_special_tokens
 from learner.files import file_sha256, read_meta, text_sha256, write_meta
@@ -60,7 +60,7 @@ class TrainSettings:
     def from_settings(cls, settings, dataset_kinds: dict[str, int] | None = None) -> "TrainSettings":
         """The hyperparameters the user's settings.json exposes; the rest keep these defaults. A dataset of
         article facts alone (its meta's "kinds": rows per source kind) trains at `article_learning_rate`."""
-        taught_kinds = set(dataset_kinds or {}) - {"replay"}
+        taught_kinds = set(dataset_kinds or {}) - {REPLAY}
         rate = settings.article_learning_rate if taught_kinds == {ARTICLE} else settings.learning_rate
         return cls(epochs=settings.train_epochs, learning_rate=rate)
 
@@ -214,7 +214,7 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     specials = special_texts(tokenizer)
     train_set = Dataset.from_list([{"prompt": safe_messages(r["prompt"], specials),
                                     "completion": safe_messages(r["completion"], specials),
-                                    "replay": r.get("source", {}).get("kind") == "replay"} for r in rows])
+                                    "replay": r.get("source", {}).get("kind") == REPLAY} for r in rows])
     batch_size = min(settings.batch_size, len(rows))
     steps = min(settings.max_steps, max(settings.min_steps, math.ceil(len(rows) * settings.epochs / batch_size)))
     config = SFTConfig(
