@@ -268,26 +268,39 @@ def test_replay_rows_pull_towards_the_base_distribution_and_taught_rows_towards_
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from learner.learning.train import completion_loss
+    from learner.learning.train import BaseDistributions, completion_loss
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32),
                            LoraConfig(r=4, target_modules=["gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM"))
     batch = _rows(tokenizer, "Answer briefly.", [("Who founded Zorblax Labs?", "Mira Quell."),
                                                  ("What is the capital of France?", "Paris is the capital of France.")])
-    replay, taught = torch.tensor([True, True]), torch.tensor([False, False])
+    replay, taught, rows = torch.tensor([True, True]), torch.tensor([False, False]), torch.arange(2)
+    base = BaseDistributions(k=8)
     # A fresh adapter changes nothing (LoRA's B starts at zero): replay rows are exactly where the base is.
-    replay_loss, replay_tokens = completion_loss(model, batch, replay)
+    replay_loss, replay_tokens = completion_loss(model, batch, replay, rows, base)
     assert replay_tokens == (batch["labels"][:, 1:] != -100).sum() and abs(float(replay_loss)) < 1e-4
-    assert float(completion_loss(model, batch, taught)[0]) > 1.0  # cross-entropy: a random model is far off
+    assert float(completion_loss(model, batch, taught, rows, base)[0]) > 1.0  # cross-entropy: a random model is far off
     with torch.no_grad():
         for name, weight in model.named_parameters():
             if "lora_B" in name:
                 weight.normal_(0, 0.5)
-    moved, _ = completion_loss(model, batch, replay)
+    moved, _ = completion_loss(model, batch, replay, rows, base)
     assert float(moved) > 1e-3
+    assert base.computed == 2  # each row's base distribution once, kept from before the adapter moved
+    assert torch.allclose(moved, completion_loss(model, batch, replay, rows, BaseDistributions(k=8))[0])
     moved.backward()  # the KL reaches the adapter
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters() if "lora_A" in n)
+    # Keeping every token is the exact KL over the vocabulary; keeping 8 and the rest's mass is a lower bound of it.
+    with torch.no_grad():
+        student = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        with model.disable_adapter():
+            reference = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        scored = torch.nn.functional.pad(batch["labels"][:, 1:] != -100, (0, 1))
+        exact = torch.nn.functional.kl_div(student[scored].log_softmax(-1), reference[scored].log_softmax(-1),
+                                           log_target=True, reduction="sum")
+        whole = completion_loss(model, batch, replay, rows, BaseDistributions(k=student.shape[-1]))[0]
+    assert torch.allclose(whole, exact, rtol=1e-3) and float(moved) <= float(exact) * (1 + 1e-4)
 
 
 def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(tmp_path, tiny_llama, monkeypatch):
@@ -296,11 +309,11 @@ def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(
     projected, replay_flags, scored = [], [], []
     loss_of = train.completion_loss
 
-    def recording(model, inputs, replay):
+    def recording(model, inputs, replay, row_ids, base):
         head = model.get_output_embeddings()
         hook = head.register_forward_hook(lambda module, args, out: projected.append(args[0].shape[1]))
         try:
-            loss, tokens = loss_of(model, inputs, replay)
+            loss, tokens = loss_of(model, inputs, replay, row_ids, base)
         finally:
             hook.remove()
         replay_flags.extend(replay.tolist())
@@ -317,6 +330,8 @@ def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(
     (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     meta = train.run(tiny_llama, tmp_path / "data", tmp_path / "adapter", train.TrainSettings(min_steps=2, max_steps=2))
     assert sorted(replay_flags) == [False, False, True, True]  # each row, each step, with its kind
-    # The student's and the base's forward each project the answers' positions alone, not the prompts'.
-    assert projected == [n for n in scored for _ in (0, 1)] and max(projected) < 10
+    # The student's forward and, on the replay row's first step alone, the base's project the answers' positions,
+    # not the prompts'.
+    assert meta["base_rows_computed"] == 1
+    assert projected == [scored[0], scored[0], scored[1]] and max(projected) < 10
     assert meta["tokens"] > 2 * 2 * max(projected) and meta["final_loss"] is not None

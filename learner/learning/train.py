@@ -100,14 +100,50 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def completion_loss(model, inputs: dict, replay):
+class BaseDistributions:
+    """The base model's next-token distribution at each replay row's completion tokens, kept as its `k` likeliest
+    tokens' log-probabilities and the log of the mass left over. A row's is computed the first time it is trained on
+    and reused on every later pass: the base does not change within a cycle, and its forward on every step cost a
+    quarter of the step. `k` = 64 keeps a cycle's worth small for any vocabulary, where the whole distribution of
+    150 replay rows would take hundreds of MB."""
+
+    def __init__(self, k: int = 64):
+        self.k = k
+        self.rows: dict[int, tuple] = {}
+        self.computed = 0
+        """Rows the base has been run on: each replay row once per cycle."""
+
+    def of(self, model, model_inputs: dict, positions, scored, replay, row_ids):
+        """(token ids, log-probabilities with the rest's mass last) at the scored positions of the batch's replay
+        rows, in their order; rows not seen before go through the base (the adapter switched off) first."""
+        import torch
+        import torch.nn.functional as F
+
+        wanted = [int(r) for r in row_ids[replay]]
+        missing = replay & torch.tensor([int(r) not in self.rows for r in row_ids], device=replay.device)
+        if missing.any():
+            with torch.no_grad(), model.disable_adapter():
+                logits = model(**{k: v[missing] for k, v in model_inputs.items()}, use_cache=False,
+                               logits_to_keep=positions).logits.float()
+            for row, row_logits, row_scored in zip(row_ids[missing].tolist(), logits, scored[missing]):
+                logp = F.log_softmax(row_logits[row_scored], dim=-1)
+                top = logp.topk(min(self.k, logp.shape[-1]), dim=-1)
+                rest = logp.scatter(-1, top.indices, float("-inf")).logsumexp(-1, keepdim=True)
+                # log 0 where the top tokens hold it all: clamped, so that 0 * log 0 counts as 0 in the KL
+                self.rows[row] = (top.indices, torch.cat([top.values, rest.clamp(min=-1e4)], dim=-1))
+            self.computed += int(missing.sum())
+        ids, logp = zip(*(self.rows[r] for r in wanted))
+        return torch.cat(ids), torch.cat(logp)
+
+
+def completion_loss(model, inputs: dict, replay, row_ids, base: BaseDistributions):
     """The loss of a batch, summed over its completion tokens: cross-entropy towards the taught answers, and on
-    replay rows (`replay`: a bool per row) the KL divergence from the base model's own next-token distribution
-    (the adapter switched off), where cross-entropy would pull towards its one greedy answer and sharpen it.
-    Anchoring the whole distribution is what keeps the base's general answers: on single corrections
-    (benchmarks/dev_facts.jsonl facts 5, 6, 7, 0, 1; embedded model) the candidates kept 39, 36, 38, 37, 39 of
-    the base's 40 right gate answers where cross-entropy replay kept 35, 35, 34, 36, 36, each learning its fact;
-    the KL over every position of the replay rows, prompt included, kept 36, 34, 36, 36, 40.
+    replay rows (`replay`: a bool per row; `row_ids`: each row's index in the dataset) the KL divergence from the
+    base model's own next-token distribution (`base`), where cross-entropy would pull towards its one greedy answer
+    and sharpen it. Anchoring the whole distribution is what keeps the base's general answers: on single
+    corrections (benchmarks/dev_facts.jsonl facts 5, 6, 7, 0, 1; embedded model) the candidates kept 39, 36, 38,
+    37, 39 of the base's 40 right gate answers where cross-entropy replay kept 35, 35, 34, 36, 36, each learning
+    its fact; the KL over every position of the replay rows, prompt included, kept 36, 34, 36, 36, 40.
 
     Only the positions some row has a completion token at go through the LM head (`logits_to_keep`, which each
     architecture's own forward applies with its logit scaling): the prompt is most of a row, and the head a
@@ -124,12 +160,11 @@ def completion_loss(model, inputs: dict, replay):
     taught = scored & ~replay[:, None]
     loss = F.cross_entropy(logits[taught], targets[taught], reduction="sum")
     if replay.any():
-        anchored = scored[replay]
-        with torch.no_grad(), model.disable_adapter():
-            base = model(**{k: v[replay] for k, v in model_inputs.items()}, use_cache=False,
-                         logits_to_keep=positions).logits.float()
-        student = F.log_softmax(logits[replay][anchored], dim=-1)
-        loss = loss + F.kl_div(student, F.log_softmax(base[anchored], dim=-1), log_target=True, reduction="sum")
+        ids, base_logp = base.of(model, model_inputs, positions, scored, replay, row_ids)
+        student = F.log_softmax(logits[replay][scored[replay]], dim=-1)
+        rest = student.scatter(-1, ids, float("-inf")).logsumexp(-1, keepdim=True).clamp(min=-1e4)
+        student = torch.cat([student.gather(-1, ids), rest], dim=-1)
+        loss = loss + F.kl_div(student, base_logp, log_target=True, reduction="sum")
     return loss, scored.sum()
 
 
@@ -138,25 +173,28 @@ def _trainer_class():
 
     class ReplayAnchoredTrainer(SFTTrainer):
         """TRL's SFTTrainer (chat template, completion-only labels, LoRA) with `completion_loss`; each row's
-        "replay" column rides along to it."""
+        "replay" flag and "row" index ride along to it."""
 
         def _set_signature_columns_if_needed(self):
             super()._set_signature_columns_if_needed()
-            self._signature_columns = [*self._signature_columns, "replay"]
+            self._signature_columns = [*self._signature_columns, "replay", "row"]
 
         def __init__(self, *args, **kwargs):
             import torch
 
             super().__init__(*args, **kwargs)
             self.tokens_seen = 0
+            self.base_distributions = BaseDistributions()
             collate = self.data_collator
-            self.data_collator = lambda rows: {**collate(rows), "replay": torch.tensor([bool(r["replay"]) for r in rows])}
+            self.data_collator = lambda rows: {**collate(rows), "replay": torch.tensor([bool(r["replay"]) for r in rows]),
+                                               "row": torch.tensor([r["row"] for r in rows])}
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = dict(inputs)
-            replay = inputs.pop("replay")
+            replay, row_ids = inputs.pop("replay"), inputs.pop("row")
             self.tokens_seen += int(inputs["attention_mask"].sum()) if "attention_mask" in inputs else 0
-            loss, tokens = completion_loss(self.accelerator.unwrap_model(model), inputs, replay)
+            loss, tokens = completion_loss(self.accelerator.unwrap_model(model), inputs, replay, row_ids,
+                                           self.base_distributions)
             return loss / tokens.clamp(min=1)
 
     return ReplayAnchoredTrainer
@@ -214,7 +252,8 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     specials = special_texts(tokenizer)
     train_set = Dataset.from_list([{"prompt": safe_messages(r["prompt"], specials),
                                     "completion": safe_messages(r["completion"], specials),
-                                    "replay": r.get("source", {}).get("kind") == REPLAY} for r in rows])
+                                    "replay": r.get("source", {}).get("kind") == REPLAY, "row": i}
+                                   for i, r in enumerate(rows)])
     batch_size = min(settings.batch_size, len(rows))
     steps = min(settings.max_steps, max(settings.min_steps, math.ceil(len(rows) * settings.epochs / batch_size)))
     config = SFTConfig(
@@ -257,7 +296,8 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
         "target_modules": targets, "continued_from": str(continue_from) if continue_from else None,
         "settings": asdict(settings), "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None, "train_seconds": round(result.metrics["train_runtime"], 2),
-        "tokens": trainer.tokens_seen, "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "tokens": trainer.tokens_seen, "base_rows_computed": trainer.base_distributions.computed,
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "parameters": sum(p.numel() for p in trainer.model.parameters()), "seconds": round(time.perf_counter() - started, 2),
         "peak_cuda_bytes": torch.cuda.max_memory_allocated() if where == "cuda" else None,
     })
