@@ -105,7 +105,10 @@ class BaseDistributions:
     tokens' log-probabilities and the log of the mass left over. A row's is computed the first time it is trained on
     and reused on every later pass: the base does not change within a cycle, and its forward on every step cost a
     quarter of the step. `k` = 64 keeps a cycle's worth small for any vocabulary, where the whole distribution of
-    150 replay rows would take hundreds of MB."""
+    150 replay rows would take hundreds of MB; on SmolLM2's replay answers the rest holds 2.8% of the mass (p90 8%).
+    Measured on one correction's 63 rows, 48 steps: 98 s of training became 77 s, the same loss to 0.5%; single
+    corrections (dev facts 5, 6, 7, 0, 1) kept 39, 34, 39, 37, 39 of 40 where the full KL on every step kept 39, 36,
+    38, 37, 39."""
 
     def __init__(self, k: int = 64):
         self.k = k
