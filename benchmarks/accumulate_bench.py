@@ -1,13 +1,13 @@
 """Learning that accumulates: 20 rounds of 5 new facts, each round one learning cycle, as a user gets it.
 
-    python benchmarks/accumulate_bench.py [--rounds 20] [--per-round 5] [--score-every 10] [--gate-kept 0.85] [--continue-from-live] [--facts FILE]
+    python benchmarks/accumulate_bench.py [--rounds 20] [--per-round 5] [--score-every 10] [--gate-kept 0.85] [--from-base] [--facts FILE]
 
 Each round teaches the next facts of benchmarks/accumulate_facts.jsonl (100 invented facts,
 written before tuning, each with two rewordings in other words and structure and a question
 asked the other way round), one `correct` each, and runs the real cycle
 (learner.learning.cycle, Wikipedia off) on the embedded model. The strategy is chosen here, whatever
-the setting: by default, as the app does, each cycle retrains from the base on everything taught so
-far; --continue-from-live continues the live version with rehearsal (learner.learning.strategy).
+the setting: by default, as the app does, each cycle continues the live version with rehearsal
+(learner.learning.strategy); --from-base retrains from the base on everything taught so far.
 
 Per round it prints the cycle's verdict, rows, steps and seconds (and its stages'). On the first
 round, every --score-every rounds and the last, the live model is asked every fact taught so far,
@@ -85,16 +85,18 @@ def main() -> int:
     parser.add_argument("--score-every", type=int, default=10)
     parser.add_argument("--facts", type=Path, default=FACTS, help="the facts, in accumulate_facts.jsonl's form")
     parser.add_argument("--gate-kept", type=float, help="the gate's kept share for this run (default: the setting's)")
-    parser.add_argument("--continue-from-live", action="store_true",
-                        help="continue the live version with rehearsal (default: from the base, as the app does)")
+    parser.add_argument("--from-base", action="store_true",
+                        help="retrain from the base on everything each cycle (default: continue the live version, "
+                             "as the app does)")
     args = parser.parse_args()
     facts = [json.loads(line) for line in args.facts.read_text().splitlines() if line.strip()]
     if args.rounds * args.per_round > len(facts):
         parser.error(f"{args.facts.name} holds {len(facts)} facts")
-    Settings(learn_from_wikipedia=False, max_corrections_per_cycle=args.per_round, continue_from_live=args.continue_from_live,
+    Settings(learn_from_wikipedia=False, max_corrections_per_cycle=args.per_round,
+             continue_from_live=not args.from_base,
              **({"gate_kept": args.gate_kept} if args.gate_kept is not None else {})).save()
     store = Store()
-    strategy = "continuing the live version" if args.continue_from_live else "from the base"
+    strategy = "from the base" if args.from_base else "continuing the live version"
     print(f"{args.rounds} rounds of {args.per_round} facts, {strategy}, gate kept {Settings.load().gate_kept:.0%}",
           flush=True)
     print(f"{'round':<6}{'verdict':<10}{'rows':>5}{'steps':>6}{'cycle s':>9}  " + "".join(f"{s:>9}" for s in STAGES),
