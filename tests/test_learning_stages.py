@@ -293,9 +293,10 @@ def test_replay_rows_pull_towards_the_base_distribution_and_taught_rows_towards_
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters() if "lora_A" in n)
     # Keeping every token is the exact KL over the vocabulary; keeping 8 and the rest's mass is a lower bound of it.
     with torch.no_grad():
-        student = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        model_inputs = {k: v for k, v in batch.items() if k != "labels"}
+        student = model(**model_inputs).logits
         with model.disable_adapter():
-            reference = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+            reference = model(**model_inputs).logits
         scored = torch.nn.functional.pad(batch["labels"][:, 1:] != -100, (0, 1))
         exact = torch.nn.functional.kl_div(student[scored].log_softmax(-1), reference[scored].log_softmax(-1),
                                            log_target=True, reduction="sum")

@@ -100,6 +100,16 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def binned(logp, ids):
+    """Log-probabilities `logp` at the tokens `ids` of each position, and the log of the mass left over last: the bins
+    the KL between base and student is taken over. The rest is log 0 where `ids` hold it all: clamped, so that
+    0 * log 0 counts as 0 in the KL."""
+    import torch
+
+    rest = logp.scatter(-1, ids, float("-inf")).logsumexp(-1, keepdim=True).clamp(min=-1e4)
+    return torch.cat([logp.gather(-1, ids), rest], dim=-1)
+
+
 class BaseDistributions:
     """The base model's next-token distribution at each replay row's completion tokens, kept as its `k` likeliest
     tokens' log-probabilities and the log of the mass left over. A row's is computed the first time it is trained on
@@ -130,10 +140,8 @@ class BaseDistributions:
                                logits_to_keep=positions).logits.float()
             for row, row_logits, row_scored in zip(row_ids[missing].tolist(), logits, scored[missing]):
                 logp = F.log_softmax(row_logits[row_scored], dim=-1)
-                top = logp.topk(min(self.k, logp.shape[-1]), dim=-1)
-                rest = logp.scatter(-1, top.indices, float("-inf")).logsumexp(-1, keepdim=True)
-                # log 0 where the top tokens hold it all: clamped, so that 0 * log 0 counts as 0 in the KL
-                self.rows[row] = (top.indices, torch.cat([top.values, rest.clamp(min=-1e4)], dim=-1))
+                ids = logp.topk(min(self.k, logp.shape[-1]), dim=-1).indices
+                self.rows[row] = (ids, binned(logp, ids))
             self.computed += int(missing.sum())
         ids, logp = zip(*(self.rows[r] for r in wanted))
         return torch.cat(ids), torch.cat(logp)
@@ -151,7 +159,6 @@ def completion_loss(model, inputs: dict, replay, row_ids, base: BaseDistribution
     Only the positions some row has a completion token at go through the LM head (`logits_to_keep`, which each
     architecture's own forward applies with its logit scaling): the prompt is most of a row, and the head a
     fifth of a small model's compute. Returns (summed loss, completion tokens)."""
-    import torch
     import torch.nn.functional as F
 
     labels = inputs["labels"][:, 1:]
@@ -164,9 +171,7 @@ def completion_loss(model, inputs: dict, replay, row_ids, base: BaseDistribution
     loss = F.cross_entropy(logits[taught], targets[taught], reduction="sum")
     if replay.any():
         ids, base_logp = base.of(model, model_inputs, positions, scored, replay, row_ids)
-        student = F.log_softmax(logits[replay][scored[replay]], dim=-1)
-        rest = student.scatter(-1, ids, float("-inf")).logsumexp(-1, keepdim=True).clamp(min=-1e4)
-        student = torch.cat([student.gather(-1, ids), rest], dim=-1)
+        student = binned(F.log_softmax(logits[replay][scored[replay]], dim=-1), ids)
         loss = loss + F.kl_div(student, base_logp, log_target=True, reduction="sum")
     return loss, scored.sum()
 
