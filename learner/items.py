@@ -209,13 +209,35 @@ def names(*sentences: str) -> list[str]:
 
 
 def correction(question: str, answer: str, source: Provenance, context: tuple[dict, ...] = ()) -> TaughtItem:
-    """A correction, taught in TRAIN_TEMPLATES' rewordings and asked about each name in question and
-    answer (ABOUT_TEMPLATES); checked in HELD_OUT_TEMPLATES' rewordings."""
+    """A correction, taught in TRAIN_TEMPLATES' rewordings, asked about each name in question and answer
+    (ABOUT_TEMPLATES) and in the questions its answer's sentences answer the other way round; checked in
+    HELD_OUT_TEMPLATES' rewordings."""
     about = tuple(t.format(name=n) for n in names(question, answer) for t in ABOUT_TEMPLATES)
     return TaughtItem(CORRECTION, question, answer, source,
-                      train=tuple(reword(question, t) for t in TRAIN_TEMPLATES) + about,
+                      train=tuple(reword(question, t) for t in TRAIN_TEMPLATES) + about + reversed_questions(question, answer),
                       held_out=tuple(reword(question, t) for t in HELD_OUT_TEMPLATES),
                       expect=tuple(key_terms(answer, question)[:EXPECT_TERMS]), context=context)
+
+
+MAX_REVERSED = 4
+"""Questions from the other side per correction: a long answer's every sentence would crowd out its question."""
+
+
+def reversed_questions(question: str, answer: str) -> tuple[str, ...]:
+    """What the answer's sentences answer from their other side (learner.learning.questions.other_way_round:
+    "What did Tessaly Marr write?" for "The Hollow Lanterns was written by Tessaly Marr."), the question itself
+    left out."""
+    from sentencex import segment
+
+    from learner.learning.questions import other_way_round
+
+    seen, found = {same_question(question)}, []
+    for sentence in segment("en", answer.strip()):
+        for q in other_way_round(sentence):
+            if same_question(q.text) not in seen:
+                seen.add(same_question(q.text))
+                found.append(q.text)
+    return tuple(found[:MAX_REVERSED])
 
 
 def positive(question: str, answer: str, source: Provenance, context: tuple[dict, ...] = ()) -> TaughtItem:

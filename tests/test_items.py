@@ -35,11 +35,13 @@ def test_an_answer_says_a_term_as_whole_words_and_not_negated(answer, term, said
 
 
 def test_a_correction_is_trained_in_rewordings_and_checked_in_others():
-    item = correction("Who founded Zorblax Labs?", "Mira Quell founded it.", 1)
+    item = correction("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs.", 1)
     assert item.train[0] == "Who founded Zorblax Labs?" and "Quick question. Who founded Zorblax Labs?" in item.train
     assert {"Tell me about Zorblax Labs.", "What do you know about Mira Quell?"} <= set(item.train)  # each name
     assert item.held_out and set(item.held_out).isdisjoint(item.train)
     assert "Do you know who founded Zorblax Labs?" in item.held_out
+    # From the other side: what Mira Quell did, which the question's rewordings never ask.
+    assert "What did Mira Quell found?" in item.train and "What did Mira Quell found?" not in item.held_out
 
 
 def test_items_survive_their_json_round_trip(tmp_path):

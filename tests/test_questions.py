@@ -2,7 +2,7 @@
 
 import pytest
 
-from learner.learning.questions import questions
+from learner.learning.questions import other_way_round, questions
 
 
 @pytest.mark.parametrize("sentence, title, expected", [
@@ -36,3 +36,25 @@ from learner.learning.questions import questions
 ])
 def test_a_sentence_answers_the_questions_people_ask(sentence, title, expected):
     assert [(q.form, q.text, q.slot) for q in questions(sentence, title)] == expected
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("The Quell Spire was designed by Oska Venn in 2050.",
+     [("what", "What was designed by Oska Venn in 2050?", "The Quell Spire"),
+      ("what", "What did Oska Venn design?", "The Quell Spire")]),
+    ("Arno Vey discovered the Harrowgate Comet in 2033.",
+     [("who", "Who discovered the Harrowgate Comet in 2033?", "Arno Vey"),
+      ("what", "What did Arno Vey discover?", "the Harrowgate Comet"),
+      ("when", "When did Arno Vey discover the Harrowgate Comet?", "2033")]),
+    ("The Orrin Group owns three shipyards.",
+     [("what", "What owns three shipyards?", "The Orrin Group"), ("what", "What does the Orrin Group own?", "three shipyards")]),
+    ("The largest town of Harrowmere is Kestrel Bay.", [("what", "What is Kestrel Bay?", "The largest town of Harrowmere")]),
+    ("My dentist is Ilse Corrow.", [("who", "Who is Ilse Corrow?", "My dentist")]),
+    ("A velvet newt is pale green.", [("what", "What is pale green?", "A velvet newt")]),
+    ("Your cat Miso is a Maine Coon.", []),  # "What is a Maine Coon?" would answer every question about the breed
+    ("My favourite drink is the flat white.", []),
+    ("It was built in 1911.", []),  # an unresolved pronoun
+    ("Mira Quell.", []),
+])
+def test_a_statement_is_asked_from_its_other_side(sentence, expected):
+    assert [(q.form, q.text, q.slot) for q in other_way_round(sentence)] == expected

@@ -232,3 +232,60 @@ def _active(title: str, verb: str, rest: str, when: str | None) -> list[Question
         found.append(Question("where", f"Where {do} {title} {lemma} {before}?".replace(" ?", "?"),
                               _PHRASE_END.split(where["where"], maxsplit=1)[0]))
     return found
+
+
+_BE_FORMS = ("is", "was", "are", "were")
+_NAMES_ONLY = re.compile(r"^(?:[A-Z][\w'’-]*(?:\s+(?:of|the|de|von|van)\s+|\s+)?)*[A-Z][\w'’-]*$")
+
+
+def _who_of(phrase: str) -> str:
+    """_who, where a name of everyday words is a place or a thing: "Kestrel Bay", "Mount Kelvask"."""
+    from wordfreq import zipf_frequency
+
+    if _who(phrase) == "Who" and all(zipf_frequency(w.lower(), "en") < COMMON_ZIPF + 0.5 for w in phrase.split()):
+        return "Who"
+    return "What"
+
+
+def other_way_round(sentence: str) -> list[Question]:
+    """The questions a stand-alone statement answers from its other side, which training on the question it
+    answered does not teach (a model taught "Who wrote The Hollow Lanterns?" does not know what Tessaly Marr wrote):
+    what its subject is asked by what the rest says ("What has seven moons?", "Who founded Zorblax Labs in 2041?"),
+    what a named subject did ("What did Mira Quell found?"), what the agent of a passive did ("What did Tessaly Marr
+    write?"), and what a name is where the sentence says so ("What is Drennport?" from "The capital of Vexaria is
+    Drennport"). Never "What is a Welsh corgi?" from "Your dog Pepper is a Welsh corgi": a definition question
+    taught a fact about one dog would answer every question about corgis with it."""
+    text = _PARENTHESES.sub("", sentence.strip().rstrip(".!? "))
+    when = None
+    if m := _LEADING_TIME.match(text):
+        when, text = m["when"], m["rest"][0].upper() + m["rest"][1:]
+    words = text.split()
+    verb_at = next((i for i, w in enumerate(words[1:MAX_SUBJECT_WORDS + 1], 1) if w in _BE_FORMS or w.islower()
+                    and (lemma := _lemma(w)) and w in _form(lemma, "VBD") + _form(lemma, "VBZ")), None)
+    if verb_at is None or PRONOUN.match(text):
+        return []
+    subject, verb, rest = " ".join(words[:verb_at]), words[verb_at], " ".join(words[verb_at + 1:])
+    if not rest:
+        return []
+    who = _who_of(subject)
+    from wordfreq import zipf_frequency
+
+    first = words[0]
+    asked = subject[0].lower() + subject[1:] if first in ("The", "A", "An") \
+        or first.isalpha() and zipf_frequency(first.lower(), "en") >= COMMON_ZIPF else subject
+    found = []
+    if verb in _BE_FORMS:
+        first = rest.split()[0]
+        if _is_participle(first):
+            found.append(Question(who.lower(), f"{who} {verb} {rest}?", subject))
+            if m := _AGENT.search(" " + rest):
+                do = "did" if verb in ("was", "were") else "does"
+                found.append(Question("what", f"What {do} {_phrase(m['who'])} {_lemma(first)}?", subject))
+        elif _NAMES_ONLY.match(complement := _clause(rest)):
+            found.append(Question(_who_of(complement).lower(), f"{_who_of(complement)} {verb} {complement}?", subject))
+        elif not _DEFINITE.match(complement) or re.match(r"^\d", complement):
+            found.append(Question(who.lower(), f"{who} {verb} {rest}?", subject))  # "What is 2.7 kilometres long?"
+    else:
+        found.append(Question(who.lower(), f"{who} {verb} {rest}?", subject))
+        found += _active(asked, verb, rest, when)
+    return [q for q in found if 0 < len(q.slot.split()) <= MAX_ANSWER_WORDS]
