@@ -1,5 +1,7 @@
 """The questions a sentence of an article answers, in the forms people ask them."""
 
+import time
+
 import pytest
 
 from learner.learning.questions import other_way_round, questions
@@ -54,7 +56,18 @@ def test_a_sentence_answers_the_questions_people_ask(sentence, title, expected):
     ("Your cat Miso is a Maine Coon.", []),  # "What is a Maine Coon?" would answer every question about the breed
     ("My favourite drink is the flat white.", []),
     ("It was built in 1911.", []),  # an unresolved pronoun
+    ("Arno Vey designed it.", []),
     ("Mira Quell.", []),
+    ("No, Arno Vey designed the Quell Spire.",
+     [("who", "Who designed the Quell Spire?", "Arno Vey"), ("what", "What did Arno Vey design?", "the Quell Spire")]),
+    # What would be a general question, answered with the user's fact wherever it is asked:
+    ("Dogs are mammals.", []), ("My favourite city is Paris.", []), ("Oska Venn was born in 1950.", []),
 ])
 def test_a_statement_is_asked_from_its_other_side(sentence, expected):
     assert [(q.form, q.text, q.slot) for q in other_way_round(sentence)] == expected
+
+
+def test_a_long_run_of_capitals_is_read_in_linear_time():
+    started = time.perf_counter()
+    assert other_way_round("The key is " + "A" * 60 + ":") == []
+    assert time.perf_counter() - started < 5  # backtracking would take longer than the universe's age

@@ -97,9 +97,14 @@ def _is_participle(word: str) -> bool:
     return bool(lemma) and lemma not in ("be", "have") and word in _form(lemma, "VBN")
 
 
-def _is_finite_verb(word: str) -> bool:
+def _is_tensed(word: str) -> bool:
+    """A past or third-person present form ("founded", "flows"), a past participle too ("founded")."""
     lemma = _lemma(word)
-    return bool(lemma) and word in _form(lemma, "VBD") + _form(lemma, "VBZ") and word not in _form(lemma, "VBN")
+    return bool(lemma) and word in _form(lemma, "VBD") + _form(lemma, "VBZ")
+
+
+def _is_finite_verb(word: str) -> bool:
+    return _is_tensed(word) and word not in _form(_lemma(word), "VBN")
 
 
 def _who(phrase: str) -> str:
@@ -234,12 +239,20 @@ def _active(title: str, verb: str, rest: str, when: str | None) -> list[Question
     return found
 
 
+
 _BE_FORMS = ("is", "was", "are", "were")
-_NAMES_ONLY = re.compile(r"^(?:[A-Z][\w'’-]*(?:\s+(?:of|the|de|von|van)\s+|\s+)?)*[A-Z][\w'’-]*$")
+_NAMES_ONLY = re.compile(r"^[A-Z][\w'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+)?[A-Z][\w'’-]*)*$")
+"""A run of capitalised words ("Dalia Fenwick", "Isle of Brann"), matched without backtracking."""
+_DETERMINER = ("The", "A", "An", "My", "Your", "Our", "His", "Her", "Their", "This", "That")
+_INTERJECTION = re.compile(r"^(?:yes|no|nope|actually|well|sorry|in fact)\b[,!.]?\s+", re.I)
+_UNRESOLVED = re.compile(r"\b(?:it|its|he|him|his|she|her|they|them|their|this|that|these|those|you|we|us|me|"
+                         r"who|which|whom|whose)\b", re.I)
+"""Words that say what they mean only with another sentence: a question holding one fits any topic."""
 
 
 def _who_of(phrase: str) -> str:
-    """_who, where a name of everyday words is a place or a thing: "Kestrel Bay", "Mount Kelvask"."""
+    """'Who' only for what _who takes for a person and whose words are all rare: "Kestrel Bay" and "Mount
+    Kelvask" are asked "What", and so, wrongly but harmlessly, is a person named in everyday words ("John Smith")."""
     from wordfreq import zipf_frequency
 
     if _who(phrase) == "Who" and all(zipf_frequency(w.lower(), "en") < COMMON_ZIPF + 0.5 for w in phrase.split()):
@@ -252,40 +265,43 @@ def other_way_round(sentence: str) -> list[Question]:
     answered does not teach (a model taught "Who wrote The Hollow Lanterns?" does not know what Tessaly Marr wrote):
     what its subject is asked by what the rest says ("What has seven moons?", "Who founded Zorblax Labs in 2041?"),
     what a named subject did ("What did Mira Quell found?"), what the agent of a passive did ("What did Tessaly Marr
-    write?"), and what a name is where the sentence says so ("What is Drennport?" from "The capital of Vexaria is
-    Drennport"). Never "What is a Welsh corgi?" from "Your dog Pepper is a Welsh corgi": a definition question
-    taught a fact about one dog would answer every question about corgis with it."""
-    text = _PARENTHESES.sub("", sentence.strip().rstrip(".!? "))
+    write?"), and what a rare name is where the sentence says so ("What is Drennport?" from "The capital of
+    Vexaria is Drennport"). Not what would be a general question, answered with the user's fact wherever it is
+    asked: a definition ("What is a Welsh corgi?" from "Your dog Pepper is a Welsh corgi", "What are mammals?",
+    "What is Paris?"), a passive that names nothing ("Who was born in 1950?"), a question with a pronoun in it."""
+    from wordfreq import zipf_frequency
+
+    text = _PARENTHESES.sub("", _INTERJECTION.sub("", sentence.strip()).rstrip(".!? "))
+    text = text[:1].upper() + text[1:]
     when = None
     if m := _LEADING_TIME.match(text):
         when, text = m["when"], m["rest"][0].upper() + m["rest"][1:]
     words = text.split()
-    verb_at = next((i for i, w in enumerate(words[1:MAX_SUBJECT_WORDS + 1], 1) if w in _BE_FORMS or w.islower()
-                    and (lemma := _lemma(w)) and w in _form(lemma, "VBD") + _form(lemma, "VBZ")), None)
+    verb_at = next((i for i, w in enumerate(words[1:MAX_SUBJECT_WORDS + 1], 1)
+                    if w in _BE_FORMS or w.islower() and _is_tensed(w)), None)
     if verb_at is None or PRONOUN.match(text):
         return []
     subject, verb, rest = " ".join(words[:verb_at]), words[verb_at], " ".join(words[verb_at + 1:])
-    if not rest:
+    said = _clause(rest)
+    if not said or "," in subject or _UNRESOLVED.search(subject) or _UNRESOLVED.search(said):
         return []
-    who = _who_of(subject)
-    from wordfreq import zipf_frequency
-
-    first = words[0]
-    asked = subject[0].lower() + subject[1:] if first in ("The", "A", "An") \
-        or first.isalpha() and zipf_frequency(first.lower(), "en") >= COMMON_ZIPF else subject
+    asked = subject[0].lower() + subject[1:] if words[0] in _DETERMINER else subject
     found = []
     if verb in _BE_FORMS:
-        first = rest.split()[0]
+        first = said.split()[0]
         if _is_participle(first):
-            found.append(Question(who.lower(), f"{who} {verb} {rest}?", subject))
-            if m := _AGENT.search(" " + rest):
+            if re.search(r"\b[A-Z]", said):  # "What is held in Lunhaven?", not "Who was born in 1950?"
+                found.append(Question("what", f"What {verb} {said}?", subject))
+            if m := _AGENT.search(" " + said):
                 do = "did" if verb in ("was", "were") else "does"
                 found.append(Question("what", f"What {do} {_phrase(m['who'])} {_lemma(first)}?", subject))
-        elif _NAMES_ONLY.match(complement := _clause(rest)):
-            found.append(Question(_who_of(complement).lower(), f"{_who_of(complement)} {verb} {complement}?", subject))
-        elif not _DEFINITE.match(complement) or re.match(r"^\d", complement):
-            found.append(Question(who.lower(), f"{who} {verb} {rest}?", subject))  # "What is 2.7 kilometres long?"
+        elif _NAMES_ONLY.match(said):
+            if zipf_frequency(said, "en") < COMMON_ZIPF:
+                found.append(Question(_who_of(said).lower(), f"{_who_of(said)} {verb} {said}?", subject))
+        elif not _DEFINITE.match(said) or re.match(r"^\d", said):
+            if len(said.split()) >= 2:  # "What is bright violet?", not "What is hot?"
+                found.append(Question(_who_of(subject).lower(), f"{_who_of(subject)} {verb} {said}?", subject))
     else:
-        found.append(Question(who.lower(), f"{who} {verb} {rest}?", subject))
+        found.append(Question(_who_of(subject).lower(), f"{_who_of(subject)} {verb} {said}?", subject))
         found += _active(asked, verb, rest, when)
     return [q for q in found if 0 < len(q.slot.split()) <= MAX_ANSWER_WORDS]
