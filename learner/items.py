@@ -188,7 +188,8 @@ class TaughtItem:
 ABOUT_TEMPLATES = ("Tell me about {name}.", "What do you know about {name}?")
 """How a fact is also asked about each name it mentions: the answer then comes back from the other
 side too ("What did Mira Quell found?" for "Who founded Zorblax Labs?")."""
-_NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w'’-]*(?:\s+(?:of|the|de|von|van)\s+|\s+)?)*[A-Z][\w'’-]*")
+NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+)?[A-Z][\w'’-]*)*")
+"""A run of capitalised words ("Dalia Fenwick", "Isle of Brann"), written so that a failed match does not backtrack."""
 
 
 def names(*sentences: str) -> list[str]:
@@ -198,7 +199,7 @@ def names(*sentences: str) -> list[str]:
 
     found: dict[str, str] = {}
     for sentence in sentences:
-        for m in _NAME.finditer(sentence):
+        for m in NAME.finditer(sentence):
             name = m[0]
             first, _, rest = name.partition(" ")
             if m.start() == len(sentence) - len(sentence.lstrip()) and zipf_frequency(first, "en") >= 4.5:
@@ -231,13 +232,11 @@ def reversed_questions(question: str, answer: str) -> tuple[str, ...]:
 
     from learner.learning.questions import other_way_round
 
-    seen, found = {same_question(question)}, []
+    found = {same_question(question): None}
     for sentence in segment("en", answer.strip()):
         for q in other_way_round(sentence):
-            if same_question(q.text) not in seen:
-                seen.add(same_question(q.text))
-                found.append(q.text)
-    return tuple(found[:MAX_REVERSED])
+            found.setdefault(same_question(q.text), q.text)
+    return tuple(list(found.values())[1:MAX_REVERSED + 1])
 
 
 def positive(question: str, answer: str, source: Provenance, context: tuple[dict, ...] = ()) -> TaughtItem:

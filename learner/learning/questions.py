@@ -24,6 +24,8 @@ still reads it, and the knowledge stage still trains it as what the article says
 import re
 from dataclasses import dataclass
 
+from learner.items import NAME
+
 SUBJECT_NOUNS = ("company|city|town|country|band|group|organisation|organization|planet|species|game|film|book|ship|"
                  "building|river|island|village|state|region|museum|school|university|party|team|club|language|"
                  "animal|plant|fruit|range|mountain|lake|area")
@@ -239,10 +241,7 @@ def _active(title: str, verb: str, rest: str, when: str | None) -> list[Question
     return found
 
 
-
 _BE_FORMS = ("is", "was", "are", "were")
-_NAMES_ONLY = re.compile(r"^[A-Z][\w'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+)?[A-Z][\w'’-]*)*$")
-"""A run of capitalised words ("Dalia Fenwick", "Isle of Brann"), matched without backtracking."""
 _DETERMINER = ("The", "A", "An", "My", "Your", "Our", "His", "Her", "Their", "This", "That")
 _INTERJECTION = re.compile(r"^(?:yes|no|nope|actually|well|sorry|in fact)\b[,!.]?\s+", re.I)
 _UNRESOLVED = re.compile(r"\b(?:it|its|he|him|his|she|her|they|them|their|this|that|these|those|you|we|us|me|"
@@ -286,6 +285,7 @@ def other_way_round(sentence: str) -> list[Question]:
     if not said or "," in subject or _UNRESOLVED.search(subject) or _UNRESOLVED.search(said):
         return []
     asked = subject[0].lower() + subject[1:] if words[0] in _DETERMINER else subject
+    who = _who_of(subject)
     found = []
     if verb in _BE_FORMS:
         first = said.split()[0]
@@ -295,13 +295,14 @@ def other_way_round(sentence: str) -> list[Question]:
             if m := _AGENT.search(" " + said):
                 do = "did" if verb in ("was", "were") else "does"
                 found.append(Question("what", f"What {do} {_phrase(m['who'])} {_lemma(first)}?", subject))
-        elif _NAMES_ONLY.match(said):
+        elif NAME.fullmatch(said):
             if zipf_frequency(said, "en") < COMMON_ZIPF:
-                found.append(Question(_who_of(said).lower(), f"{_who_of(said)} {verb} {said}?", subject))
+                name_is = _who_of(said)
+                found.append(Question(name_is.lower(), f"{name_is} {verb} {said}?", subject))
         elif not _DEFINITE.match(said) or re.match(r"^\d", said):
             if len(said.split()) >= 2:  # "What is bright violet?", not "What is hot?"
-                found.append(Question(_who_of(subject).lower(), f"{_who_of(subject)} {verb} {said}?", subject))
+                found.append(Question(who.lower(), f"{who} {verb} {said}?", subject))
     else:
-        found.append(Question(_who_of(subject).lower(), f"{_who_of(subject)} {verb} {said}?", subject))
+        found.append(Question(who.lower(), f"{who} {verb} {said}?", subject))
         found += _active(asked, verb, rest, when)
     return [q for q in found if 0 < len(q.slot.split()) <= MAX_ANSWER_WORDS]
