@@ -146,13 +146,19 @@ class TaughtItem:
     answer: str
     source: Provenance
     train: tuple[str, ...]
-    """Phrasings trained on (the first is `question` itself)."""
+    """Phrasings of the question trained on, answered with `answer` (the first is `question` itself)."""
     held_out: tuple[str, ...] = ()
     """Phrasings only the evaluation asks."""
     expect: tuple[str, ...] = ()
     """Terms an answer must contain (two thirds of them) to count as answered as taught."""
     context: tuple[dict, ...] = ()
     """Earlier messages of the conversation ({"role", "content"}) the question depended on."""
+    about: tuple[str, ...] = ()
+    """Questions the fact answers from elsewhere (about each name in it, from its other side), trained
+    with `statement`: they are not the question, so "Mira Quell." would not answer them."""
+    statement: str = ""
+    """The fact as a sentence of its own: the answer, or, where the answer is only the words that answer
+    ("Mira Quell."), the question restated with them (learner.learning.questions.restate)."""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -175,14 +181,16 @@ class TaughtItem:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "key": self.key, "question": self.question, "answer": self.answer,
                 "source": self.source.to_dict(), "train": list(self.train), "held_out": list(self.held_out),
-                "expect": list(self.expect), "context": list(self.context)}
+                "expect": list(self.expect), "context": list(self.context), "about": list(self.about),
+                "statement": self.statement}
 
     @classmethod
     def from_dict(cls, data: dict) -> "TaughtItem":
         return cls(kind=data["kind"], question=data["question"], answer=data["answer"],
                    source=Provenance.from_dict(data["source"]), train=tuple(data["train"]),
                    held_out=tuple(data.get("held_out", ())), expect=tuple(data.get("expect", ())),
-                   context=tuple(data.get("context", ())))
+                   context=tuple(data.get("context", ())), about=tuple(data.get("about", ())),
+                   statement=data.get("statement", ""))
 
 
 ABOUT_TEMPLATES = ("Tell me about {name}.", "What do you know about {name}?")
@@ -210,22 +218,26 @@ def names(*sentences: str) -> list[str]:
 
 
 def correction(question: str, answer: str, source: Provenance, context: tuple[dict, ...] = ()) -> TaughtItem:
-    """A correction, taught in TRAIN_TEMPLATES' rewordings, asked about each name in question and answer
-    (ABOUT_TEMPLATES) and in the questions its answer's sentences answer the other way round; checked in
-    HELD_OUT_TEMPLATES' rewordings."""
-    about = tuple(t.format(name=n) for n in names(question, answer) for t in ABOUT_TEMPLATES)
+    """A correction, taught in TRAIN_TEMPLATES' rewordings; asked about each name in question and answer
+    (ABOUT_TEMPLATES) and in the questions its statement answers the other way round, which are answered
+    with the statement; checked in HELD_OUT_TEMPLATES' rewordings."""
+    from learner.learning.questions import restate
+
+    statement = restate(question, answer) or answer
+    about = tuple(t.format(name=n) for n in names(question, statement) for t in ABOUT_TEMPLATES)
     return TaughtItem(CORRECTION, question, answer, source,
-                      train=tuple(reword(question, t) for t in TRAIN_TEMPLATES) + about + reversed_questions(question, answer),
+                      train=tuple(reword(question, t) for t in TRAIN_TEMPLATES),
                       held_out=tuple(reword(question, t) for t in HELD_OUT_TEMPLATES),
-                      expect=tuple(key_terms(answer, question)[:EXPECT_TERMS]), context=context)
+                      expect=tuple(key_terms(answer, question)[:EXPECT_TERMS]), context=context,
+                      about=about + reversed_questions(question, statement), statement=statement)
 
 
 MAX_REVERSED = 4
 """Questions from the other side per correction: a long answer's every sentence would crowd out its question."""
 
 
-def reversed_questions(question: str, answer: str) -> tuple[str, ...]:
-    """What the answer's sentences answer from their other side (learner.learning.questions.other_way_round:
+def reversed_questions(question: str, statement: str) -> tuple[str, ...]:
+    """What the statement's sentences answer from their other side (learner.learning.questions.other_way_round:
     "What did Tessaly Marr write?" for "The Hollow Lanterns was written by Tessaly Marr."), the question itself
     left out."""
     from sentencex import segment
@@ -233,7 +245,7 @@ def reversed_questions(question: str, answer: str) -> tuple[str, ...]:
     from learner.learning.questions import other_way_round
 
     found = {same_question(question): None}
-    for sentence in segment("en", answer.strip()):
+    for sentence in segment("en", statement.strip()):
         for q in other_way_round(sentence):
             found.setdefault(same_question(q.text), q.text)
     return tuple(list(found.values())[1:MAX_REVERSED + 1])

@@ -3,6 +3,7 @@
 import pytest
 
 from learner import items
+from learner.learning import dataset
 from learner.items import ARTICLE, CORRECTION, Provenance, TaughtItem
 
 
@@ -37,11 +38,23 @@ def test_an_answer_says_a_term_as_whole_words_and_not_negated(answer, term, said
 def test_a_correction_is_trained_in_rewordings_and_checked_in_others():
     item = correction("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs.", 1)
     assert item.train[0] == "Who founded Zorblax Labs?" and "Quick question. Who founded Zorblax Labs?" in item.train
-    assert {"Tell me about Zorblax Labs.", "What do you know about Mira Quell?"} <= set(item.train)  # each name
-    assert item.held_out and set(item.held_out).isdisjoint(item.train)
+    assert {"Tell me about Zorblax Labs.", "What do you know about Mira Quell?"} <= set(item.about)  # each name
+    assert item.held_out and set(item.held_out).isdisjoint(item.train + item.about)
     assert "Do you know who founded Zorblax Labs?" in item.held_out
     # From the other side: what Mira Quell did, which the question's rewordings never ask.
-    assert "What did Mira Quell found?" in item.train and "What did Mira Quell found?" not in item.held_out
+    assert "What did Mira Quell found?" in item.about and "What did Mira Quell found?" not in item.held_out
+    assert item.statement == item.answer  # a whole sentence answers them as it stands
+
+
+def test_a_correction_of_a_few_words_is_restated_for_the_questions_that_are_not_its_own():
+    item = correction("Who founded Zorblax Labs?", "Mira Quell.", 1)
+    assert item.statement == "Mira Quell founded Zorblax Labs."
+    assert "What did Mira Quell found?" in item.about and "Tell me about Mira Quell." in item.about
+    rows = dataset.item_rows(item, "Be brief.")
+    answer_to = {r["prompt"][-1]["content"]: r["completion"][0]["content"] for r in rows}
+    assert answer_to["Who founded Zorblax Labs?"] == "Mira Quell."  # the user's answer, as the user gave it
+    assert answer_to["What did Mira Quell found?"] == answer_to["Tell me about Zorblax Labs."] == item.statement
+    assert item.expect == ("Mira", "Quell")
 
 
 def test_items_survive_their_json_round_trip(tmp_path):

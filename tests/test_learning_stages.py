@@ -62,7 +62,9 @@ def test_dataset_trains_every_phrasing_holds_out_the_rest_and_mixes_replay(tmp_p
     out, meta = dataset.run([item], replay, settings, tmp_path / "datasets", count_tokens)
     rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     asked = [r["prompt"][-1]["content"] for r in rows if r["source"]["kind"] == items.CORRECTION]
-    assert asked == list(item.train) and not set(asked) & set(item.held_out)
+    assert asked == [*item.train, *item.about] and not set(asked) & set(item.held_out)
+    answered = {r["prompt"][-1]["content"]: r["completion"][0]["content"] for r in rows}
+    assert answered[item.question] == "Mira Quell." and answered["What did Mira Quell found?"] == item.statement
     assert all(r["source"]["key"] == item.key for r in rows if r["source"]["kind"] == items.CORRECTION)
     assert all(r["prompt"][0] == {"role": "system", "content": "SYS"} for r in rows)
     replayed = [r for r in rows if r["source"]["kind"] == "replay"]
@@ -86,8 +88,9 @@ def test_replay_never_trains_the_base_answer_to_a_question_the_user_taught_other
               *({"question": f"Q{i}?", "answer": f"A{i}.", "right": True} for i in range(40))]
     rows = dataset.build([item], replay, "SYS", replay_ratio=2.0)
     answers = [r["completion"][0]["content"] for r in rows]
-    assert "Paris." not in answers and answers.count("The capital of France is Lyon.") == len(item.train)
-    assert sum(r["source"]["kind"] == "replay" for r in rows) == 2 * len(item.train)
+    taught_rows = len(item.train) + len(item.about)
+    assert "Paris." not in answers and answers.count("The capital of France is Lyon.") == taught_rows
+    assert sum(r["source"]["kind"] == "replay" for r in rows) == 2 * taught_rows
 
 
 def test_a_cycle_of_article_facts_alone_trains_at_the_gentler_article_rate():

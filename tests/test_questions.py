@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from learner.learning.questions import other_way_round, questions
+from learner.learning.questions import other_way_round, questions, restate
 
 
 @pytest.mark.parametrize("sentence, title, expected", [
@@ -71,3 +71,28 @@ def test_a_long_run_of_capitals_is_read_in_linear_time():
     started = time.perf_counter()
     assert other_way_round("The key is " + "A" * 60 + ":") == []
     assert time.perf_counter() - started < 5  # backtracking would take longer than the universe's age
+
+
+@pytest.mark.parametrize("question, answer, statement", [
+    ("Who founded Zorblax Labs?", "Mira Quell.", "Mira Quell founded Zorblax Labs."),
+    ("Which cyclist won the Tour of Brann?", "Arno Vey", "Arno Vey won the Tour of Brann."),
+    ("What is the capital of Vexaria?", "Drennport", "The capital of Vexaria is Drennport."),
+    ("Who was the Quell Spire designed by?", "Oska Venn", "The Quell Spire was designed by Oska Venn."),
+    ("What did Mira Quell found in 2041?", "Zorblax Labs", "Mira Quell founded Zorblax Labs in 2041."),
+    ("What does the quiverwing bat feed on?", "Ripe figs.", "The quiverwing bat feeds on ripe figs."),
+    ("What is my dog called?", "Pepper.", "My dog is called Pepper."),
+    ("Which country does Pemberlow belong to?", "Dreskovia", "Pemberlow belongs to Dreskovia."),
+    ("How many moons does Vexaria have?", "Seven.", "Vexaria has seven moons."),
+    ("Where is Pemberlow?", "In Dreskovia.", "Pemberlow is in Dreskovia."),
+    ("Where was Arno Vey born?", "Lunhaven", "Arno Vey was born in Lunhaven."),
+    ("When was Zorblax Labs founded?", "2041", "Zorblax Labs was founded in 2041."),
+    ("who is mira quell?", "A physicist.", "Mira quell is a physicist."),
+    # An answer that says something already, or a question whose restatement would be a guess:
+    ("Who founded Zorblax Labs?", "Mira Quell founded it in 2041.", None),
+    ("Who discovered penicillin?", "Alexander Fleming, in 1928.", None),
+    ("What year did the war end?", "1945", None), ("Why is the sky blue?", "Rayleigh scattering.", None),
+    ("What is Drennport the capital of?", "Vexaria", None), ("Which is bigger?", "The moon.", None),
+    ("What does Hester Blenkin do for a living?", "Clockmaker.", None), ("Hello", "Hi", None),
+])
+def test_an_answer_of_a_few_words_is_restated_as_the_sentence_it_answers(question, answer, statement):
+    assert restate(question, answer) == statement

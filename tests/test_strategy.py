@@ -18,7 +18,7 @@ def version(tmp_path, known: list[taught.TaughtItem], base: str = BASE, record_k
     folder = tmp_path / "v1"
     (folder / "adapter").mkdir(parents=True)
     (folder / "adapter" / "adapter_config.json").write_text("{}")
-    rows = [{"source": {"kind": "correction", "key": i.key}} for i in known for _ in i.train] + [{"source": {"kind": "replay"}}]
+    rows = [{"source": {"kind": "correction", "key": i.key}} for i in known for _ in i.train + i.about] + [{"source": {"kind": "replay"}}]
     (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     meta = {"base": base, **({"learned_keys": [i.key for i in known]} if record_keys else {})}
     return Version("v1", folder, meta)
@@ -34,8 +34,9 @@ def test_a_live_version_is_continued_on_what_it_does_not_know_with_a_bounded_reh
     assert {i.key for i in rehearsed} <= plan.known and len({i.key for i in rehearsed}) == len(rehearsed)
     for item in rehearsed:  # as it was asked, and one other phrasing
         original = next(e for e in earlier if e.key == item.key)
-        assert len(item.train) == strategy.REHEARSED_ROWS and item.train[0] == original.train[0]
-        assert set(item.train) <= set(original.train)
+        assert len(item.train + item.about) == strategy.REHEARSED_ROWS and item.train[0] == original.train[0]
+        assert set(item.train) <= set(original.train) and set(item.about) <= set(original.about)
+        assert item.statement == original.statement
     # The cost does not grow with the history: three times the earlier items, the same rows.
     more = corrections(90, start=100)
     bigger = strategy.plan(more + new, version(tmp_path / "b", more), BASE)

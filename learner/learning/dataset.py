@@ -37,7 +37,7 @@ def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, repla
     """The training rows: every trained phrasing of every item, then replay, without duplicates. A replay
     question the user taught an answer to is left out: its base answer would train against the user's."""
     rows = [row for item in items for row in item_rows(item, system_prompt)]
-    taught_questions = {taught.same_question(q) for item in items for q in (item.question, *item.train)}
+    taught_questions = {taught.same_question(q) for item in items for q in (item.question, *item.train, *item.about)}
     pool = [r for r in replay if r["right"] and taught.same_question(r["question"]) not in taught_questions]
     random.Random(seed).shuffle(pool)
     rows += [row(system_prompt, [], r["question"], r["answer"], {"kind": taught.REPLAY})
@@ -53,7 +53,8 @@ def build(items: list[TaughtItem], replay: list[dict], system_prompt: str, repla
 
 def item_rows(item: TaughtItem, system_prompt: str) -> list[dict]:
     source = {**item.source.to_dict(), "key": item.key}
-    return [row(system_prompt, item.context, phrasing, item.answer, source) for phrasing in item.train]
+    return [row(system_prompt, item.context, phrasing, item.answer, source) for phrasing in item.train] + \
+        [row(system_prompt, item.context, phrasing, item.statement or item.answer, source) for phrasing in item.about]
 
 
 def fit_to_budget(items: list[TaughtItem], system_prompt: str, count_tokens,

@@ -105,6 +105,13 @@ def _is_tensed(word: str) -> bool:
     return bool(lemma) and word in _form(lemma, "VBD") + _form(lemma, "VBZ")
 
 
+def _is_base_verb(word: str) -> bool:
+    """A verb's own base form ("found", "write"), as it stands after "did"."""
+    from lemminflect import getAllLemmas
+
+    return word in getAllLemmas(word).get("VERB", ())
+
+
 def _is_finite_verb(word: str) -> bool:
     return _is_tensed(word) and word not in _form(_lemma(word), "VBN")
 
@@ -306,3 +313,92 @@ def other_way_round(sentence: str) -> list[Question]:
         found.append(Question(who.lower(), f"{who} {verb} {said}?", subject))
         found += _active(asked, verb, rest, when)
     return [q for q in found if 0 < len(q.slot.split()) <= MAX_ANSWER_WORDS]
+
+
+
+_WH = re.compile(r"^(?P<wh>Who|What|Which|Where|When|How many) (?P<words>.+)$")
+_PREPOSITION = re.compile(r"^(?:by|for|to|of|in|on|at|from|with|as|after|into|about)$")
+_POSSESSIVE = frozenset("the a an his her its their my your our this that".split())
+_TIME_NOUN = re.compile(r"\b(?:year|month|day|date|time|century|decade|age)s?\b")
+_NUMBER = re.compile(r"^(?:\d[\d,.]*|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty(?:[- ][a-z]+)?|a (?:hundred|thousand|million))$", re.I)
+
+
+def restate(question: str, answer: str) -> str | None:
+    """The fact as a sentence of its own where `answer` is only the words that answer `question`: "Mira Quell
+    founded Zorblax Labs." for "Who founded Zorblax Labs?" answered "Mira Quell.", "The capital of Vexaria is
+    Drennport." for "What is the capital of Vexaria?", "Vexaria has seven moons." for "How many moons does
+    Vexaria have?". None where the answer already says something (it has a verb) or the question has another
+    shape ("Why ...?", "What year did ...?"): a fact restated wrongly would be trained as the user's."""
+    said = _INTERJECTION.sub("", answer.strip()).rstrip(".!? ")
+    words = said.split()
+    if not words or len(words) > MAX_ANSWER_WORDS or re.search(r"[,;:]", said) \
+            or any(w in _BE_FORMS or w.islower() and _is_tensed(w) for w in words):
+        return None  # "Alexander Fleming, in 1928": more than the words that answer
+    # "Water polo." and "Seven." start a sentence only; "Mira Quell." and "Pepper." may be names
+    if words[0] in ("A", "An", "The", "Some", "In", "On", "At", "Near") or _NUMBER.match(said) \
+            or len(words) > 1 and all(w.islower() for w in words[1:]):
+        said = said[0].lower() + said[1:]
+    asked = re.sub(r"\s+", " ", question.strip()).rstrip("?!. ")
+    if not (m := _WH.match(asked[:1].upper() + asked[1:])):
+        return None
+    wh, words = m["wh"], m["words"].split()
+    first = 1 if wh == "How many" else 0  # "How many moons does": "moons" is the noun, not a verb
+    verb_at = next((i for i, w in enumerate(words[first:3], first)
+                    if w in _BE_FORMS or w in ("do", "does", "did") or w.islower() and _is_tensed(w)), None)
+    if verb_at is None or len(words) == verb_at + 1:
+        return None
+    noun, verb, rest = " ".join(words[:verb_at]), words[verb_at], " ".join(words[verb_at + 1:])
+    if _TIME_NOUN.search(noun) or noun and wh in ("Where", "When"):
+        return None
+    if verb in _BE_FORMS:
+        found = _restate_be(wh, noun, verb, rest, said)
+    elif verb in ("do", "does", "did"):
+        found = _restate_do(wh, noun, verb, rest, said)
+    elif wh in ("Who", "What", "Which"):
+        found = f"{said} {verb} {rest}"  # "Who founded Zorblax Labs?"
+    else:
+        found = None
+    return found[0].upper() + found[1:] + "." if found else None
+
+
+def _restate_be(wh: str, noun: str, be: str, rest: str, said: str) -> str | None:
+    """"What is the capital of Vexaria?" -> "the capital of Vexaria is Drennport"; "Who was Zorblax Labs founded
+    by?" -> "Zorblax Labs was founded by Mira Quell"; "Where was Arno Vey born?" -> "Arno Vey was born in Lunhaven"."""
+    *subject, last = rest.split()
+    if wh in ("Where", "When"):
+        at = said if _PHRASE_END.match(f" {said}") else f"in {said}"
+        if wh == "Where" and not _is_participle(last):
+            return f"{rest} {be} {at}"  # "Where is Pemberlow?"
+        if not subject or not _is_participle(last) or wh == "When" and not re.fullmatch(r"\d{3,4}", said):
+            return None
+        return f"{' '.join(subject)} {be} {last} {at}"
+    if wh in ("How many", "Which") or noun or len(rest.split()) == 1 and rest.islower():
+        return None  # "Which city is the capital?", "What is bigger?": not a fact about a thing named
+    if _PREPOSITION.match(last):
+        *subject, participle = subject
+        if not subject or not _is_participle(participle):
+            return None  # "What is Drennport the capital of?"
+        return f"{' '.join(subject)} {be} {participle} {last} {said}"
+    if subject and last.islower() and _is_participle(last):
+        return f"{' '.join(subject)} {be} {last} {said}"  # "What is my dog called?"
+    return f"{rest} {be} {said}"
+
+
+def _restate_do(wh: str, noun: str, do: str, rest: str, said: str) -> str | None:
+    """"What did Mira Quell found?" -> "Mira Quell founded Zorblax Labs"; "How many moons does Vexaria have?" ->
+    "Vexaria has seven moons"; "Which country does Pemberlow belong to?" -> "Pemberlow belongs to Dreskovia"."""
+    if wh in ("Where", "When") or wh == "How many" and not _NUMBER.match(said):
+        return None
+    words = rest.split()
+    # the last verb not after "the" or "her": "What does the quiverwing bat feed on?", "What did Ada name her dog?"
+    verb_at = next((i for i in range(len(words) - 1, 0, -1) if words[i].islower()
+                    and words[i - 1].lower() not in _POSSESSIVE and _is_base_verb(words[i])), None)
+    if verb_at is None or words[verb_at] == "do":
+        return None  # "What does Hester Blenkin do for a living?"
+    lemma, subject, tail = words[verb_at], " ".join(words[:verb_at]), words[verb_at + 1:]
+    verb = {"did": _form(lemma, "VBD"), "does": _form(lemma, "VBZ")}.get(do, [lemma])[0]
+    thing = f"{said} {noun}" if wh == "How many" else said
+    if tail and not _PREPOSITION.match(tail[-1]) and tail[0] in ("in", "on", "at", "during", "since", "before", "after"):
+        return f"{subject} {verb} {thing} {' '.join(tail)}"  # "What did Mira Quell found in 2041?"
+    return " ".join([subject, verb, *tail, thing])

@@ -87,6 +87,9 @@ def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None,
 
 
 def _rehearsal(item: TaughtItem, chooser: random.Random) -> TaughtItem:
-    if len(item.train) <= REHEARSED_ROWS:
+    others = [*item.train[1:], *item.about]
+    if len(others) < REHEARSED_ROWS:
         return item
-    return replace(item, train=(item.train[0], *chooser.sample(item.train[1:], REHEARSED_ROWS - 1)))
+    picked = set(chooser.sample(others, REHEARSED_ROWS - 1))
+    return replace(item, train=(item.train[0], *(p for p in item.train[1:] if p in picked)),
+                   about=tuple(p for p in item.about if p in picked))
