@@ -219,17 +219,19 @@ def names(*sentences: str) -> list[str]:
 
 def correction(question: str, answer: str, source: Provenance, context: tuple[dict, ...] = ()) -> TaughtItem:
     """A correction, taught in TRAIN_TEMPLATES' rewordings; asked about each name in question and answer
-    (ABOUT_TEMPLATES) and in the questions its statement answers the other way round, which are answered
-    with the statement; checked in HELD_OUT_TEMPLATES' rewordings."""
-    from learner.learning.questions import restate
+    (ABOUT_TEMPLATES) and in the questions its statement answers the other way round, which are answered with
+    the statement (none where the answer is a few words that cannot be restated: "Tell me about Einstein."
+    is not answered "Princeton."); checked in HELD_OUT_TEMPLATES' rewordings."""
+    from learner.learning.questions import restate, says_something
 
-    statement = restate(question, answer) or answer
-    about = tuple(t.format(name=n) for n in names(question, statement) for t in ABOUT_TEMPLATES)
+    statement = answer if says_something(answer) else restate(question, answer)
+    about = () if statement is None else \
+        tuple(t.format(name=n) for n in names(question, answer) for t in ABOUT_TEMPLATES) + reversed_questions(question, statement)
     return TaughtItem(CORRECTION, question, answer, source,
                       train=tuple(reword(question, t) for t in TRAIN_TEMPLATES),
                       held_out=tuple(reword(question, t) for t in HELD_OUT_TEMPLATES),
                       expect=tuple(key_terms(answer, question)[:EXPECT_TERMS]), context=context,
-                      about=about + reversed_questions(question, statement), statement=statement)
+                      about=about, statement=statement or answer)
 
 
 MAX_REVERSED = 4

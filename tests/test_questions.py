@@ -79,20 +79,30 @@ def test_a_long_run_of_capitals_is_read_in_linear_time():
     ("What is the capital of Vexaria?", "Drennport", "The capital of Vexaria is Drennport."),
     ("Who was the Quell Spire designed by?", "Oska Venn", "The Quell Spire was designed by Oska Venn."),
     ("What did Mira Quell found in 2041?", "Zorblax Labs", "Mira Quell founded Zorblax Labs in 2041."),
-    ("What does the quiverwing bat feed on?", "Ripe figs.", "The quiverwing bat feeds on ripe figs."),
-    ("What is my dog called?", "Pepper.", "My dog is called Pepper."),
+    ("What does the marsh thrumble feed on?", "Ripe figs.", "The marsh thrumble feeds on ripe figs."),
+    ("What did Mira have for dinner?", "Soup.", "Mira had soup for dinner."),
+    ("What is my dog called?", "Pepper.", "Your dog is called Pepper."),  # as the assistant says it
+    ("How many cats do I have?", "Two.", "You have two cats."),
+    ("What's the capital of Vexaria?", "Drennport", "The capital of Vexaria is Drennport."),
     ("Which country does Pemberlow belong to?", "Dreskovia", "Pemberlow belongs to Dreskovia."),
     ("How many moons does Vexaria have?", "Seven.", "Vexaria has seven moons."),
     ("Where is Pemberlow?", "In Dreskovia.", "Pemberlow is in Dreskovia."),
     ("Where was Arno Vey born?", "Lunhaven", "Arno Vey was born in Lunhaven."),
     ("When was Zorblax Labs founded?", "2041", "Zorblax Labs was founded in 2041."),
-    ("who is mira quell?", "A physicist.", "Mira quell is a physicist."),
+    ("who is Mira Quell?", "A physicist.", "Mira Quell is a physicist."),
     # An answer that says something already, or a question whose restatement would be a guess:
     ("Who founded Zorblax Labs?", "Mira Quell founded it in 2041.", None),
     ("Who discovered penicillin?", "Alexander Fleming, in 1928.", None),
     ("What year did the war end?", "1945", None), ("Why is the sky blue?", "Rayleigh scattering.", None),
     ("What is Drennport the capital of?", "Vexaria", None), ("Which is bigger?", "The moon.", None),
     ("What does Hester Blenkin do for a living?", "Clockmaker.", None), ("Hello", "Hi", None),
+    ("Who never lost a battle?", "Alexander the Great.", None), ("Who founded Zorblax Labs?", "No one.", None),
+    ("What is the capital of Australia?", "No idea", None), ("Who founded Zorblax Labs?", "I think Mira Quell.", None),
+    ("Who founded Zorblax Labs?", "Not Arno Vey.", None), ("What is your name?", "Grokling.", None),
+    ("Who founded it?", "Mira Quell.", None), ("Who founded Microsoft? I always forget.", "Bill Gates", "Bill Gates founded Microsoft."),
+    ("What is the capital of France, if you know?", "Paris", None), ("Where is Mira from?", "Ireland", None),
+    ("What is the past tense of run?", "Ran.", None), ("Who was killed in 1914?", "Franz Ferdinand.", None),
+    ("What does Mira like to eat?", "Pizza.", None), ("What does the quiverwing bat feed on?", "Figs.", None),
 ])
 def test_an_answer_of_a_few_words_is_restated_as_the_sentence_it_answers(question, answer, statement):
     assert restate(question, answer) == statement

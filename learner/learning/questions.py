@@ -250,6 +250,7 @@ def _active(title: str, verb: str, rest: str, when: str | None) -> list[Question
 
 _BE_FORMS = ("is", "was", "are", "were")
 _DETERMINER = ("The", "A", "An", "My", "Your", "Our", "His", "Her", "Their", "This", "That")
+_DETERMINERS = frozenset(w.lower() for w in _DETERMINER) | {"its"}
 _INTERJECTION = re.compile(r"^(?:yes|no|nope|actually|well|sorry|in fact)\b[,!.]?\s+", re.I)
 _UNRESOLVED = re.compile(r"\b(?:it|its|he|him|his|she|her|they|them|their|this|that|these|those|you|we|us|me|"
                          r"who|which|whom|whose)\b", re.I)
@@ -315,90 +316,125 @@ def other_way_round(sentence: str) -> list[Question]:
     return [q for q in found if 0 < len(q.slot.split()) <= MAX_ANSWER_WORDS]
 
 
-
 _WH = re.compile(r"^(?P<wh>Who|What|Which|Where|When|How many) (?P<words>.+)$")
-_PREPOSITION = re.compile(r"^(?:by|for|to|of|in|on|at|from|with|as|after|into|about)$")
-_POSSESSIVE = frozenset("the a an his her its their my your our this that".split())
-_TIME_NOUN = re.compile(r"\b(?:year|month|day|date|time|century|decade|age)s?\b")
+_CONTRACTION = re.compile(r"^(who|what|where|when)(?:'s|’s|s) ", re.I)
+_PREPOSITION = frozenset("by for to of in on at from with as after into about during since before".split())
+_DO = ("do", "does", "did")
+_MODIFIER = re.compile(r"^(?:not|never|no|ever|also|first|last|only|just|still|once|really|\w+ly)$")
+"""A word between "Who" and its verb that the statement would have to keep: "Who never lost a battle?"."""
+_SAYS_LESS = re.compile(r"\b(?:not|no|none|nobody|never|nothing|i|i'm|me|my|mine|it|it's|that's|he|she|they|maybe|"
+                        r"perhaps|probably|possibly|think|believe|guess|sure|idea|unknown|dunno|or|either|don't|can't)\b", re.I)
+"""Words after which an answer of a few words is not the plain answer: "No idea", "I think Canberra", "Not Arno"."""
+_OTHER_PERSON = re.compile(r"\b(?:it|its|he|him|his|she|her|they|them|their|this|that|these|those|you|your|yours)\b", re.I)
+"""A question holding these needs the conversation (or, "you", the assistant) to be restated."""
+_FIRST_PERSON = {"i": "you", "me": "you", "my": "your", "mine": "yours", "we": "you", "us": "you", "our": "your",
+                 "ours": "yours", "am": "are"}
 _NUMBER = re.compile(r"^(?:\d[\d,.]*|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty(?:[- ][a-z]+)?|a (?:hundred|thousand|million))$", re.I)
+
+
+def _is_common_word(word: str) -> bool:
+    """An everyday word of the English lexicon ("Soup"), not a name ("Paris", "Drennport") nor a rare word that
+    is mostly one ("Hamlet")."""
+    from lemminflect import getAllLemmas
+    from wordfreq import zipf_frequency
+
+    return bool(getAllLemmas(word.lower())) and zipf_frequency(word, "en") >= COMMON_ZIPF + 0.5
+
+
+def says_something(answer: str) -> bool:
+    """Whether `answer` is a statement (it has a verb), not only the words that answer ("Mira Quell.")."""
+    words = [w.strip(".,;:!?\"'()") for w in answer.split()]
+    return any(w in _BE_FORMS or w.islower() and _is_tensed(w) for w in words) or any(
+        w.islower() and _is_base_verb(w) and (before[:1].isupper() or before.lower() in ("they", "we", "you", "i"))
+        for before, w in zip(words, words[1:]))  # "The Brackwater Gulls play water polo."
 
 
 def restate(question: str, answer: str) -> str | None:
     """The fact as a sentence of its own where `answer` is only the words that answer `question`: "Mira Quell
     founded Zorblax Labs." for "Who founded Zorblax Labs?" answered "Mira Quell.", "The capital of Vexaria is
-    Drennport." for "What is the capital of Vexaria?", "Vexaria has seven moons." for "How many moons does
-    Vexaria have?". None where the answer already says something (it has a verb) or the question has another
-    shape ("Why ...?", "What year did ...?"): a fact restated wrongly would be trained as the user's."""
-    said = _INTERJECTION.sub("", answer.strip()).rstrip(".!? ")
+    Drennport." for "What is the capital of Vexaria?", "You have two cats." for "How many cats do I have?".
+    None where the answer says something already, hedges ("I think Canberra", "Not Arno"), or the question
+    has a shape these rules do not know ("Why ...?", "What year did ...?", one with a comma or a pronoun):
+    a fact restated wrongly would be trained as the user's."""
+    said = re.sub(r"^(?:yes|no|nope|actually|well)[,.!]\s+", "", answer.strip(), flags=re.I).strip(".!?…-– ")
     words = said.split()
-    if not words or len(words) > MAX_ANSWER_WORDS or re.search(r"[,;:]", said) \
-            or any(w in _BE_FORMS or w.islower() and _is_tensed(w) for w in words):
-        return None  # "Alexander Fleming, in 1928": more than the words that answer
-    # "Water polo." and "Seven." start a sentence only; "Mira Quell." and "Pepper." may be names
-    if words[0] in ("A", "An", "The", "Some", "In", "On", "At", "Near") or _NUMBER.match(said) \
-            or len(words) > 1 and all(w.islower() for w in words[1:]):
-        said = said[0].lower() + said[1:]
-    asked = re.sub(r"\s+", " ", question.strip()).rstrip("?!. ")
-    if not (m := _WH.match(asked[:1].upper() + asked[1:])):
+    if not words or len(words) > MAX_ANSWER_WORDS or re.search(r"[,;:?!]|[^\w\s'’.-]", said) \
+            or _SAYS_LESS.search(said) or says_something(said):
         return None
-    wh, words = m["wh"], m["words"].split()
+    asked = [q for q in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", question.strip())) if q.endswith("?")]
+    asked = (asked[-1] if asked else question.strip()).rstrip("?!. ")
+    # "Water polo.", "Seven." and "Soup." are capitalised as a sentence; "Mira Quell." and "Paris." as names, and
+    # so is "Pepper." where a name is asked for ("What is my dog called?", not "What did Mira add?")
+    if words[0] in ("A", "An", "The", "Some", "In", "On", "At", "Near") or _NUMBER.match(said) \
+            or len(words) > 1 and not any(w[:1].isupper() for w in words[1:]) \
+            or len(words) == 1 and _is_common_word(said) and not re.search(r"^who\b|\b(?:name|called|named)\b", asked, re.I):
+        said = said[0].lower() + said[1:]
+    asked = _CONTRACTION.sub(lambda m: f"{m[1]} is ", asked)
+    if not (m := _WH.match(asked[:1].upper() + asked[1:])) or re.search(r"[,;:()\"]", asked) or _OTHER_PERSON.search(asked):
+        return None
+    wh = m["wh"]
+    words = [_FIRST_PERSON.get(w.lower(), w) for w in m["words"].split()]  # the assistant says "your dog", "you have"
     first = 1 if wh == "How many" else 0  # "How many moons does": "moons" is the noun, not a verb
     verb_at = next((i for i, w in enumerate(words[first:3], first)
-                    if w in _BE_FORMS or w in ("do", "does", "did") or w.islower() and _is_tensed(w)), None)
-    if verb_at is None or len(words) == verb_at + 1:
+                    if w in _BE_FORMS or w in _DO or w.islower() and _is_tensed(w)), None)
+    if verb_at is None or len(words) == verb_at + 1 or any(_MODIFIER.match(w) for w in words[:verb_at]):
         return None
-    noun, verb, rest = " ".join(words[:verb_at]), words[verb_at], " ".join(words[verb_at + 1:])
-    if _TIME_NOUN.search(noun) or noun and wh in ("Where", "When"):
-        return None
+    noun, verb, rest = " ".join(words[:verb_at]), words[verb_at], words[verb_at + 1:]
+    if re.search(r"\b(?:year|month|day|date|time|century|decade|age)s?\b", noun) or noun and wh in ("Where", "When"):
+        return None  # "What year did the war end?": "the war ended 1945"
     if verb in _BE_FORMS:
         found = _restate_be(wh, noun, verb, rest, said)
-    elif verb in ("do", "does", "did"):
+    elif verb in _DO:
         found = _restate_do(wh, noun, verb, rest, said)
-    elif wh in ("Who", "What", "Which"):
-        found = f"{said} {verb} {rest}"  # "Who founded Zorblax Labs?"
+    elif wh in ("Who", "What", "Which") and (wh != "Who" or not noun):
+        found = " ".join([said, verb, *rest])  # "Who founded Zorblax Labs?"
     else:
         found = None
     return found[0].upper() + found[1:] + "." if found else None
 
 
-def _restate_be(wh: str, noun: str, be: str, rest: str, said: str) -> str | None:
+def _restate_be(wh: str, noun: str, be: str, rest: list[str], said: str) -> str | None:
     """"What is the capital of Vexaria?" -> "the capital of Vexaria is Drennport"; "Who was Zorblax Labs founded
     by?" -> "Zorblax Labs was founded by Mira Quell"; "Where was Arno Vey born?" -> "Arno Vey was born in Lunhaven"."""
-    *subject, last = rest.split()
+    *subject, last = rest
+    if not (_DEFINITE.match(rest[0]) or rest[0] in ("your", "yours")) or last in _PREPOSITION and wh == "Where":
+        return None  # "What is killed in 1914?", "Where is Mira from?": not a thing named
+    verbs = [w for w in subject if w.islower() and (_is_tensed(w) or w.endswith("ing") and _lemma(w))]
     if wh in ("Where", "When"):
-        at = said if _PHRASE_END.match(f" {said}") else f"in {said}"
-        if wh == "Where" and not _is_participle(last):
-            return f"{rest} {be} {at}"  # "Where is Pemberlow?"
-        if not subject or not _is_participle(last) or wh == "When" and not re.fullmatch(r"\d{3,4}", said):
+        at = said if said.split()[0] in _PREPOSITION else f"in {said}"
+        if wh == "When" and not re.fullmatch(r"(?:in )?\d{3,4}", said):
             return None
-        return f"{' '.join(subject)} {be} {last} {at}"
-    if wh in ("How many", "Which") or noun or len(rest.split()) == 1 and rest.islower():
-        return None  # "Which city is the capital?", "What is bigger?": not a fact about a thing named
-    if _PREPOSITION.match(last):
+        if subject and _is_participle(last) and not verbs:
+            return f"{' '.join(subject)} {be} {last} {at}"  # "Where was Arno Vey born?"
+        return None if wh == "When" or verbs else f"{' '.join(rest)} {be} {at}"  # "Where is Pemberlow?"
+    if wh in ("How many", "Which") or noun:
+        return None  # "Which city is the capital?", "How many are there?"
+    if last in _PREPOSITION:
         *subject, participle = subject
-        if not subject or not _is_participle(participle):
-            return None  # "What is Drennport the capital of?"
-        return f"{' '.join(subject)} {be} {participle} {last} {said}"
-    if subject and last.islower() and _is_participle(last):
-        return f"{' '.join(subject)} {be} {last} {said}"  # "What is my dog called?"
-    return f"{rest} {be} {said}"
+        if subject and _is_participle(participle) and not verbs[:-1] and subject[-1] not in _PREPOSITION:
+            return f"{' '.join(subject)} {be} {participle} {last} {said}"  # "Who was Zorblax Labs founded by?"
+        return None  # "What is Drennport the capital of?"
+    if subject and last.islower() and _is_participle(last) and not verbs and subject[-1] not in _PREPOSITION:
+        return f"{' '.join(subject)} {be} {last} {said}"  # "What is your dog called?"
+    if verbs or last.islower() and (_is_tensed(last) or _is_participle(last) or last.endswith("ing") and _lemma(last)):
+        return None  # "What is Mira doing?", "What is the past tense of run?"
+    return f"{' '.join(rest)} {be} {said}"
 
 
-def _restate_do(wh: str, noun: str, do: str, rest: str, said: str) -> str | None:
+def _restate_do(wh: str, noun: str, do: str, rest: list[str], said: str) -> str | None:
     """"What did Mira Quell found?" -> "Mira Quell founded Zorblax Labs"; "How many moons does Vexaria have?" ->
-    "Vexaria has seven moons"; "Which country does Pemberlow belong to?" -> "Pemberlow belongs to Dreskovia"."""
+    "Vexaria has seven moons"; "What did Mira have for dinner?" -> "Mira had soup for dinner"."""
     if wh in ("Where", "When") or wh == "How many" and not _NUMBER.match(said):
         return None
-    words = rest.split()
-    # the last verb not after "the" or "her": "What does the quiverwing bat feed on?", "What did Ada name her dog?"
-    verb_at = next((i for i in range(len(words) - 1, 0, -1) if words[i].islower()
-                    and words[i - 1].lower() not in _POSSESSIVE and _is_base_verb(words[i])), None)
-    if verb_at is None or words[verb_at] == "do":
-        return None  # "What does Hester Blenkin do for a living?"
-    lemma, subject, tail = words[verb_at], " ".join(words[:verb_at]), words[verb_at + 1:]
+    # the verb, not a noun after "the" or "her" ("What did Ada name her dog?"); two candidates are a guess
+    verbs = [i for i in range(1, len(rest)) if rest[i].islower() and rest[i - 1].lower() not in _DETERMINERS
+             and _is_base_verb(rest[i])]
+    if len(verbs) != 1 or rest[verbs[0]] == "do" or rest[verbs[0] - 1] == "to":
+        return None  # "What does Hester do for a living?", "What does Mira like to eat?"
+    lemma, subject, tail = rest[verbs[0]], rest[:verbs[0]], rest[verbs[0] + 1:]
     verb = {"did": _form(lemma, "VBD"), "does": _form(lemma, "VBZ")}.get(do, [lemma])[0]
     thing = f"{said} {noun}" if wh == "How many" else said
-    if tail and not _PREPOSITION.match(tail[-1]) and tail[0] in ("in", "on", "at", "during", "since", "before", "after"):
-        return f"{subject} {verb} {thing} {' '.join(tail)}"  # "What did Mira Quell found in 2041?"
-    return " ".join([subject, verb, *tail, thing])
+    if tail and (tail[0] in _PREPOSITION or _MODIFIER.match(tail[0])) and tail[-1] not in _PREPOSITION:
+        return " ".join([*subject, verb, thing, *tail])  # "What did Mira Quell found in 2041?", "... conquer first?"
+    return " ".join([*subject, verb, *tail, thing])
