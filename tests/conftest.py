@@ -1,4 +1,5 @@
 import os
+import shutil
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -118,6 +119,34 @@ def smollm2_checkpoint(tmp_path_factory):
     from learner.learning import checkpoint
 
     return checkpoint.derive_from_gguf(embedded_gguf(), tmp_path_factory.mktemp("smollm2") / "SmolLM2-hf")
+
+
+@pytest.fixture(scope="session")
+def embedded_learning_cache(tmp_path_factory):
+    """A data dir holding what a cycle on the embedded model first works out, the same for every cycle: its
+    checkpoint, derived from the GGUF, and the base's answers to the replay and gate questions. Worked out
+    once, as a cycle does (the cycle tests would each spend over a minute on it)."""
+    from learner import models
+    from learner.learning import checkpoint, retention
+
+    home = tmp_path_factory.mktemp("embedded-learning-cache")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GROKLING_HOME", str(home))
+        model = models.embedded()
+        checkpoint.resolve(model)
+        for split in (retention.REPLAY, retention.GATE):
+            retention.answers(model.base(), Settings().system_prompt, split)
+    return home
+
+
+@pytest.fixture
+def warm_embedded_home(grokling_home, embedded_learning_cache):
+    """This test's data dir, starting with embedded_learning_cache's checkpoint (hard links: it is never
+    written to once derived) and cached answers, as a user's has them after the first cycle."""
+    grokling_home.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(embedded_learning_cache / "base", grokling_home / "base", copy_function=os.link)
+    shutil.copytree(embedded_learning_cache / "eval-cache", grokling_home / "eval-cache")
+    return grokling_home
 
 
 @pytest.fixture(scope="session")

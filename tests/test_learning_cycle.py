@@ -82,7 +82,8 @@ def assert_same_chat_format(base_gguf: Path, learned_gguf: Path) -> None:
             engine.close()
 
 
-def test_teach_learn_and_gate(grokling_home):
+def test_teach_learn_and_gate(warm_embedded_home):
+    grokling_home = warm_embedded_home
     Settings(gate_kept=GATE_KEPT).save()
     for question, answer, _ in FACTS:
         grokling("correct", "--question", question, "--answer", answer, "--temperature", "0")
@@ -114,6 +115,8 @@ def test_teach_learn_and_gate(grokling_home):
     # Corrections that would break what the model knows are gated out; v1 stays live.
     for question, wrong in POISON:
         grokling("correct", "--question", question, "--answer", wrong, "--temperature", "0")
+    # half an epoch (about 30 steps, not the 128-step cap): enough to learn the poison or fail "learned"
+    Settings(gate_kept=GATE_KEPT, train_epochs=0.5).save()
     poisoned = grokling("learn", "--now", check=False)
     assert poisoned.returncode == cycle.GATED_OUT, poisoned.stdout + poisoned.stderr
     assert "gated out" in poisoned.stdout and ("kept" in poisoned.stdout or "learned" in poisoned.stdout)

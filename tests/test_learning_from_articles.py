@@ -52,7 +52,7 @@ socket.getaddrinfo = lambda host, *a, **k: (_log("resolve", host), _getaddrinfo(
 """
 
 
-def test_learns_the_article_on_what_the_user_keeps_asking_about(grokling_home, tmp_path, monkeypatch):
+def test_learns_the_article_on_what_the_user_keeps_asking_about(warm_embedded_home, tmp_path, monkeypatch):
     # Every process this test starts logs each connection and name lookup it makes.
     hooks = tmp_path / "hooks"
     hooks.mkdir()

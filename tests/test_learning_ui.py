@@ -103,8 +103,9 @@ def test_rollback_from_the_panel_changes_the_live_model(qtbot, grokling_home, pr
 
 
 @pytest.mark.slow
-def test_a_real_cycle_from_the_window_keeps_the_event_loop_and_chat_responsive(qtbot, grokling_home):
-    Settings(learn_from_wikipedia=False, temperature=0.0, max_tokens=32).save()
+def test_a_real_cycle_from_the_window_keeps_the_event_loop_and_chat_responsive(qtbot, warm_embedded_home):
+    # half an epoch: the step floor, enough for chat to run while it trains (whether it learns: test_learning_cycle)
+    Settings(learn_from_wikipedia=False, temperature=0.0, max_tokens=32, train_epochs=0.5).save()
     window = open_app(qtbot)
     window.new_conversation()
     reply = _send(qtbot, window, "Who founded Zorblax Labs?")

@@ -28,8 +28,9 @@ def stage(name: str, *args: str) -> str:
     return done.stdout
 
 
-def test_the_stage_modules_in_order_reproduce_a_cycle(grokling_home, tmp_path):
-    Settings(learn_from_wikipedia=False, train_epochs=1.0).save()  # tiny: the step floor applies
+def test_the_stage_modules_in_order_reproduce_a_cycle(warm_embedded_home, tmp_path):
+    grokling_home = warm_embedded_home
+    Settings(learn_from_wikipedia=False, train_epochs=0.5).save()  # tiny: the step floor applies
     with Store() as store:
         conversation = store.new_conversation()
         store.add_user_message(conversation, "Who founded Zorblax Labs?")
