@@ -196,8 +196,10 @@ class TaughtItem:
 ABOUT_TEMPLATES = ("Tell me about {name}.", "What do you know about {name}?")
 """How a fact is also asked about each name it mentions: the answer then comes back from the other
 side too ("What did Mira Quell found?" for "Who founded Zorblax Labs?")."""
-NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+)?[A-Z][\w'’-]*)*")
-"""A run of capitalised words ("Dalia Fenwick", "Isle of Brann"), written so that a failed match does not backtrack."""
+NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+){0,2}[A-Z][\w'’-]*)*")
+"""A run of capitalised words ("Dalia Fenwick", "Isle of Brann", "Brotherhood of the Amber Key"), written so that a
+failed match backtracks at most two words."""
+_POSSESSIVE_END = re.compile(r"(?:'s|’s|'|’)$")
 
 
 def names(*sentences: str) -> list[str]:
@@ -208,7 +210,7 @@ def names(*sentences: str) -> list[str]:
     found: dict[str, str] = {}
     for sentence in sentences:
         for m in NAME.finditer(sentence):
-            name = m[0]
+            name = _POSSESSIVE_END.sub("", m[0])  # "Tell me about Rafe Ondarro.", not "... Ondarro's."
             first, _, rest = name.partition(" ")
             if m.start() == len(sentence) - len(sentence.lstrip()) and zipf_frequency(first, "en") >= 4.5:
                 name = rest
