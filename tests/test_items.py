@@ -117,3 +117,12 @@ def test_a_question_asked_with_other_punctuation_width_or_invisible_characters_s
     mira = correction("Who founded Zorblax Labs?", "Mira Quell founded Zorblax Labs.", 1)
     oska = correction(other, "Oska Venn founded Zorblax Labs.", 2)
     assert len(items.conflicts([mira, oska])) == 1
+
+
+def test_names_are_whole_and_without_a_possessive():
+    assert items.names("Who leads the Brotherhood of the Amber Key?", "Grandmaster Ulric Fane leads it.") == [
+        "Brotherhood of the Amber Key", "Grandmaster Ulric Fane"]
+    assert items.names("What is Rafe Ondarro's job?", "Rafe Ondarro is a falconer in Tuppingham.") == [
+        "Rafe Ondarro", "Tuppingham"]
+    assert items.names("Which river runs between Lindrovia and Durvona?", "The Imbry.") == ["Lindrovia", "Durvona", "Imbry"]
+    assert items.names("Yes, Mira Quell.") == ["Mira Quell"]  # an everyday first word is not part of a name
