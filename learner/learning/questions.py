@@ -362,8 +362,10 @@ def restate(question: str, answer: str) -> str | None:
     if not words or len(words) > MAX_ANSWER_WORDS or re.search(r"[,;:?!]|[^\w\s'’.-]", said) \
             or _SAYS_LESS.search(said) or says_something(said):
         return None
-    asked = [q for q in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", question.strip())) if q.endswith("?")]
-    asked = (asked[-1] if asked else question.strip()).rstrip("?!. ")
+    from sentencex import segment
+
+    asked = [q.strip() for q in segment("en", re.sub(r"\s+", " ", question.strip())) if q.strip().endswith("?")]
+    asked = (asked[-1] if asked else question.strip()).rstrip("?!. ")  # the sentence that asks, as the knowledge stage splits
     # "Water polo.", "Seven." and "Soup." are capitalised as a sentence; "Mira Quell." and "Paris." as names, and
     # so is "Pepper." where a name is asked for ("What is my dog called?", not "What did Mira add?")
     if words[0] in ("A", "An", "The", "Some", "In", "On", "At", "Near") or _NUMBER.match(said) \
