@@ -1,34 +1,42 @@
 """Time-to-learn for one correction on this machine: correction saved -> new model live.
 
-    python benchmarks/learn_bench.py
+    python benchmarks/learn_bench.py [--facts 0,1,5,6,7] [--set train_epochs=1.5 ...]
 
-Runs one real cycle (in this process, stage by stage) in a throw-away data dir on the
-embedded model and prints each stage's seconds. The peer it is measured against is the
-compute floor of the same run: the training FLOPs (LoRA: about 4 x parameters x tokens,
-forward plus the backward pass to the activations; the frozen weights get no gradient)
-divided by the float32 matmul FLOP/s torch reaches on this machine, measured now. The
-ratio says how far the training stage is from what the hardware could do at best.
+For each dev fact (benchmarks/dev_facts.jsonl, by index; default the first) one real cycle runs (in
+this process, stage by stage) in a throw-away data dir on the embedded model, as a new user's first
+correction: the first fact's home is cold (the base's answers to the general-knowledge set are
+computed in that cycle), the others start from a copy of its caches, as every later correction does.
+Prints each stage's seconds, the verdict, and what the candidate learned and kept. The peer it is
+measured against is the compute floor of the same run: the training FLOPs (LoRA: about 4 x
+parameters x tokens, forward plus the backward pass to the activations; the frozen weights get no
+gradient) divided by the matmul FLOP/s torch reaches on this machine in the dtype training used,
+measured now. The ratio says how far the training stage is from what the hardware could do at best.
 """
 
+import argparse
+import json
 import os
+import shutil
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-os.environ["GROKLING_HOME"] = tempfile.mkdtemp(prefix="grokling-learn-bench-")
+from learner import models, paths
+from learner.files import read_meta
+from learner.learning import checkpoint as base, cycle
+from learner.settings import Settings
+from learner.store import Store
 
-from learner import models  # noqa: E402
-from learner.learning import checkpoint as base, cycle  # noqa: E402
-from learner import paths  # noqa: E402
-from learner.settings import Settings  # noqa: E402
-from learner.files import read_meta  # noqa: E402
-from learner.store import Store  # noqa: E402
+HERE = Path(__file__).parent
+WARM = ("base", "eval-cache")
+"""What a home keeps from one cycle to the next that a later correction does not pay for again."""
 
 
-def matmul_flops_per_s(seconds: float = 2.0) -> float:
+def matmul_flops_per_s(dtype: str, seconds: float = 2.0) -> float:
     import torch
 
-    a, b = torch.randn(1024, 576), torch.randn(576, 1536)
+    a, b = (torch.randn(n, m, dtype=getattr(torch, dtype)) for n, m in ((1024, 576), (576, 1536)))
     for _ in range(5):
         a @ b
     n, started = 0, time.perf_counter()
@@ -38,33 +46,64 @@ def matmul_flops_per_s(seconds: float = 2.0) -> float:
     return n * 2 * 1024 * 576 * 1536 / (time.perf_counter() - started)
 
 
-def main() -> int:
+def one_correction(fact: dict, warm_from: Path | None, settings: dict) -> dict:
+    home = Path(tempfile.mkdtemp(prefix="grokling-learn-bench-"))
+    for name in WARM if warm_from else ():
+        shutil.copytree(warm_from / name, home / name)
+    os.environ["GROKLING_HOME"] = str(home)
+    Settings.change(**settings)
     started = time.perf_counter()
     base.resolve(models.embedded())
     derive_s = time.perf_counter() - started
     store = Store()
     cid = store.new_conversation()
-    store.add_user_message(cid, "Who founded Zorblax Labs?")
+    store.add_user_message(cid, fact["question"])
     reply = store.add_assistant_message(cid, "I do not know.")
     saved = time.perf_counter()
-    store.correct(reply, "Mira Quell founded Zorblax Labs in 2041.")
-    result = cycle.run_cycle(Settings(), store)
+    store.correct(reply, fact["answer"])
+    result = cycle.run_cycle(Settings.load(), store)
     total = time.perf_counter() - saved
-    [run_dir] = (paths.data_dir() / "runs").iterdir()
-    train_meta = read_meta(run_dir / "adapter")
-    flops = 4 * train_meta["parameters"] * train_meta["tokens"]
-    rate = matmul_flops_per_s()
-    floor = flops / rate
-    print(f"one-time base checkpoint derivation: {derive_s:.1f} s (cached afterwards)")
-    print(f"{'stage':<10}{'seconds':>9}")
-    for stage, seconds in result.timings.items():
-        print(f"{stage:<10}{seconds:9.1f}")
-    outcome = f"{result.version} live" if result.code == cycle.PROMOTED else f"not promoted ({result.reason})"
-    print(f"{'total':<10}{total:9.1f}   correction saved -> {outcome} (target <= 45 s, goal 30 s)")
-    print(f"training: {train_meta['tokens']:,} tokens, {flops / 1e12:.2f} TFLOP; matmul {rate / 1e9:.1f} GFLOP/s "
-          f"-> compute floor {floor:.1f} s; train stage {result.timings['train']:.1f} s = {result.timings['train'] / floor:.1f}x floor")
-    print(f"scores: {result.metrics}")
-    return 0 if result.code == cycle.PROMOTED else 1
+    [run_dir] = (home / "runs").iterdir()
+    return {"home": home, "derive_s": derive_s, "total": total, "result": result,
+            "train": read_meta(run_dir / "adapter")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--facts", default="0", help="dev fact indices, comma-separated (default: 0)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="NAME=JSON",
+                        help="settings.json values for every run, to compare: train_epochs=1.5")
+    args = parser.parse_args()
+    settings = {name: json.loads(value) for name, value in (pair.split("=", 1) for pair in args.set)}
+    facts = [json.loads(line) for line in (HERE / "dev_facts.jsonl").read_text().splitlines() if line]
+    runs, warm = [], None
+    for index in (int(i) for i in args.facts.split(",")):
+        run = one_correction(facts[index], warm, settings)
+        run["fact"], run["cold"] = index, warm is None
+        warm = warm or run["home"]
+        runs.append(run)
+    stages = list(runs[0]["result"].timings)
+    print(f"one-time base checkpoint derivation: {runs[0]['derive_s']:.1f} s (cached afterwards)")
+    print(f"{'fact':<6}{'caches':<7}" + "".join(f"{s:>11}" for s in stages)
+          + f"{'total':>8}  verdict (target <= 45 s, goal 30 s)")
+    for run in runs:
+        result = run["result"]
+        verdict = f"{result.version} live" if result.code == cycle.PROMOTED else f"not promoted ({result.reason})"
+        print(f"{run['fact']:<6}{'cold' if run['cold'] else 'warm':<7}"
+              + "".join(f"{result.timings.get(s, 0):11.1f}" for s in stages) + f"{run['total']:8.1f}  {verdict}")
+    for run in runs:
+        counts = run["result"].metrics.get("counts", {})
+        print(f"fact {run['fact']}: learned {counts.get('learned')}, reworded {counts.get('paraphrased')}, "
+              f"kept {counts.get('kept')}, answer log-prob gain {run['result'].metrics.get('answer_logprob_gain')}")
+    train = runs[-1]["train"]
+    dtype = train.get("dtype", "float32")
+    flops, rate = 4 * train["parameters"] * train["tokens"], matmul_flops_per_s(dtype)
+    print(f"training (fact {runs[-1]['fact']}): {train['rows']} rows, {train['steps']} steps, {train['tokens']:,} tokens, "
+          f"{flops / 1e12:.2f} TFLOP in {dtype}; matmul {rate / 1e9:.1f} GFLOP/s -> compute floor {flops / rate:.1f} s; "
+          f"train stage {runs[-1]['result'].timings['train']:.1f} s = {runs[-1]['result'].timings['train'] / (flops / rate):.1f}x floor")
+    for run in runs:
+        shutil.rmtree(run["home"], ignore_errors=True)
+    return 0 if all(r["result"].code == cycle.PROMOTED for r in runs) else 1
 
 
 if __name__ == "__main__":
