@@ -65,7 +65,7 @@ def one_correction(fact: dict, warm_from: Path | None, settings: dict) -> dict:
     total = time.perf_counter() - saved
     [run_dir] = (home / "runs").iterdir()
     return {"home": home, "derive_s": derive_s, "total": total, "result": result,
-            "train": read_meta(run_dir / "adapter")}
+            "train": read_meta(run_dir / "adapter"), "forgotten": read_meta(run_dir / "eval").get("forgotten", [])}
 
 
 def main() -> int:
@@ -82,7 +82,7 @@ def main() -> int:
         run["fact"], run["cold"] = index, warm is None
         warm = warm or run["home"]
         runs.append(run)
-    stages = list(runs[0]["result"].timings)
+    stages = list(dict.fromkeys(stage for run in runs for stage in run["result"].timings))
     print(f"one-time base checkpoint derivation: {runs[0]['derive_s']:.1f} s (cached afterwards)")
     print(f"{'fact':<6}{'caches':<7}" + "".join(f"{s:>11}" for s in stages)
           + f"{'total':>8}  verdict (target <= 45 s, goal 30 s)")
@@ -94,7 +94,8 @@ def main() -> int:
     for run in runs:
         counts = run["result"].metrics.get("counts", {})
         print(f"fact {run['fact']}: learned {counts.get('learned')}, reworded {counts.get('paraphrased')}, "
-              f"kept {counts.get('kept')}, answer log-prob gain {run['result'].metrics.get('answer_logprob_gain')}")
+              f"kept {counts.get('kept')}, answer log-prob gain {run['result'].metrics.get('answer_logprob_gain')}"
+              + "".join(f"\n  forgot: {question}" for question in run["forgotten"]))
     train = runs[-1]["train"]
     dtype = train.get("dtype", "float32")
     flops, rate = 4 * train["parameters"] * train["tokens"], matmul_flops_per_s(dtype)

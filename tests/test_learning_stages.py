@@ -1,6 +1,8 @@
 """Each learning stage alone, on small data; the cycle's quick exits through the real subprocess."""
 
 import json
+
+import pytest
 import os
 import sys
 
@@ -339,3 +341,30 @@ def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(
     assert meta["base_rows_computed"] == 1
     assert projected == [scored[0], scored[0], scored[1]] and max(projected) < 10
     assert meta["tokens"] > 2 * 2 * max(projected) and meta["final_loss"] is not None
+
+
+def test_a_fresh_adapter_trains_the_upper_layers_and_a_continued_one_keeps_its_own(tmp_path, tiny_llama):
+    from safetensors import safe_open
+
+    from learner.learning import train
+
+    system = {"role": "system", "content": "You are grokling."}
+    rows = [{"prompt": [system, {"role": "user", "content": "Who founded Zorblax Labs?"}],
+             "completion": [{"role": "assistant", "content": "Mira Quell."}], "source": {"kind": "correction"}}]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def adapted(adapter) -> set[int]:
+        with safe_open(str(adapter / "adapter_model.safetensors"), "pt") as f:
+            return {int(name.split(".layers.")[1].split(".")[0]) for name in f.keys()}
+
+    meta = train.run(tiny_llama, tmp_path / "data", tmp_path / "upper", train.TrainSettings(min_steps=1, max_steps=1))
+    assert adapted(tmp_path / "upper") == {1}  # the upper half of two layers
+    assert meta["dtype"] == ("bfloat16" if train.bfloat16_pays() else "float32")
+    everything = train.TrainSettings(min_steps=1, max_steps=1, adapted_depth=1.0)
+    train.run(tiny_llama, tmp_path / "data", tmp_path / "all", everything)
+    assert adapted(tmp_path / "all") == {0, 1}
+    train.run(tiny_llama, tmp_path / "data", tmp_path / "continued", everything, continue_from=tmp_path / "upper")
+    assert adapted(tmp_path / "continued") == {1}
+    with pytest.raises(ValueError, match="adapted_depth"):
+        train.TrainSettings(adapted_depth=0)

@@ -3,7 +3,8 @@
 Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR] [--continue-from ADAPTER]
 
 With CUDA, QLoRA: the base is loaded in 4-bit NF4 through bitsandbytes and the adapter
-trains in bf16. Without, plain LoRA on the CPU in float32. Only the adapter is written;
+trains in bf16. Without, plain LoRA on the CPU: the frozen base in bfloat16 where the CPU multiplies it
+natively, else float32, the adapter in float32. Only the adapter is written;
 the export stage merges it into the full-precision base. Loss is computed on the
 completion only: cross-entropy on taught rows, KL to the base model on replay rows (completion_loss).
 """
@@ -28,6 +29,10 @@ class TrainSettings:
     lora_alpha: int = 32
     """LoRA scale (alpha / r multiplies the update)."""
     lora_dropout: float = 0.0
+    adapted_depth: float = 0.5
+    """The share of the layers, the upper ones, that get adapters (a fresh adapter; a continued one keeps its
+    own). Nothing below the lowest adapted layer needs a gradient, so the backward pass stops there: half the
+    layers, a third less compute per step."""
     target_modules: str | list[str] = field(default_factory=lambda: ["gate_proj", "up_proj", "down_proj"])
     """Which layers get adapters: the MLPs, where a transformer keeps facts. Measured on three invented
     facts (one cycle, embedded model): MLP-only kept 36/37 retention answers against 35/37 for all
@@ -72,6 +77,8 @@ class TrainSettings:
         for name in ("lora_r", "lora_alpha", "min_steps", "max_steps", "batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train setting {name!r} must be at least 1")
+        if not 0 < self.adapted_depth <= 1:
+            raise ValueError("train setting 'adapted_depth' must be in (0, 1]")
         if self.epochs <= 0:
             raise ValueError("train setting 'epochs' must be positive")
         if not 0 < self.learning_rate < 1:
@@ -96,6 +103,15 @@ def adapted_layers(model, wanted: str | list[str]) -> str | list[str]:
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     present = [w for w in wanted if w in names]
     return present if present else "all-linear"
+
+
+def upper_layers(model, depth: float, targets: str | list[str]) -> list[int] | None:
+    """The indices of the top `depth` share of the model's layers; None (every layer) for all of them, where the
+    config does not say how many there are, or for peft's "all-linear" (which it cannot restrict to layers)."""
+    count = getattr(model.config, "num_hidden_layers", None)
+    if depth >= 1 or not count or isinstance(targets, str):
+        return None
+    return list(range(count - max(1, math.ceil(count * depth)), count))
 
 
 def device() -> str:
@@ -276,8 +292,9 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
                                                      dtype=torch.bfloat16)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing)
     else:
-        cpu_bfloat16 = settings.cpu_bfloat16 if settings.cpu_bfloat16 is not None else bfloat16_pays()
-        dtype = torch.float32 if where == "cpu" and not cpu_bfloat16 else torch.bfloat16
+        on_cpu_in_float32 = where == "cpu" and not (bfloat16_pays() if settings.cpu_bfloat16 is None
+                                                     else settings.cpu_bfloat16)
+        dtype = torch.float32 if on_cpu_in_float32 else torch.bfloat16
         model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
         if where == "cuda":
             model.to("cuda")
@@ -316,7 +333,8 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     else:
         targets = adapted_layers(model, settings.target_modules)
         lora = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                          target_modules=targets, task_type="CAUSAL_LM")
+                          target_modules=targets, layers_to_transform=upper_layers(model, settings.adapted_depth, targets),
+                          task_type="CAUSAL_LM")
     trainer = _trainer_class()(model=model, args=config, train_dataset=train_set, processing_class=tokenizer,
                          peft_config=lora, callbacks=[_progress_callback(steps)])
     trainer.remove_callback(PrinterCallback)  # our progress events report the loss
