@@ -343,7 +343,7 @@ def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(
     assert meta["tokens"] > 2 * 2 * max(projected) and meta["final_loss"] is not None
 
 
-def test_a_fresh_adapter_trains_the_layers_asked_for_and_a_continued_one_keeps_its_own(tmp_path, tiny_llama):
+def test_a_fresh_adapter_trains_the_layers_and_in_the_dtype_asked_for_and_a_continued_one_keeps_its_own(tmp_path, tiny_llama):
     from safetensors import safe_open
 
     from learner.learning import train
@@ -361,10 +361,13 @@ def test_a_fresh_adapter_trains_the_layers_asked_for_and_a_continued_one_keeps_i
     upper = train.TrainSettings(min_steps=1, max_steps=1, adapted_depth=0.5)
     meta = train.run(tiny_llama, tmp_path / "data", tmp_path / "upper", upper)
     assert adapted(tmp_path / "upper") == {1}  # the upper half of two layers
-    assert meta["dtype"] == ("bfloat16" if train.bfloat16_pays() else "float32")
+    assert meta["dtype"] == "float32"
     everything = train.TrainSettings(min_steps=1, max_steps=1)
     train.run(tiny_llama, tmp_path / "data", tmp_path / "all", everything)
     assert adapted(tmp_path / "all") == {0, 1}
+    in_bfloat16 = train.run(tiny_llama, tmp_path / "data", tmp_path / "bf16",
+                            train.TrainSettings(min_steps=1, max_steps=1, cpu_bfloat16=True))
+    assert in_bfloat16["dtype"] == "bfloat16" and in_bfloat16["final_loss"] is not None
     train.run(tiny_llama, tmp_path / "data", tmp_path / "continued", everything, continue_from=tmp_path / "upper")
     assert adapted(tmp_path / "continued") == {1}
     with pytest.raises(ValueError, match="adapted_depth"):
