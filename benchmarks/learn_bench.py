@@ -96,12 +96,13 @@ def main() -> int:
         print(f"fact {run['fact']}: learned {counts.get('learned')}, reworded {counts.get('paraphrased')}, "
               f"kept {counts.get('kept')}, answer log-prob gain {run['result'].metrics.get('answer_logprob_gain')}"
               + "".join(f"\n  forgot: {question}" for question in run["forgotten"]))
-    train = runs[-1]["train"]
-    dtype = train.get("dtype", "float32")
-    flops, rate = 4 * train["parameters"] * train["tokens"], matmul_flops_per_s(dtype)
-    print(f"training (fact {runs[-1]['fact']}): {train['rows']} rows, {train['steps']} steps, {train['tokens']:,} tokens, "
-          f"{flops / 1e12:.2f} TFLOP in {dtype}; matmul {rate / 1e9:.1f} GFLOP/s -> compute floor {flops / rate:.1f} s; "
-          f"train stage {runs[-1]['result'].timings['train']:.1f} s = {runs[-1]['result'].timings['train'] / (flops / rate):.1f}x floor")
+    last = runs[-1]
+    train, seconds = last["train"], last["result"].timings["train"]
+    flops, rate = 4 * train["parameters"] * train["tokens"], matmul_flops_per_s(train["dtype"])
+    floor = flops / rate
+    print(f"training (fact {last['fact']}): {train['rows']} rows, {train['steps']} steps, {train['tokens']:,} tokens, "
+          f"{flops / 1e12:.2f} TFLOP in {train['dtype']}; matmul {rate / 1e9:.1f} GFLOP/s -> compute floor {floor:.1f} s; "
+          f"train stage {seconds:.1f} s = {seconds / floor:.1f}x floor")
     for run in runs:
         shutil.rmtree(run["home"], ignore_errors=True)
     return 0 if all(r["result"].code == cycle.PROMOTED for r in runs) else 1

@@ -1,10 +1,10 @@
 """Each learning stage alone, on small data; the cycle's quick exits through the real subprocess."""
 
 import json
-
-import pytest
 import os
 import sys
+
+import pytest
 
 from learner import items, versions
 from learner.models import embedded

@@ -65,8 +65,9 @@ class TrainSettings:
     """On a CPU, hold the frozen base in bfloat16 (the adapter stays float32). Where the CPU has bfloat16
     instructions (AVX512-BF16, AMX) its matrix products run 2.5x float32's, and one correction trained 1.4-1.6x
     as fast, keeping as much (five dev facts: 189 of 200 gate answers either way); but an article cycle kept 33
-    of 40 against 36 in float32, under the walk-through's gate. Off until the base's distribution (the KL's
-    target) is computed in float32. A CPU without those instructions emulates bfloat16, slower than float32."""
+    of 40 against 36 in float32, under the walk-through's gate (with the KL's targets from a float32 copy of the
+    base, 34: not the cause). Off until it keeps as float32 does. A CPU without those instructions emulates
+    bfloat16, slower than float32."""
 
     @classmethod
     def from_settings(cls, settings, dataset_kinds: dict[str, int] | None = None) -> "TrainSettings":
