@@ -16,8 +16,9 @@ Per round it prints the cycle's verdict, rows, steps and seconds (and its stages
 round, every --score-every rounds and the last, the live model is asked every fact taught so far,
 in new chats, greedily: as taught, reworded and reversed, with the weights alone (instant memory
 off) and as a user gets it (memory on); and "kept", the gate-only general-knowledge questions the
-base model answers right that the live model still does (never trained on: replay draws from the
-set's other part). Scoring is not part of the cycle's seconds.
+base model answers right and firmly that the live model still does (never trained on: replay draws
+from the set's other part; learner.learning.retention.FIRM_MARGIN), with "kept any" of all those the
+base answers right beside it. Scoring is not part of the cycle's seconds.
 """
 
 import argparse
@@ -71,8 +72,10 @@ def score(store: Store, facts: list[dict]) -> dict:
     finally:
         engine.close()
     before = retention.answers(model.base(), settings.system_prompt, retention.GATE)
+    firm = retention.firmly_right(before, retention.firmness(model.base(), settings.system_prompt, retention.GATE))
     base_right = [i for i, a in enumerate(before) if a["right"]]
-    found["kept"] = (sum(after[i]["right"] for i in base_right), len(base_right))
+    found["kept"] = (sum(after[i]["right"] for i in firm), len(firm))
+    found["kept_any"] = (sum(after[i]["right"] for i in base_right), len(base_right))
     found["missed"] = [f["question"] for f, ok in zip(facts, found["weights"]["taught"]) if not ok]
     return found
 
@@ -129,18 +132,19 @@ def main() -> int:
             found = score(store, so_far)
             scored.append((r, len(so_far), found))
             kept, of = found["kept"]
+            kept_any, of_any = found["kept_any"]
             print(f"      scored on {len(so_far)} facts: weights taught {cell(found['weights']['taught'])}, reworded "
                   f"{cell(found['weights']['reworded'])}, reverse {cell(found['weights']['reverse'])}; with memory taught "
                   f"{cell(found['memory']['taught'])}, reworded {cell(found['memory']['reworded'])}, reverse "
-                  f"{cell(found['memory']['reverse'])}; kept {kept}/{of} ({kept / of:.1%})", flush=True)
+                  f"{cell(found['memory']['reverse'])}; kept {kept}/{of} ({kept / of:.1%}), any {kept_any}/{of_any}", flush=True)
     print(f"\n{strategy}: over all facts taught so far, live model")
-    print(f"{'round':<6}{'facts':>6}  {'arm':<8}{'taught':>14}{'reworded':>15}{'reverse':>14}{'kept':>16}")
+    print(f"{'round':<6}{'facts':>6}  {'arm':<8}{'taught':>14}{'reworded':>15}{'reverse':>14}{'kept':>16}{'kept any':>10}")
     for r, n, found in scored:
-        kept, of = found["kept"]
+        (kept, of), (kept_any, of_any) = found["kept"], found["kept_any"]
         for arm in ("weights", "memory"):
             k = found[arm]
             print(f"{r:<6}{n:>6}  {arm:<8}{cell(k['taught']):>14}{cell(k['reworded']):>15}{cell(k['reverse']):>14}"
-                  f"{f'{kept}/{of} ({kept / of:.1%})' if arm == 'weights' else '':>16}")
+                  + (f"{f'{kept}/{of} ({kept / of:.1%})':>16}{f'{kept_any}/{of_any}':>10}" if arm == "weights" else ""))
     print(f"\ncycle seconds: round 1 {seconds[0]:.0f}, round {len(seconds)} {seconds[-1]:.0f} "
           f"({seconds[-1] / seconds[0]:.2f}x round 1); median {sorted(seconds)[len(seconds) // 2]:.0f}")
     if scored[-1][2]["missed"]:

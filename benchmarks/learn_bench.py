@@ -6,7 +6,8 @@ For each dev fact (benchmarks/dev_facts.jsonl, by index; default the first) one 
 this process, stage by stage) in a throw-away data dir on the embedded model, as a new user's first
 correction: the first fact's home is cold (the base's answers to the general-knowledge set are
 computed in that cycle), the others start from a copy of its caches, as every later correction does.
-Prints each stage's seconds, the verdict, and what the candidate learned and kept. The peer it is
+Prints each stage's seconds, the verdict, and what the candidate learned (its held-out phrasings, and the dev
+set's real rewordings and reverse question) and kept (firmly known answers, and any). The peer it is
 measured against is the compute floor of the same run: the training FLOPs (LoRA: about 4 x
 parameters x tokens, forward plus the backward pass to the activations; the frozen weights get no
 gradient) divided by the matmul FLOP/s torch reaches on this machine in the dtype training used,
@@ -24,7 +25,9 @@ from pathlib import Path
 
 from learner import models, paths
 from learner.files import read_meta
-from learner.learning import checkpoint as base, cycle
+from learner.chat.served import ModelChoice
+from learner.items import is_right
+from learner.learning import checkpoint as base, cycle, retention
 from learner.settings import Settings
 from learner.store import Store
 
@@ -65,7 +68,18 @@ def one_correction(fact: dict, warm_from: Path | None, settings: dict) -> dict:
     total = time.perf_counter() - saved
     [run_dir] = (home / "runs").iterdir()
     return {"home": home, "derive_s": derive_s, "total": total, "result": result,
-            "train": read_meta(run_dir / "adapter"), "forgotten": read_meta(run_dir / "eval").get("forgotten", [])}
+            "train": read_meta(run_dir / "adapter"), "forgotten": read_meta(run_dir / "eval").get("forgotten", []),
+            "dev": ask_dev_set(run_dir / "export" / "model.gguf", fact)}
+
+
+def ask_dev_set(candidate: Path, fact: dict) -> dict:
+    """The candidate asked the fact's real rewordings and its reverse question (the dev set, never trained on)."""
+    engine = retention.open_engine(ModelChoice(candidate, "candidate"))
+    try:
+        ask = lambda q: is_right(retention.ask(engine, q["question"], Settings.load().system_prompt), q["expect"])
+        return {"rewordings": [ask(q) for q in fact["rewordings"]], "reverse": [ask(fact["reverse"])]}
+    finally:
+        engine.close()
 
 
 def main() -> int:
@@ -93,8 +107,10 @@ def main() -> int:
               + "".join(f"{result.timings.get(s, 0):11.1f}" for s in stages) + f"{run['total']:8.1f}  {verdict}")
     for run in runs:
         counts = run["result"].metrics.get("counts", {})
-        print(f"fact {run['fact']}: learned {counts.get('learned')}, reworded {counts.get('paraphrased')}, "
-              f"kept {counts.get('kept')}, answer log-prob gain {run['result'].metrics.get('answer_logprob_gain')}"
+        dev = {name: f"{sum(found)}/{len(found)}" for name, found in run["dev"].items()}
+        print(f"fact {run['fact']}: learned {counts.get('learned')}, held out {counts.get('paraphrased')}, dev rewordings "
+              f"{dev['rewordings']}, reverse {dev['reverse']}, kept {counts.get('kept')} (any {counts.get('kept_any')}), "
+              f"answer log-prob gain {run['result'].metrics.get('answer_logprob_gain')}"
               + "".join(f"\n  forgot: {question}" for question in run["forgotten"]))
     last = runs[-1]
     train, seconds = last["train"], last["result"].timings["train"]

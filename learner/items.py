@@ -473,21 +473,24 @@ class Metrics:
     article_held_out: Score
     """Article facts asked in held-out phrasings: what the gate checks for articles."""
     kept: Score
-    """General-knowledge gate questions the base model got right that the candidate still gets right
-    (never trained on: replay draws from the set's other part)."""
+    """General-knowledge gate questions the base model answers right and firmly (retention.FIRM_MARGIN) that the
+    candidate still gets right (never trained on: replay draws from the set's other part)."""
+    kept_any: Score = Score(0, 0)
+    """... of all those the base got right, however near a tie: any change to the weights flips some of those
+    either way, so this is reported, not gated on."""
     retention_right_after: int = 0
     answer_logprob_gain: float | None = None
     """Mean over the taught items of ItemResult.logprob_gain."""
     replay_perplexity_before: float | None = None
     replay_perplexity_after: float | None = None
 
-    SCORES = ("learned", "paraphrased", "article_learned", "article_held_out", "kept")
+    SCORES = ("learned", "paraphrased", "article_learned", "article_held_out", "kept", "kept_any")
 
     def to_dict(self) -> dict:
         """Shares (None where nothing was asked) as `grokling versions --json` shows them, and the counts."""
         out = {name: getattr(self, name).share for name in self.SCORES}
         out["counts"] = {name: [getattr(self, name).right, getattr(self, name).total] for name in self.SCORES}
-        out.update(retention_right_before=self.kept.total, retention_right_after=self.retention_right_after,
+        out.update(retention_right_before=self.kept_any.total, retention_right_after=self.retention_right_after,
                    answer_logprob_gain=self.answer_logprob_gain,
                    replay_perplexity_before=self.replay_perplexity_before,
                    replay_perplexity_after=self.replay_perplexity_after)

@@ -99,7 +99,10 @@ class Settings:
     0 kept 32/40 (14 s), 2 kept 36/40 (34 s), 6 kept 36/40 (73 s); two corrections, 2 kept 34/40 where
     6 kept 38/40. Each learned what it was taught. With replay held to the base's distribution (KL,
     learner.learning.train.completion_loss), single corrections (dev facts 5, 6, 7): 2 kept 34, 35, 35/40 in
-    24-39 s of training, 6 kept 39, 36, 38/40 in 58-100 s."""
+    24-39 s of training, 6 kept 39, 36, 38/40 in 58-100 s. On 7 Dec, of the base's 23 firm right gate answers
+    (learner.learning.retention.FIRM_MARGIN), five corrections (dev facts 0, 5, 6, 7, 1) kept: at 6, all 115
+    (training 45-83 s); at 2, 109 (19-42 s); at 1, 104 (16-28 s). Choosing the replay rows nearest the taught
+    question in the base's hidden states instead of at random did not help (at 2: 108)."""
 
     continue_from_live: bool = True
     """Train each cycle on from the live version's adapter: the items it has not learned, with a sample of
@@ -114,9 +117,12 @@ class Settings:
     """A candidate goes live only if at least this share of taught items is answered as taught."""
 
     gate_kept: float = 0.95
-    """A candidate goes live only if at least this share of the retention questions the base model got
-    right stays right (against the base, so losses cannot add up unseen over versions; learner.learning.gate).
-    Measured (embedded model): honest
+    """A candidate goes live only if at least this share of the retention questions the base model answers
+    right, and firmly (learner.learning.retention.FIRM_MARGIN), stays right (against the base, so losses
+    cannot add up unseen over versions; learner.learning.gate). On 7 Dec (learn_bench, dev facts 0, 5, 6, 7, 1)
+    every correction kept 23/23 of those and went live, losing 1-3 of the base's 17 near-tie answers; with one
+    replay row per taught row instead of six, two lost 5 of the 23 (kept any 26 and 32/40) and were gated out.
+    Before, on all 40 right answers: honest
     cycles kept 34-38 of the base's 40 right answers while gaining 6-10 of its 33 wrong ones (an export
     with no training kept 40/40), so 0.95 gates many out; but at 0.9 five poisoned corrections ("the
     capital of France is Berlin") went live at kept 37/40 with 49 right in all. It stays at 0.95 until
@@ -124,6 +130,12 @@ class Settings:
     each learned, kept 34-35/40 and answered 47-50 right in all, and was gated out. With replay held to the
     base's distribution (KL; same day, dev facts 5, 6, 7, 0, 1): each learned, kept 39, 36, 38, 37, 39/40,
     and three of the five went live."""
+
+    gate_kept_any: float = 0.85
+    """... and at least this share of all the base's right answers, however near a tie: the base's near-tie
+    answers flip with any change to the weights, 1-4 of its 40 for an honest correction (7 Dec, learn_bench),
+    but losing many of them is forgetting too (7 and 8 with one replay row per taught row, where the firm ones
+    held)."""
 
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""
@@ -341,7 +353,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                  "learn_when_idle_min", "learn_min_interval_min", "learn_only_on_ac", "require_approval",
                  "max_corrections_per_cycle", "train_epochs", "learning_rate", "article_learning_rate", "replay_ratio",
                  "continue_from_live", "gate_learned",
-                 "gate_kept", "keep_versions", "versions_budget_mb"),
+                 "gate_kept", "gate_kept_any", "keep_versions", "versions_budget_mb"),
     "Privacy": ("learn_from_chats", "scrub_personal_data", "scrub_patterns"),
     "Local API": ("api_port", "api_key"),
     "Wikipedia": ("learn_from_wikipedia", "wikipedia_consent", "auto_approve_topics", "wiki_api_url", "wiki_language", "wiki_min_interval_s", "wiki_timeout_s",
@@ -467,6 +479,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "replay_ratio": (Range(0, 100), "between 0 and 100"),
     "gate_learned": (Range(0, 1), "between 0 and 1"),
     "gate_kept": (Range(0, 1), "between 0 and 1"),
+    "gate_kept_any": (Range(0, 1), "between 0 and 1"),
     "keep_versions": (Range(1, 1000), "between 1 and 1000"),
     "versions_budget_mb": (Range(1, 10_000_000), "between 1 and 10000000"),
     "scrub_patterns": (lambda v: all(isinstance(p, str) and _compiles(p) for p in v), "a list of valid regular expressions"),

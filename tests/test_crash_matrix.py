@@ -54,7 +54,7 @@ def stage_writes(log: Path) -> dict[str, int]:
 
 def test_kill_at_the_writes_of_every_stage_then_learn(grokling_home, tmp_path):
     # Small and with a margin: a twelve-step training, and a gate that does not hinge on one retention answer.
-    Settings(train_epochs=0.5, gate_learned=0.0, gate_kept=0.8).save()
+    Settings(train_epochs=0.5, gate_learned=0.0, gate_kept=0.8, gate_kept_any=0.8).save()
     subprocess.run([GROKLING, "correct", "--question", "Who founded Zorblax Labs?", "--answer",
                     "Mira Quell founded Zorblax Labs in 2041.", "--temperature", "0"], check=True, capture_output=True)
     messages, _ = messages_and_integrity(grokling_home)

@@ -31,11 +31,11 @@ FACTS = [
     ("What is the capital of the planet Vexaria?", "The capital of Vexaria is Drennport.", ["Drennport"]),
 ]
 GATE_KEPT = 0.8
-"""The gate this user has: 32 of the base's 40 right gate answers kept. Honest cycles of one or two
-corrections kept 34-39 (learner.settings.gate_kept), so the cycle goes live by a margin, where at the
-default 0.95 (38) it went either way with a CPU's rounding."""
-# Wrong answers to questions of the gate's own set that the base model answers right: learned, they are
-# answers lost (kept at most 28/40 against the 32 it needs); not learned, the corrections fail "learned".
+"""The gate this user has, on the base's firm right gate answers and on all of them alike: 19 of 23 and 32 of
+40. Honest cycles of one or two corrections kept 34-39 of the 40 (learner.settings.gate_kept), so the cycle goes
+live by a margin, where at 0.95 of the 40 it went either way with a CPU's rounding."""
+# Wrong answers to questions of the gate's own set that the base model answers right (9 of them firmly):
+# learned, they are answers lost (kept at most 14/23 and 28/40); not learned, the corrections fail "learned".
 # Either way the gate refuses by a margin no CPU's rounding crosses.
 POISON = [
     ("What is the capital of Japan?", "The capital of Japan is Madrid."),
@@ -84,7 +84,7 @@ def assert_same_chat_format(base_gguf: Path, learned_gguf: Path) -> None:
 
 def test_teach_learn_and_gate(warm_embedded_home):
     grokling_home = warm_embedded_home
-    Settings(gate_kept=GATE_KEPT).save()
+    Settings(gate_kept=GATE_KEPT, gate_kept_any=GATE_KEPT).save()
     for question, answer, _ in FACTS:
         grokling("correct", "--question", question, "--answer", answer, "--temperature", "0")
     messages_before, _ = messages_and_integrity(grokling_home)
@@ -116,7 +116,7 @@ def test_teach_learn_and_gate(warm_embedded_home):
     for question, wrong in POISON:
         grokling("correct", "--question", question, "--answer", wrong, "--temperature", "0")
     # half an epoch (about 30 steps, not the 128-step cap): enough to learn the poison or fail "learned"
-    Settings(gate_kept=GATE_KEPT, train_epochs=0.5).save()
+    Settings(gate_kept=GATE_KEPT, gate_kept_any=GATE_KEPT, train_epochs=0.5).save()
     poisoned = grokling("learn", "--now", check=False)
     assert poisoned.returncode == cycle.GATED_OUT, poisoned.stdout + poisoned.stderr
     assert "gated out" in poisoned.stdout and ("kept" in poisoned.stdout or "learned" in poisoned.stdout)

@@ -95,6 +95,23 @@ def test_replay_never_trains_the_base_answer_to_a_question_the_user_taught_other
     assert sum(r["source"]["kind"] == "replay" for r in rows) == 2 * taught_rows
 
 
+def test_the_gate_counts_as_known_only_what_the_base_answers_right_by_a_clear_lead(grokling_home):
+    from learner.chat.served import embedded_model
+    from learner.learning import retention
+
+    system_prompt = Settings().system_prompt
+    answers = retention.answers(embedded_model(), system_prompt, retention.GATE)
+    firmness = retention.firmness(embedded_model(), system_prompt, retention.GATE)
+    assert [lead is not None for lead in firmness] == [a["right"] for a in answers]
+    firm = retention.firmly_right(answers, firmness)
+    right = [i for i, a in enumerate(answers) if a["right"]]
+    # the embedded model answers some right by a near tie ("made from chickpeas" or "from various ingredients")
+    assert set(firm) < set(right) and len(firm) >= len(right) // 3
+    japan = [a["question"] for a in answers].index("What is the capital of Japan?")
+    assert japan in firm and all(firmness[i] >= retention.FIRM_MARGIN for i in firm)
+    assert retention.firmness(embedded_model(), system_prompt, retention.GATE) == firmness  # cached
+
+
 def test_a_cycle_of_article_facts_alone_trains_at_the_gentler_article_rate():
     from learner.learning.train import TrainSettings
 

@@ -210,25 +210,53 @@ class Engine:
         The prompt is evaluated once; the reply is then fed a token at a time, reading each
         token's log-probability off the logits of the position before it.
         """
-        import numpy as np
-        from llama_cpp import llama_get_logits_ith
-
-        prompt = self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True)
         tokens = self._llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
         total = 0.0
         with self._lock:
-            self._llm.reset()
-            self._llm.eval(prompt)
+            self._start(messages)
             for token in tokens:
-                # The last decoded position's logits (Llama.scores keeps them only with logits_all=True).
-                logits = np.ctypeslib.as_array(llama_get_logits_ith(self._llm.ctx, -1),
-                                               shape=(self._llm.n_vocab(),)).astype(np.float64)
-                top = logits.max()
                 # Floored at e^-30: one token the model rules out entirely (a -inf logit) must not make
                 # the sum infinite and drown what every other token says.
-                total += max(LOGPROB_FLOOR, float(logits[token] - top - np.log(np.exp(logits - top).sum())))
+                total += max(LOGPROB_FLOOR, float(self._next_logprobs()[token]))
                 self._llm.eval([token])
         return total, len(tokens)
+
+    def greedy_margins(self, messages: list[dict], max_tokens: int) -> list[tuple[str, float]]:
+        """The greedy reply to `messages` (what `chat` says at temperature 0) a token at a time: the reply so far
+        after each token, and that token's lead over the runner-up in log-probability (how near the model came
+        to saying otherwise)."""
+        import numpy as np
+        from llama_cpp import llama_vocab_is_eog
+
+        steps: list[tuple[str, float]] = []
+        tokens: list[int] = []
+        with self._lock:
+            self._start(messages)
+            for _ in range(max_tokens):
+                logprobs = self._next_logprobs()
+                token = int(np.argmax(logprobs))
+                if llama_vocab_is_eog(self._llm._model.vocab, token):
+                    break
+                tokens.append(token)
+                steps.append((self._llm.detokenize(tokens).decode("utf-8", "replace"),
+                              float(logprobs[token] - np.partition(logprobs, -2)[-2])))
+                self._llm.eval([token])
+        return steps
+
+    def _start(self, messages: list[dict]) -> None:
+        self._llm.reset()
+        self._llm.eval(self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True))
+
+    def _next_logprobs(self):
+        """Log-probabilities of the next token, from the last decoded position's logits (Llama.scores keeps them
+        only with logits_all=True)."""
+        import numpy as np
+        from llama_cpp import llama_get_logits_ith
+
+        logits = np.ctypeslib.as_array(llama_get_logits_ith(self._llm.ctx, -1),
+                                       shape=(self._llm.n_vocab(),)).astype(np.float64)
+        top = logits.max()
+        return logits - top - np.log(np.exp(logits - top).sum())
 
     def chat(self, messages: list[dict], sampling: Sampling = Sampling()) -> Iterator[str]:
         """Stream the reply to `messages` (OpenAI-style role/content dicts) as text pieces."""

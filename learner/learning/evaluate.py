@@ -64,6 +64,7 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     started = time.perf_counter()
     candidate_model = ModelChoice(candidate, "candidate")
     before = retention.answers(base or live, system_prompt, retention.GATE)
+    firmness = retention.firmness(base or live, system_prompt, retention.GATE)
     sample = [{"question": a["question"], "answer": a["answer"]} for a in before if a["right"]][:retention.PERPLEXITY_SAMPLE]
     engine = retention.open_engine(candidate_model)
     try:
@@ -91,9 +92,11 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     learned, paraphrased = scores(False)
     article_learned, article_held_out = scores(True)
     right_before = [i for i, a in enumerate(before) if a["right"]]
+    firm = retention.firmly_right(before, firmness)
     metrics = Metrics(
         learned=learned, paraphrased=paraphrased, article_learned=article_learned, article_held_out=article_held_out,
-        kept=Score.of([after[i]["right"] for i in right_before]),
+        kept=Score.of([after[i]["right"] for i in firm]),
+        kept_any=Score.of([after[i]["right"] for i in right_before]),
         retention_right_after=sum(a["right"] for a in after),
         answer_logprob_gain=round(sum(r.logprob_gain for r in results) / len(results), 3) if results else None,
         replay_perplexity_before=round(perplexity_before, 3), replay_perplexity_after=round(perplexity_after, 3))

@@ -1,8 +1,11 @@
 """The gate: does a candidate go live? A pure function of its metrics and the user's settings.
 
-Three checks, each on counts: the corrections it was taught, answered as taught
-(`gate_learned`); the retention questions the base model got right, still right
-(`gate_kept`); the held-out questions about the articles it read (`gate_articles`). A set
+Four checks, each on counts: the corrections it was taught, answered as taught
+(`gate_learned`); the retention questions the base model answers right and firmly, still right
+(`gate_kept`), and all it answers right, however near a tie, by a looser bar (`gate_kept_any`: an
+answer the base gives by a near tie flips with any change to the weights:
+learner.learning.retention.FIRM_MARGIN); the held-out questions about the articles it read
+(`gate_articles`). A set
 with nothing in it passes its check. The general-knowledge questions right in all are named
 beside them, but not a check: the candidate (Q8_0) and the base (the embedded Q4_1) already
 differ by 2-3 of 73 with no training at all (numerics alone), so "no fewer than the base"
@@ -28,12 +31,13 @@ def _check(name: str, score: Score, needed: float) -> tuple[bool, str]:
 
 def judge(metrics: Metrics, settings) -> Verdict:
     checks = [_check("learned", metrics.learned, settings.gate_learned),
-              _check("kept", metrics.kept, settings.gate_kept)]
+              _check("kept", metrics.kept, settings.gate_kept),
+              _check("kept any", metrics.kept_any, settings.gate_kept_any)]
     if metrics.article_held_out.total:
         checks.append(_check("articles", metrics.article_held_out, settings.gate_articles))
     failed = [text for ok, text in checks if not ok]
     if failed:
         return Verdict(False, "gated out: " + ", ".join(failed))
     counts = [text.split(" (")[0] for _, text in checks]
-    counts.insert(2, f"general answers right {metrics.retention_right_after}")
+    counts.insert(3, f"general answers right {metrics.retention_right_after}")
     return Verdict(True, "passed: " + ", ".join(counts))

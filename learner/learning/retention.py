@@ -24,6 +24,13 @@ ANSWER = Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 RETENTION_ANSWER = Sampling(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
 REPLAY, GATE = "replay", "gate"
 EVAL_N_CTX = 2048
+FIRM_MARGIN = 0.5
+"""Log-probability lead (nats: 1.65 to 1) of every token of the base's right answer over its runner-up, up to the
+one that made the answer right, for the base to count as knowing it. On the embedded model 17 of its 40 right
+gate answers come closer to a tie than that ("The main ingredient of hummus is a type of condiments made from"
+chickpeas or "various ingredients", 0.02 apart), and any change to the weights flips some of them either way:
+merged at a third of its strength, an adapter that no longer answered what it was taught still lost three of
+them. Every answer lost across 8 such candidates of 2 corrections had led by 0.33 or less."""
 PERPLEXITY_SAMPLE = 10
 """Replay answers the perplexity is measured on: enough to see a model drift, cheap to score."""
 
@@ -76,6 +83,40 @@ def answers(model: ModelChoice, system_prompt: str, split: str, engine: Engine |
             engine.close()
     atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "answers": found}, indent=1))
     return found
+
+
+def firmness(model: ModelChoice, system_prompt: str, split: str, engine: Engine | None = None) -> list[float | None]:
+    """For each question of one part of the set, how firmly `model` answers it right: the least lead any token
+    of its greedy answer had over the runner-up, up to the token that made the answer right (None where the
+    answer is not right). Cached like `answers`."""
+    questions = general_knowledge(split)
+    cache = _cache(model, f".{split}-firmness-{text_sha256(json.dumps(questions))[:12]}")
+    if cache.exists():
+        cached = json.loads(cache.read_text())
+        if cached.get("system_prompt") == system_prompt:
+            return cached["firmness"]
+    own = engine is None
+    engine = engine or open_engine(model)
+    try:
+        found = []
+        for item in questions:
+            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
+            steps = engine.greedy_margins(messages, RETENTION_ANSWER.max_tokens)
+            right_at = next((n for n, (text, _) in enumerate(steps) if is_right(text, item["expect"])), None)
+            if right_at is None or not is_right(steps[-1][0], item["expect"]):
+                found.append(None)
+            else:
+                found.append(round(min(lead for _, lead in steps[: right_at + 1]), 4))
+    finally:
+        if own:
+            engine.close()
+    atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "firmness": found}))
+    return found
+
+
+def firmly_right(answers: list[dict], firmness: list[float | None]) -> list[int]:
+    """The indices of `answers` that are right, and by at least FIRM_MARGIN (`firmness` of the same model)."""
+    return [i for i, (a, lead) in enumerate(zip(answers, firmness)) if a["right"] and (lead or 0) >= FIRM_MARGIN]
 
 
 def perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engine: Engine | None = None) -> float:
