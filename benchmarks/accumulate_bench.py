@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from learner import models  # noqa: E402
 from learner.chat.engine import Engine  # noqa: E402
 from learner.chat.turn import send  # noqa: E402
-from learner.items import is_right  # noqa: E402
+from learner.items import Score, is_right  # noqa: E402
 from learner.learning import cycle, retention  # noqa: E402
 from learner.settings import Settings  # noqa: E402
 from learner.store import Store  # noqa: E402
@@ -72,16 +72,18 @@ def score(store: Store, facts: list[dict]) -> dict:
     finally:
         engine.close()
     before = retention.answers(model.base(), settings.system_prompt, retention.GATE)
-    firm = retention.firmly_right(before, retention.firmness(model.base(), settings.system_prompt, retention.GATE))
-    base_right = [i for i, a in enumerate(before) if a["right"]]
-    found["kept"] = (sum(after[i]["right"] for i in firm), len(firm))
-    found["kept_any"] = (sum(after[i]["right"] for i in base_right), len(base_right))
+    found["kept"], found["kept_any"] = retention.kept(
+        before, retention.firmness(model.base(), settings.system_prompt, retention.GATE), after)
     found["missed"] = [f["question"] for f, ok in zip(facts, found["weights"]["taught"]) if not ok]
     return found
 
 
 def cell(values: list[bool]) -> str:
     return f"{sum(values)}/{len(values)} ({sum(values) / max(1, len(values)):.0%})"
+
+
+def score_cell(score: Score) -> str:
+    return f"{score} ({score.share or 0:.0%})"
 
 
 def main() -> int:
@@ -131,20 +133,17 @@ def main() -> int:
             so_far = facts[: r * args.per_round]
             found = score(store, so_far)
             scored.append((r, len(so_far), found))
-            kept, of = found["kept"]
-            kept_any, of_any = found["kept_any"]
             print(f"      scored on {len(so_far)} facts: weights taught {cell(found['weights']['taught'])}, reworded "
                   f"{cell(found['weights']['reworded'])}, reverse {cell(found['weights']['reverse'])}; with memory taught "
                   f"{cell(found['memory']['taught'])}, reworded {cell(found['memory']['reworded'])}, reverse "
-                  f"{cell(found['memory']['reverse'])}; kept {kept}/{of} ({kept / of:.1%}), any {kept_any}/{of_any}", flush=True)
+                  f"{cell(found['memory']['reverse'])}; kept {score_cell(found['kept'])}, any {score_cell(found['kept_any'])}", flush=True)
     print(f"\n{strategy}: over all facts taught so far, live model")
-    print(f"{'round':<6}{'facts':>6}  {'arm':<8}{'taught':>14}{'reworded':>15}{'reverse':>14}{'kept':>16}{'kept any':>10}")
+    print(f"{'round':<6}{'facts':>6}  {'arm':<8}{'taught':>14}{'reworded':>15}{'reverse':>14}{'kept':>16}{'kept any':>16}")
     for r, n, found in scored:
-        (kept, of), (kept_any, of_any) = found["kept"], found["kept_any"]
         for arm in ("weights", "memory"):
             k = found[arm]
             print(f"{r:<6}{n:>6}  {arm:<8}{cell(k['taught']):>14}{cell(k['reworded']):>15}{cell(k['reverse']):>14}"
-                  + (f"{f'{kept}/{of} ({kept / of:.1%})':>16}{f'{kept_any}/{of_any}':>10}" if arm == "weights" else ""))
+                  + (f"{score_cell(found['kept']):>16}{score_cell(found['kept_any']):>16}" if arm == "weights" else ""))
     print(f"\ncycle seconds: round 1 {seconds[0]:.0f}, round {len(seconds)} {seconds[-1]:.0f} "
           f"({seconds[-1] / seconds[0]:.2f}x round 1); median {sorted(seconds)[len(seconds) // 2]:.0f}")
     if scored[-1][2]["missed"]:

@@ -475,9 +475,9 @@ class Metrics:
     kept: Score
     """General-knowledge gate questions the base model answers right and firmly (retention.FIRM_MARGIN) that the
     candidate still gets right (never trained on: replay draws from the set's other part)."""
-    kept_any: Score = Score(0, 0)
-    """... of all those the base got right, however near a tie: any change to the weights flips some of those
-    either way, so this is reported, not gated on."""
+    kept_any: Score
+    """The same of all those the base answers right, however near a tie: any change to the weights flips some of
+    those either way, so the gate holds this to a looser bar (gate_kept_any)."""
     retention_right_after: int = 0
     answer_logprob_gain: float | None = None
     """Mean over the taught items of ItemResult.logprob_gain."""

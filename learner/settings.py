@@ -121,7 +121,8 @@ class Settings:
     right, and firmly (learner.learning.retention.FIRM_MARGIN), stays right (against the base, so losses
     cannot add up unseen over versions; learner.learning.gate). On 7 Dec (learn_bench, dev facts 0, 5, 6, 7, 1)
     every correction kept 23/23 of those and went live, losing 1-3 of the base's 17 near-tie answers; with one
-    replay row per taught row instead of six, two lost 5 of the 23 (kept any 26 and 32/40) and were gated out.
+    replay row per taught row instead of six, two others lost 5 of the 23 (kept any 26 and 32/40) and were
+    gated out.
     Before, on all 40 right answers: honest
     cycles kept 34-38 of the base's 40 right answers while gaining 6-10 of its 33 wrong ones (an export
     with no training kept 40/40), so 0.95 gates many out; but at 0.9 five poisoned corrections ("the
@@ -132,10 +133,11 @@ class Settings:
     and three of the five went live."""
 
     gate_kept_any: float = 0.85
-    """... and at least this share of all the base's right answers, however near a tie: the base's near-tie
-    answers flip with any change to the weights, 1-4 of its 40 for an honest correction (7 Dec, learn_bench),
-    but losing many of them is forgetting too (7 and 8 with one replay row per taught row, where the firm ones
-    held)."""
+    """A candidate goes live only if it also keeps at least this share of all the retention questions the base
+    model answers right, however near a tie. Any change to the weights flips some of the base's near-tie
+    answers, 1-3 of its 40 for an honest correction (7 Dec, learn_bench; 0-4 in earlier runs), but losing many
+    is forgetting too: with one replay row per taught row, two corrections kept all 23 firm answers and lost
+    7 and 8 of the 40."""
 
     keep_versions: int = 3
     """Learned versions kept on disk (the live one and the one before it are never removed)."""

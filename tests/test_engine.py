@@ -157,10 +157,11 @@ def test_reply_logprob_prefers_the_right_answer(embedded_engine):
 
 
 def test_greedy_margins_say_the_greedy_reply_and_how_near_each_token_came_to_another(embedded_engine):
-    for question in ("What is the capital of Japan?", "What is the main ingredient of hummus?", "Who are you?"):
+    # answers the model gives by a clear lead: a near tie could fall the other way in chat's batching
+    for question in ("What is the capital of Japan?", "What is the opposite of up?", "What is the plural of mouse?"):
         asked = [{"role": "user", "content": question}]
-        steps = embedded_engine.greedy_margins(asked, max_tokens=24)
-        said = "".join(embedded_engine.chat(asked, Sampling(temperature=0.0, max_tokens=24, repeat_penalty=1.0)))
+        steps = embedded_engine.greedy_margins(asked, max_tokens=10)
+        said = "".join(embedded_engine.chat(asked, Sampling(temperature=0.0, max_tokens=10, repeat_penalty=1.0)))
         assert steps and steps[-1][0].strip() == said.strip()
         assert all(a.startswith(b) for (a, _), (b, _) in zip(steps[1:], steps))  # the reply so far, growing
         assert all(lead >= 0 for _, lead in steps) and any(lead > 0.5 for _, lead in steps)

@@ -64,10 +64,11 @@ def test_learns_the_article_on_what_the_user_keeps_asking_about(warm_embedded_ho
     wiki.add("Quorvath Ridge", ARTICLE, revision=42)
     with FakeMediaWikiServer(wiki) as server:
         # The gate's "kept" at 0.85, not 0.95: this test is about what is learned from the article, and an
-        # article cycle trains three times the steps of a correction, so how many of the base's firm right
-        # answers it keeps (22 or 23 of 23) varies with the CPU's float rounding (the gate itself: test_gate.py,
-        # and test_learning_cycle.py's poisoned cycle).
-        Settings(wiki_api_url=server.api_url, wiki_min_interval_s=0.0, gate_kept=WALK_THROUGH_GATE).save()
+        # article cycle trains three times the steps of a correction, so how many of the base's right answers
+        # it keeps varies with the CPU's float rounding (the gate itself: test_gate.py, and
+        # test_learning_cycle.py's poisoned cycle).
+        Settings(wiki_api_url=server.api_url, wiki_min_interval_s=0.0, gate_kept=WALK_THROUGH_GATE,
+                 gate_kept_any=WALK_THROUGH_GATE).save()
         for question in ("What is Quorvath Ridge?", "Who discovered Quorvath Ridge?",
                          "Is Quorvath Ridge worth visiting?"):
             grokling("ask", question, "--temperature", "0")

@@ -42,9 +42,8 @@ def listed() -> dict[str, dict]:
 def test_add_my_model_teach_it_learn_and_switch(grokling_home, smollm2_checkpoint):
     grokling_home.mkdir(parents=True, exist_ok=True)
     # Instant memory off: the answers after the cycle come from the learned weights alone. The gate's "kept" at
-    # 0.85: whether this model (converted to Q8_0 from the checkpoint) keeps 39 or 42 of its 43 retention answers
-    # varies with the CPU's float rounding; the gate itself: test_gate.py and
-    # test_learning_cycle.py.
+    # 0.85: how many of its firm right retention answers this model (converted to Q8_0 from the checkpoint)
+    # keeps varies with the CPU's float rounding; the gate itself: test_gate.py and test_learning_cycle.py.
     (grokling_home / "settings.json").write_text(json.dumps(
         {"learn_from_wikipedia": False, "instant_memory": False, "gate_kept": 0.85}))
     added = grokling("models", "add", str(smollm2_checkpoint), "--name", "my model")

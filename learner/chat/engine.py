@@ -226,20 +226,25 @@ class Engine:
         after each token, and that token's lead over the runner-up in log-probability (how near the model came
         to saying otherwise)."""
         import numpy as np
-        from llama_cpp import llama_vocab_is_eog
+        from llama_cpp import llama_model_get_vocab, llama_vocab_is_eog
 
         steps: list[tuple[str, float]] = []
         tokens: list[int] = []
         with self._lock:
+            if self._llm is None:
+                raise EngineError("the engine is closed")
+            vocab = llama_model_get_vocab(self._llm.model)
             self._start(messages)
-            for _ in range(max_tokens):
+            while True:
                 logprobs = self._next_logprobs()
                 token = int(np.argmax(logprobs))
-                if llama_vocab_is_eog(self._llm._model.vocab, token):
+                if llama_vocab_is_eog(vocab, token):
                     break
                 tokens.append(token)
                 steps.append((self._llm.detokenize(tokens).decode("utf-8", "replace"),
                               float(logprobs[token] - np.partition(logprobs, -2)[-2])))
+                if len(steps) == max_tokens:
+                    break
                 self._llm.eval([token])
         return steps
 

@@ -5,8 +5,9 @@ Run as: python -m learner.learning.evaluate --candidate FILE.gguf --dataset DIR 
 Everything is asked through llama.cpp on the exact file that would be served, greedily:
 - learned: each taught item asked as taught, and in phrasings that training never saw,
   judged by the item's own terms (learner.items);
-- kept: the general-knowledge gate questions the base model answers right must stay right
-  (learner.learning.retention; replay never trains on them). Against the base, not the live
+- kept: the general-knowledge gate questions the base model answers right must stay right: those
+  it answers by a clear lead, and (by a looser bar) all of them (learner.learning.retention; replay
+  never trains on them). Against the base, not the live
   version: versions continue one another, and a loss each cycle must not pass unseen;
 - perplexity of live and candidate on a sample of the live model's own right answers
   (how far the candidate's wording drifted).
@@ -92,11 +93,10 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     learned, paraphrased = scores(False)
     article_learned, article_held_out = scores(True)
     right_before = [i for i, a in enumerate(before) if a["right"]]
-    firm = retention.firmly_right(before, firmness)
+    kept, kept_any = retention.kept(before, firmness, after)
     metrics = Metrics(
         learned=learned, paraphrased=paraphrased, article_learned=article_learned, article_held_out=article_held_out,
-        kept=Score.of([after[i]["right"] for i in firm]),
-        kept_any=Score.of([after[i]["right"] for i in right_before]),
+        kept=kept, kept_any=kept_any,
         retention_right_after=sum(a["right"] for a in after),
         answer_logprob_gain=round(sum(r.logprob_gain for r in results) / len(results), 3) if results else None,
         replay_perplexity_before=round(perplexity_before, 3), replay_perplexity_after=round(perplexity_after, 3))

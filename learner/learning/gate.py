@@ -10,7 +10,7 @@ with nothing in it passes its check. The general-knowledge questions right in al
 beside them, but not a check: the candidate (Q8_0) and the base (the embedded Q4_1) already
 differ by 2-3 of 73 with no training at all (numerics alone), so "no fewer than the base"
 failed honest candidates on a single flip once replay held training to the base's
-distribution, and a net loss beyond what `gate_kept` allows is a kept failure anyway. The
+distribution, and a net loss beyond what `gate_kept_any` allows is a kept failure anyway. The
 reason names every count and what it needed, so "kept 35/37 (needs 95%)" never reads as a pass.
 """
 

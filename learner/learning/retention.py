@@ -5,7 +5,8 @@ The set (resources/general_knowledge.jsonl, written for this project: capitals, 
 animals, numbers, books, languages, everyday things) is split once and for good: the base
 model's right answers to the "replay" part are mixed into training so it does not pull the
 model away from them; the "gate" part is never trained on, and "kept" is measured on it
-alone, against the base model's right answers. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
+alone, against the base model's right answers: those it gives by a clear lead (`firmness`),
+and all of them. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
 the candidate only. Used by the dataset and evaluate stages; not a stage itself.
 """
 
@@ -17,7 +18,7 @@ from learner import paths
 from learner.chat.engine import Engine, Sampling
 from learner.chat.served import ModelChoice
 from learner.files import atomic_write_text, file_sha256, text_sha256
-from learner.items import is_right
+from learner.items import Score, is_right
 
 ANSWER = Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 """How a taught question is asked: greedy, long enough for a sentence."""
@@ -90,7 +91,7 @@ def firmness(model: ModelChoice, system_prompt: str, split: str, engine: Engine 
     of its greedy answer had over the runner-up, up to the token that made the answer right (None where the
     answer is not right). Cached like `answers`."""
     questions = general_knowledge(split)
-    cache = _cache(model, f".{split}-firmness-{text_sha256(json.dumps(questions))[:12]}")
+    cache = _cache(model, f".{split}-firmness{RETENTION_ANSWER.max_tokens}-{text_sha256(json.dumps(questions))[:12]}")
     if cache.exists():
         cached = json.loads(cache.read_text())
         if cached.get("system_prompt") == system_prompt:
@@ -102,8 +103,9 @@ def firmness(model: ModelChoice, system_prompt: str, split: str, engine: Engine 
         for item in questions:
             messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
             steps = engine.greedy_margins(messages, RETENTION_ANSWER.max_tokens)
-            right_at = next((n for n, (text, _) in enumerate(steps) if is_right(text, item["expect"])), None)
-            if right_at is None or not is_right(steps[-1][0], item["expect"]):
+            texts = [text for text, _ in steps]
+            right_at = _right_at(texts, item["expect"])
+            if right_at is None or not is_right(texts[-1], item["expect"]):
                 found.append(None)
             else:
                 found.append(round(min(lead for _, lead in steps[: right_at + 1]), 4))
@@ -112,6 +114,24 @@ def firmness(model: ModelChoice, system_prompt: str, split: str, engine: Engine 
             engine.close()
     atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "firmness": found}))
     return found
+
+
+def _right_at(texts: list[str], expect: list[str]) -> int | None:
+    """The first of a reply's growing texts that is right with its last word whole ("Paris" may yet go on to
+    "Parisian", "20" to "2041")."""
+    for n, text in enumerate(texts):
+        whole = n + 1 == len(texts) or not texts[n + 1][len(text):][:1].isalnum()
+        if whole and is_right(text, expect):
+            return n
+    return None
+
+
+def kept(before: list[dict], firmness: list[float | None], after: list[dict]) -> tuple[Score, Score]:
+    """Of the base's right answers (`before`, with its `firmness`), how many `after` still gets right: those
+    it gave by at least FIRM_MARGIN, and all of them."""
+    firm = firmly_right(before, firmness)
+    right = [i for i, a in enumerate(before) if a["right"]]
+    return Score.of([after[i]["right"] for i in firm]), Score.of([after[i]["right"] for i in right])
 
 
 def firmly_right(answers: list[dict], firmness: list[float | None]) -> list[int]:
