@@ -72,8 +72,7 @@ def score(store: Store, facts: list[dict]) -> dict:
     finally:
         engine.close()
     before = retention.answers(model.base(), settings.system_prompt, retention.GATE)
-    found["kept"], found["kept_any"] = retention.kept(
-        before, retention.firmness(model.base(), settings.system_prompt, retention.GATE), after)
+    found["kept"], found["kept_any"] = retention.kept(before, after)
     found["missed"] = [f["question"] for f, ok in zip(facts, found["weights"]["taught"]) if not ok]
     return found
 

@@ -81,7 +81,7 @@ def article(title: str) -> Article:
 
 
 def train_arm(name: str, facts: list[TaughtItem], checkpoint, settings: Settings, work: Path) -> dict:
-    replay = retention.answers(embedded_model(), settings.system_prompt)
+    replay = retention.answers(embedded_model(), settings.system_prompt, retention.REPLAY)
     data, data_meta = dataset.run(facts, replay, settings, work / "datasets", dataset.token_counter(checkpoint))
     started = time.perf_counter()
     meta = train.run(checkpoint, data, work / "adapter", train.TrainSettings.from_settings(settings))

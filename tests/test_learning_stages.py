@@ -101,16 +101,15 @@ def test_the_gate_counts_as_known_only_what_the_base_answers_right_by_a_clear_le
 
     system_prompt = Settings().system_prompt
     answers = retention.answers(embedded_model(), system_prompt, retention.GATE)
-    firmness = retention.firmness(embedded_model(), system_prompt, retention.GATE)
-    # the same greedy answers, decoded a token at a time (a near tie may fall the other way in another batching)
-    assert sum((lead is not None) == a["right"] for lead, a in zip(firmness, answers)) >= len(answers) - 2
-    firm = retention.firmly_right(answers, firmness)
-    right = [i for i, a in enumerate(answers) if a["right"]]
+    assert all((a["firmness"] is not None) == a["right"] for a in answers)
+    right = [a["question"] for a in answers if a["right"]]
+    firm = [a["question"] for a in answers if a["right"] and a["firmness"] >= retention.FIRM_MARGIN]
     # the embedded model answers some right by a near tie ("made from chickpeas" or "from various ingredients")
-    assert set(firm) < set(right) and len(firm) >= len(right) // 3
-    japan = [a["question"] for a in answers].index("What is the capital of Japan?")
-    assert japan in firm and all(firmness[i] >= retention.FIRM_MARGIN for i in firm)
-    assert retention.firmness(embedded_model(), system_prompt, retention.GATE) == firmness  # cached
+    assert set(firm) < set(right) and len(firm) >= len(right) // 3 and "What is the capital of Japan?" in firm
+    after = [{**a, "right": a["right"] and a["question"] not in firm[:2]} for a in answers]  # two firm ones lost
+    kept, kept_any = retention.kept(answers, after)
+    assert (kept.right, kept.total, kept_any.right, kept_any.total) == (len(firm) - 2, len(firm), len(right) - 2, len(right))
+    assert retention.answers(embedded_model(), system_prompt, retention.GATE) == answers  # cached
     # right once the answer's last word is whole: "Paris" may still become "Parisian"
     assert retention._right_at(["It is", "It is Paris", "It is Parisian"], ["Paris"]) is None
     assert retention._right_at(["It is", "It is Paris", "It is Paris."], ["Paris"]) == 1

@@ -65,7 +65,6 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     started = time.perf_counter()
     candidate_model = ModelChoice(candidate, "candidate")
     before = retention.answers(base or live, system_prompt, retention.GATE)
-    firmness = retention.firmness(base or live, system_prompt, retention.GATE)
     sample = [{"question": a["question"], "answer": a["answer"]} for a in before if a["right"]][:retention.PERPLEXITY_SAMPLE]
     engine = retention.open_engine(candidate_model)
     try:
@@ -93,7 +92,7 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     learned, paraphrased = scores(False)
     article_learned, article_held_out = scores(True)
     right_before = [i for i, a in enumerate(before) if a["right"]]
-    kept, kept_any = retention.kept(before, firmness, after)
+    kept, kept_any = retention.kept(before, after)
     metrics = Metrics(
         learned=learned, paraphrased=paraphrased, article_learned=article_learned, article_held_out=article_held_out,
         kept=kept, kept_any=kept_any,

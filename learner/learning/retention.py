@@ -5,7 +5,7 @@ The set (resources/general_knowledge.jsonl, written for this project: capitals, 
 animals, numbers, books, languages, everyday things) is split once and for good: the base
 model's right answers to the "replay" part are mixed into training so it does not pull the
 model away from them; the "gate" part is never trained on, and "kept" is measured on it
-alone, against the base model's right answers: those it gives by a clear lead (`firmness`),
+alone, against the base model's right answers: those it gives by a clear lead (FIRM_MARGIN),
 and all of them. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
 the candidate only. Used by the dataset and evaluate stages; not a stage itself.
 """
@@ -22,7 +22,8 @@ from learner.items import Score, is_right
 
 ANSWER = Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 """How a taught question is asked: greedy, long enough for a sentence."""
-RETENTION_ANSWER = Sampling(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
+RETENTION_ANSWER_TOKENS = 24
+"""How long a retention answer may be: enough for its first sentence."""
 REPLAY, GATE = "replay", "gate"
 EVAL_N_CTX = 2048
 FIRM_MARGIN = 0.5
@@ -61,7 +62,10 @@ def _cache(model: ModelChoice, name: str):
 
 
 def answers(model: ModelChoice, system_prompt: str, split: str, engine: Engine | None = None) -> list[dict]:
-    """[{question, answer, right}] for one part of the set, cached by the GGUF's hash, the prompt and the questions.
+    """[{question, answer, right, firmness}] for one part of the set, cached by the GGUF's hash, the prompt and
+    the questions. Answers are greedy, decoded a token at a time (Engine.greedy_margins) so that each says how
+    firmly the model gave it: `firmness` is the least lead any token had over its runner-up, up to the one that
+    made the answer right (None where the answer is not right).
 
     A cached model is not loaded at all; otherwise `engine` (already serving `model`) is
     used, or one is opened for the occasion.
@@ -70,49 +74,24 @@ def answers(model: ModelChoice, system_prompt: str, split: str, engine: Engine |
     cache = _cache(model, f".{split}-{text_sha256(json.dumps(questions))[:12]}")
     if cache.exists():
         cached = json.loads(cache.read_text())
-        if cached.get("system_prompt") == system_prompt:
+        if cached.get("system_prompt") == system_prompt and all("firmness" in a for a in cached["answers"]):
             return cached["answers"]
     own = engine is None
     engine = engine or open_engine(model)
     try:
         found = []
         for item in questions:
-            answer = ask(engine, item["question"], system_prompt, RETENTION_ANSWER)
-            found.append({"question": item["question"], "answer": answer, "right": is_right(answer, item["expect"])})
+            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
+            steps = engine.greedy_margins(messages, RETENTION_ANSWER_TOKENS)
+            texts = [text for text, _ in steps]
+            answer = texts[-1].strip() if texts else ""
+            right_at = _right_at(texts, item["expect"]) if is_right(answer, item["expect"]) else None
+            found.append({"question": item["question"], "answer": answer, "right": right_at is not None,
+                          "firmness": None if right_at is None else round(min(lead for _, lead in steps[: right_at + 1]), 4)})
     finally:
         if own:
             engine.close()
     atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "answers": found}, indent=1))
-    return found
-
-
-def firmness(model: ModelChoice, system_prompt: str, split: str, engine: Engine | None = None) -> list[float | None]:
-    """For each question of one part of the set, how firmly `model` answers it right: the least lead any token
-    of its greedy answer had over the runner-up, up to the token that made the answer right (None where the
-    answer is not right). Cached like `answers`."""
-    questions = general_knowledge(split)
-    cache = _cache(model, f".{split}-firmness{RETENTION_ANSWER.max_tokens}-{text_sha256(json.dumps(questions))[:12]}")
-    if cache.exists():
-        cached = json.loads(cache.read_text())
-        if cached.get("system_prompt") == system_prompt:
-            return cached["firmness"]
-    own = engine is None
-    engine = engine or open_engine(model)
-    try:
-        found = []
-        for item in questions:
-            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
-            steps = engine.greedy_margins(messages, RETENTION_ANSWER.max_tokens)
-            texts = [text for text, _ in steps]
-            right_at = _right_at(texts, item["expect"])
-            if right_at is None or not is_right(texts[-1], item["expect"]):
-                found.append(None)
-            else:
-                found.append(round(min(lead for _, lead in steps[: right_at + 1]), 4))
-    finally:
-        if own:
-            engine.close()
-    atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "firmness": found}))
     return found
 
 
@@ -126,17 +105,12 @@ def _right_at(texts: list[str], expect: list[str]) -> int | None:
     return None
 
 
-def kept(before: list[dict], firmness: list[float | None], after: list[dict]) -> tuple[Score, Score]:
-    """Of the base's right answers (`before`, with its `firmness`), how many `after` still gets right: those
-    it gave by at least FIRM_MARGIN, and all of them."""
-    firm = firmly_right(before, firmness)
+def kept(before: list[dict], after: list[dict]) -> tuple[Score, Score]:
+    """Of the base's right answers (`before`), how many `after` still gets right: those the base gave by at least
+    FIRM_MARGIN, and all of them."""
     right = [i for i, a in enumerate(before) if a["right"]]
+    firm = [i for i in right if before[i]["firmness"] >= FIRM_MARGIN]
     return Score.of([after[i]["right"] for i in firm]), Score.of([after[i]["right"] for i in right])
-
-
-def firmly_right(answers: list[dict], firmness: list[float | None]) -> list[int]:
-    """The indices of `answers` that are right, and by at least FIRM_MARGIN (`firmness` of the same model)."""
-    return [i for i, (a, lead) in enumerate(zip(answers, firmness)) if a["right"] and (lead or 0) >= FIRM_MARGIN]
 
 
 def perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engine: Engine | None = None) -> float:
