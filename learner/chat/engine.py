@@ -222,9 +222,9 @@ class Engine:
         return total, len(tokens)
 
     def greedy_margins(self, messages: list[dict], max_tokens: int) -> list[tuple[str, float]]:
-        """The greedy reply to `messages` (what `chat` says at temperature 0) a token at a time: the reply so far
-        after each token, and that token's lead over the runner-up in log-probability (how near the model came
-        to saying otherwise)."""
+        """The greedy reply to `messages` (what `chat` says at temperature 0, through the same llama.cpp generation)
+        a token at a time: the reply so far after each token, and that token's lead over the runner-up in
+        log-probability (how near the model came to saying otherwise)."""
         import numpy as np
         from llama_cpp import llama_model_get_vocab, llama_vocab_is_eog
 
@@ -234,18 +234,15 @@ class Engine:
             if self._llm is None:
                 raise EngineError("the engine is closed")
             vocab = llama_model_get_vocab(self._llm.model)
-            self._start(messages)
-            while True:
-                logprobs = self._next_logprobs()
-                token = int(np.argmax(logprobs))
-                if llama_vocab_is_eog(vocab, token):
+            prompt = self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True)
+            # generate reuses the cached prompt prefix as chat does; at each token, the logits that chose it
+            for token in self._llm.generate(prompt, top_k=1, temp=0.0, repeat_penalty=1.0):
+                if len(steps) == max_tokens or llama_vocab_is_eog(vocab, token):
                     break
+                logprobs = self._next_logprobs()
                 tokens.append(token)
                 steps.append((self._llm.detokenize(tokens).decode("utf-8", "replace"),
                               float(logprobs[token] - np.partition(logprobs, -2)[-2])))
-                if len(steps) == max_tokens:
-                    break
-                self._llm.eval([token])
         return steps
 
     def _start(self, messages: list[dict]) -> None:
