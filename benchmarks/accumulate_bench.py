@@ -78,7 +78,7 @@ def score(store: Store, facts: list[dict]) -> dict:
 
 
 def cell(values: list[bool]) -> str:
-    return f"{sum(values)}/{len(values)} ({sum(values) / max(1, len(values)):.0%})"
+    return score_cell(Score.of(values))
 
 
 def score_cell(score: Score) -> str:

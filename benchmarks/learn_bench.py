@@ -74,9 +74,10 @@ def one_correction(fact: dict, warm_from: Path | None, settings: dict) -> dict:
 
 def ask_dev_set(candidate: Path, fact: dict) -> dict:
     """The candidate asked the fact's real rewordings and its reverse question (the dev set, never trained on)."""
+    system_prompt = Settings.load().system_prompt
     engine = retention.open_engine(ModelChoice(candidate, "candidate"))
     try:
-        ask = lambda q: is_right(retention.ask(engine, q["question"], Settings.load().system_prompt), q["expect"])
+        ask = lambda q: is_right(retention.ask(engine, q["question"], system_prompt), q["expect"])
         return {"rewordings": [ask(q) for q in fact["rewordings"]], "reverse": [ask(fact["reverse"])]}
     finally:
         engine.close()

@@ -213,7 +213,8 @@ class Engine:
         tokens = self._llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
         total = 0.0
         with self._lock:
-            self._start(messages)
+            self._llm.reset()
+            self._llm.eval(self._prompt_tokens(messages))
             for token in tokens:
                 # Floored at e^-30: one token the model rules out entirely (a -inf logit) must not make
                 # the sum infinite and drown what every other token says.
@@ -234,9 +235,8 @@ class Engine:
             if self._llm is None:
                 raise EngineError("the engine is closed")
             vocab = llama_model_get_vocab(self._llm.model)
-            prompt = self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True)
             # generate reuses the cached prompt prefix as chat does; at each token, the logits that chose it
-            for token in self._llm.generate(prompt, top_k=1, temp=0.0, repeat_penalty=1.0):
+            for token in self._llm.generate(self._prompt_tokens(messages), top_k=1, temp=0.0, repeat_penalty=1.0):
                 if len(steps) == max_tokens or llama_vocab_is_eog(vocab, token):
                     break
                 logprobs = self._next_logprobs()
@@ -245,9 +245,8 @@ class Engine:
                               float(logprobs[token] - np.partition(logprobs, -2)[-2])))
         return steps
 
-    def _start(self, messages: list[dict]) -> None:
-        self._llm.reset()
-        self._llm.eval(self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True))
+    def _prompt_tokens(self, messages: list[dict]) -> list[int]:
+        return self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True)
 
     def _next_logprobs(self):
         """Log-probabilities of the next token, from the last decoded position's logits (Llama.scores keeps them

@@ -52,9 +52,12 @@ def open_engine(model: ModelChoice) -> Engine:
     return Engine(model, n_ctx=EVAL_N_CTX, n_gpu_layers=gpu.learning_layers())
 
 
-def ask(engine: Engine, question: str, system_prompt: str, sampling: Sampling = ANSWER) -> str:
-    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
-    return "".join(engine.chat(messages, sampling)).strip()
+def ask(engine: Engine, question: str, system_prompt: str) -> str:
+    return "".join(engine.chat(_asked(question, system_prompt), ANSWER)).strip()
+
+
+def _asked(question: str, system_prompt: str) -> list[dict]:
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
 
 
 def _cache(model: ModelChoice, name: str):
@@ -81,8 +84,7 @@ def answers(model: ModelChoice, system_prompt: str, split: str, engine: Engine |
     try:
         found = []
         for item in questions:
-            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
-            steps = engine.greedy_margins(messages, RETENTION_ANSWER_TOKENS)
+            steps = engine.greedy_margins(_asked(item["question"], system_prompt), RETENTION_ANSWER_TOKENS)
             texts = [text for text, _ in steps]
             answer = texts[-1].strip() if texts else ""
             right_at = _right_at(texts, item["expect"]) if is_right(answer, item["expect"]) else None
@@ -124,8 +126,7 @@ def perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engin
     try:
         logprob, tokens = 0.0, 0
         for item in sample:
-            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item["question"]}]
-            lp, n = engine.reply_logprob(messages, item["answer"])
+            lp, n = engine.reply_logprob(_asked(item["question"], system_prompt), item["answer"])
             logprob, tokens = logprob + lp, tokens + n
     finally:
         if own:
