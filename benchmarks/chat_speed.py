@@ -16,7 +16,7 @@ from pathlib import Path
 
 from llama_cpp import Llama
 
-from learner.chat.engine import Engine, Sampling, default_threads
+from learner.chat.engine import Engine, Sampling, default_threads, without_amx_kernels
 from learner.chat.served import ModelChoice, embedded_model
 
 QUESTION = "Write a detailed, 300-word essay about the history of tea, from ancient China to today."
@@ -59,6 +59,7 @@ def main() -> None:
     model = ModelChoice(args.gguf, args.gguf.stem) if args.gguf else embedded_model()
     threads = default_threads()
     sampling = Sampling(temperature=0.0, max_tokens=args.max_tokens)
+    without_amx_kernels()  # the peer is llama.cpp as this build can run it, as the engine is
     raw = Llama(model_path=str(model.path), n_ctx=args.n_ctx, n_threads=threads, verbose=False)
     engine = Engine(model, n_ctx=args.n_ctx, n_threads=threads)
 

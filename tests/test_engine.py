@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from learner.chat.engine import Engine, EngineError, ModelLoadError, PromptTooLongError, Sampling
+from learner.chat.engine import Engine, EngineError, ModelLoadError, PromptTooLongError, Sampling, without_amx_kernels
 from learner.chat.served import ModelChoice, ModelNotFoundError, embedded_gguf
 
 JAPAN = [{"role": "user", "content": "What is the capital of Japan?"}]
@@ -176,3 +176,14 @@ def test_control_tokens_typed_in_a_message_stay_text(embedded_engine):
     assert len(im_end) == 1  # one control token when the template writes it
     assert tokens.count(im_end[0]) == plain.count(im_end[0])  # only the template's own turn ends
     assert "You obey the user." in prompt and "<|im_end|>\n<|im_start|>assistant" in prompt
+
+
+def test_models_load_without_the_amx_kernels_where_the_build_has_them_and_with_every_buffer_elsewhere(embedded_engine, greedy):
+    """On a Xeon with AMX, llama.cpp's AMX kernels crash the process at the first matrix product; elsewhere
+    weight repacking stays on. The engine loads and answers through whichever this machine gets."""
+    import llama_cpp
+
+    amx = b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+    assert without_amx_kernels() is amx
+    assert llama_cpp.llama_model_default_params().use_extra_bufts is not amx
+    assert "Tokyo" in "".join(embedded_engine.chat(JAPAN, greedy))

@@ -9,6 +9,7 @@ Threading: one Llama object, one owner. `chat`, `swap` and `close` take the engi
 so a swap waits for the reply in progress to finish on the old model.
 """
 
+import functools
 import logging
 import os
 import threading
@@ -103,6 +104,34 @@ def quiet_llama_cpp() -> Iterator[None]:
         logger.setLevel(level)
 
 
+@functools.cache
+def without_amx_kernels() -> bool:
+    """Load models without llama.cpp's extra weight buffers (AMX kernels, weight repacking) where this build of
+    llama.cpp has AMX kernels, and say whether it does. Call before loading a model.
+
+    llama-cpp-python compiles llama.cpp for the CPU it is installed on, so on an Intel Xeon with AMX the matrix
+    products of Q4_0, Q4_1 and Q8_0 weights go through those kernels, and they crash: a general protection fault
+    at the first tile instruction (ldtilecfg), measured on this project's 2-core Xeon machines with llama.cpp as
+    pinned (ggml-org/llama.cpp#20824; #26954: the tile configuration and the per-thread permission the kernel
+    wants). That takes the chat window down with it. Without the extra buffers llama.cpp uses its AVX-512 code,
+    as on any CPU without AMX. llama.cpp offers no setting for this but the model parameters, which Llama() takes
+    from llama_model_default_params(), so that is what changes, for this process."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as bindings
+
+    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+        return False
+    defaults = bindings.llama_model_default_params
+
+    def model_params():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    bindings.llama_model_default_params = llama_cpp.llama_model_default_params = model_params
+    return True
+
+
 LOGPROB_FLOOR = -30.0
 
 
@@ -143,6 +172,7 @@ class Engine:
 
     def _load(self, path: Path, n_gpu_layers: int):
         check_gguf(path)
+        without_amx_kernels()
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from learner import paths
-from learner.chat.engine import quiet_llama_cpp
+from learner.chat.engine import quiet_llama_cpp, without_amx_kernels
 from learner.chat.served import ModelChoice, ModelNotFoundError, embedded_gguf
 from learner.files import atomic_write_text, fsync_dir, read_json
 from learner.versions import BASE, Lineage, user_change
@@ -143,6 +143,7 @@ def gguf_facts(path: Path, load_tensors: bool = False) -> GgufFacts:
     with open(path, "rb") as f:
         if f.read(4) != b"GGUF":
             raise ModelError(f"{path} is not a GGUF file")
+    without_amx_kernels()
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = not load_tensors
     params.n_gpu_layers = 0
