@@ -58,6 +58,7 @@ def score(store: Store, facts: list[dict]) -> dict:
     arms = {"weights": Settings(**{**settings.__dict__, "temperature": 0.0, "max_tokens": 32, "instant_memory": False}),
             "memory": Settings(**{**settings.__dict__, "temperature": 0.0, "max_tokens": 32})}
     found = {}
+    before = retention.answers(model.base(), settings.system_prompt, retention.GATE)
     engine = Engine(model.served(), n_ctx=2048)
     try:
         for arm, arm_settings in arms.items():
@@ -68,10 +69,9 @@ def score(store: Store, facts: list[dict]) -> dict:
                 "taught": [right(f["question"], f["expect"]) for f in facts],
                 "reworded": [right(r["question"], r["expect"]) for f in facts for r in f["rewordings"]],
                 "reverse": [right(f["reverse"]["question"], f["reverse"]["expect"]) for f in facts]}
-        after = retention.answers(model.served(), settings.system_prompt, retention.GATE, engine)
+        after = retention.still_right(engine, before, settings.system_prompt)
     finally:
         engine.close()
-    before = retention.answers(model.base(), settings.system_prompt, retention.GATE)
     found["kept"], found["kept_any"] = retention.kept(before, after)
     found["missed"] = [f["question"] for f, ok in zip(facts, found["weights"]["taught"]) if not ok]
     return found

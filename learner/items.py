@@ -478,7 +478,6 @@ class Metrics:
     kept_any: Score
     """The same of all those the base answers right, however near a tie: any change to the weights flips some of
     those either way, so the gate holds this to a looser bar (gate_kept_any)."""
-    retention_right_after: int = 0
     answer_logprob_gain: float | None = None
     """Mean over the taught items of ItemResult.logprob_gain."""
     replay_perplexity_before: float | None = None
@@ -490,8 +489,7 @@ class Metrics:
         """Shares (None where nothing was asked) as `grokling versions --json` shows them, and the counts."""
         out = {name: getattr(self, name).share for name in self.SCORES}
         out["counts"] = {name: [getattr(self, name).right, getattr(self, name).total] for name in self.SCORES}
-        out.update(retention_right_before=self.kept_any.total, retention_right_after=self.retention_right_after,
-                   answer_logprob_gain=self.answer_logprob_gain,
+        out.update(answer_logprob_gain=self.answer_logprob_gain,
                    replay_perplexity_before=self.replay_perplexity_before,
                    replay_perplexity_after=self.replay_perplexity_after)
         return out

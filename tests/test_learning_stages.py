@@ -106,13 +106,30 @@ def test_the_gate_counts_as_known_only_what_the_base_answers_right_by_a_clear_le
     firm = [a["question"] for a in answers if a["right"] and a["firmness"] >= retention.FIRM_MARGIN]
     # the embedded model answers some right by a near tie ("made from chickpeas" or "from various ingredients")
     assert set(firm) < set(right) and len(firm) >= len(right) // 3 and "What is the capital of Japan?" in firm
-    after = [{**a, "right": a["right"] and a["question"] not in firm[:2]} for a in answers]  # two firm ones lost
+    after = {question: question not in firm[:2] for question in right}  # two firm ones lost
     kept, kept_any = retention.kept(answers, after)
     assert (kept.right, kept.total, kept_any.right, kept_any.total) == (len(firm) - 2, len(firm), len(right) - 2, len(right))
     assert retention.answers(embedded_model(), system_prompt, retention.GATE) == answers  # cached
     # right once the answer's last word is whole: "Paris" may still become "Parisian"
     assert retention._right_at(["It is", "It is Paris", "It is Parisian"], ["Paris"]) is None
     assert retention._right_at(["It is", "It is Paris", "It is Paris."], ["Paris"]) == 1
+
+
+def test_a_candidate_s_gate_answers_stop_once_right_and_say_what_the_whole_answer_would(grokling_home):
+    from learner.chat.served import embedded_model
+    from learner.learning import retention
+
+    system_prompt = Settings().system_prompt
+    answers = retention.answers(embedded_model(), system_prompt, retention.GATE)
+    engine = retention.open_engine(embedded_model())
+    try:
+        # every question asked, the wrong answers too: each decoded until right, else in full
+        rechecked = retention.still_right(engine, [{**a, "right": True} for a in answers], system_prompt)
+        only_right = retention.still_right(engine, answers, system_prompt)
+    finally:
+        engine.close()
+    assert rechecked == {a["question"]: a["right"] for a in answers}
+    assert only_right == {a["question"]: True for a in answers if a["right"]}
 
 
 def test_a_cycle_of_article_facts_alone_trains_at_the_gentler_article_rate():

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,10 +252,12 @@ class Engine:
                 self._llm.eval([token])
         return total, len(tokens)
 
-    def greedy_margins(self, messages: list[dict], max_tokens: int) -> list[tuple[str, float]]:
+    def greedy_margins(self, messages: list[dict], max_tokens: int,
+                       until: Callable[[list[str]], bool] | None = None) -> list[tuple[str, float]]:
         """The greedy reply to `messages` (what `chat` says at temperature 0, through the same llama.cpp generation)
         a token at a time: the reply so far after each token, and that token's lead over the runner-up in
-        log-probability (how near the model came to saying otherwise)."""
+        log-probability (how near the model came to saying otherwise). It stops early once `until` holds of the
+        replies so far."""
         import numpy as np
         from llama_cpp import llama_model_get_vocab, llama_vocab_is_eog
 
@@ -273,6 +275,8 @@ class Engine:
                 tokens.append(token)
                 steps.append((self._llm.detokenize(tokens).decode("utf-8", "replace"),
                               float(logprobs[token] - np.partition(logprobs, -2)[-2])))
+                if until is not None and until([text for text, _ in steps]):
+                    break
         return steps
 
     def _prompt_tokens(self, messages: list[dict]) -> list[int]:

@@ -39,8 +39,7 @@ class Evaluation:
 
 def _answer_logprob(engine: Engine, item: TaughtItem, system_prompt: str) -> float:
     """Log-likelihood per token of the taught answer to the taught question."""
-    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": item.question}]
-    logprob, tokens = engine.reply_logprob(messages, item.answer)
+    logprob, tokens = engine.reply_logprob(retention.asked(item.question, system_prompt), item.answer)
     return logprob / max(1, tokens)
 
 
@@ -70,7 +69,7 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     try:
         results = _ask_items(engine, [i for i in items if i.probed], system_prompt)
         progress("evaluate", 40, "asking the general-knowledge gate questions")
-        after = retention.answers(candidate_model, system_prompt, retention.GATE, engine)
+        after = retention.still_right(engine, before, system_prompt)
         progress("evaluate", 90, "perplexity on a replay sample")
         perplexity_after = retention.perplexity(candidate_model, system_prompt, sample, engine)
     finally:
@@ -91,15 +90,13 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
 
     learned, paraphrased = scores(False)
     article_learned, article_held_out = scores(True)
-    right_before = [i for i, a in enumerate(before) if a["right"]]
     kept, kept_any = retention.kept(before, after)
     metrics = Metrics(
         learned=learned, paraphrased=paraphrased, article_learned=article_learned, article_held_out=article_held_out,
         kept=kept, kept_any=kept_any,
-        retention_right_after=sum(a["right"] for a in after),
         answer_logprob_gain=round(sum(r.logprob_gain for r in results) / len(results), 3) if results else None,
         replay_perplexity_before=round(perplexity_before, 3), replay_perplexity_after=round(perplexity_after, 3))
-    forgotten = tuple(before[i]["question"] for i in right_before if not after[i]["right"])
+    forgotten = tuple(question for question, right in after.items() if not right)
     out.mkdir(parents=True, exist_ok=True)
     write_meta(out, {"stage": "evaluate", "candidate": str(candidate), "live": str(live.path),
                      "metrics": metrics.to_dict(), "items": [r.to_dict() for r in results], "forgotten": forgotten,

@@ -38,6 +38,4 @@ def judge(metrics: Metrics, settings) -> Verdict:
     failed = [text for ok, text in checks if not ok]
     if failed:
         return Verdict(False, "gated out: " + ", ".join(failed))
-    counts = [text.split(" (")[0] for _, text in checks]
-    counts.insert(3, f"general answers right {metrics.retention_right_after}")
-    return Verdict(True, "passed: " + ", ".join(counts))
+    return Verdict(True, "passed: " + ", ".join(text.split(" (")[0] for _, text in checks))

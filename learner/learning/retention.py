@@ -53,10 +53,11 @@ def open_engine(model: ModelChoice) -> Engine:
 
 
 def ask(engine: Engine, question: str, system_prompt: str) -> str:
-    return "".join(engine.chat(_asked(question, system_prompt), ANSWER)).strip()
+    return "".join(engine.chat(asked(question, system_prompt), ANSWER)).strip()
 
 
-def _asked(question: str, system_prompt: str) -> list[dict]:
+def asked(question: str, system_prompt: str) -> list[dict]:
+    """The chat messages a question is asked in: the system prompt, then the question."""
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
 
 
@@ -64,55 +65,66 @@ def _cache(model: ModelChoice, name: str):
     return paths.data_dir() / "eval-cache" / f"{file_sha256(model.path)[:24]}{name}.json"
 
 
-def answers(model: ModelChoice, system_prompt: str, split: str, engine: Engine | None = None) -> list[dict]:
-    """[{question, answer, right, firmness}] for one part of the set, cached by the GGUF's hash, the prompt and
-    the questions. Answers are greedy, decoded a token at a time (Engine.greedy_margins) so that each says how
-    firmly the model gave it: `firmness` is the least lead any token had over its runner-up, up to the one that
-    made the answer right (None where the answer is not right).
-
-    A cached model is not loaded at all; otherwise `engine` (already serving `model`) is
-    used, or one is opened for the occasion.
-    """
+def answers(model: ModelChoice, system_prompt: str, split: str) -> list[dict]:
+    """[{question, answer, right, firmness}] for one part of the set, as `model` (a base) gives them, cached by the
+    GGUF's hash, the prompt and the questions: a cached model is not loaded at all. Answers are greedy, decoded a
+    token at a time (Engine.greedy_margins) so that each says how firmly the model gave it: `firmness` is the least
+    lead any token had over its runner-up, up to the one that made the answer right (None where it is not right)."""
     questions = general_knowledge(split)
     cache = _cache(model, f".{split}-{text_sha256(json.dumps(questions))[:12]}")
     if cache.exists():
         cached = json.loads(cache.read_text())
         if cached.get("system_prompt") == system_prompt and all("firmness" in a for a in cached["answers"]):
             return cached["answers"]
-    own = engine is None
-    engine = engine or open_engine(model)
+    engine = open_engine(model)
     try:
         found = []
         for item in questions:
-            steps = engine.greedy_margins(_asked(item["question"], system_prompt), RETENTION_ANSWER_TOKENS)
-            texts = [text for text, _ in steps]
-            answer = texts[-1].strip() if texts else ""
-            right_at = _right_at(texts, item["expect"]) if is_right(answer, item["expect"]) else None
-            found.append({"question": item["question"], "answer": answer, "right": right_at is not None,
+            steps = engine.greedy_margins(asked(item["question"], system_prompt), RETENTION_ANSWER_TOKENS)
+            right_at = _right_at([text for text, _ in steps], item["expect"])
+            found.append({"question": item["question"], "answer": steps[-1][0].strip() if steps else "",
+                          "right": right_at is not None,
                           "firmness": None if right_at is None else round(min(lead for _, lead in steps[: right_at + 1]), 4)})
     finally:
-        if own:
-            engine.close()
+        engine.close()
     atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "answers": found}, indent=1))
     return found
 
 
+def still_right(engine: Engine, before: list[dict], system_prompt: str) -> dict[str, bool]:
+    """{question: right} from the model `engine` serves, for each question the base got right in `before` (its
+    `answers`): the only ones "kept" looks at. Each answer is decoded only until it is right, since a right answer
+    stays right however it goes on (items.says looks back for a negation, never ahead); so this says what the whole
+    answer would, in about a third of the tokens of every gate question answered in full (the embedded model's 73: 1,034
+    tokens, 16.6 s on 2 cores)."""
+    expect = {item["question"]: item["expect"] for item in general_knowledge(GATE)}
+    found = {}
+    for answer in (a for a in before if a["right"]):
+        terms = expect[answer["question"]]
+        steps = engine.greedy_margins(asked(answer["question"], system_prompt), RETENTION_ANSWER_TOKENS,
+                                      until=lambda texts: len(texts) > 1 and _right_and_whole(texts, len(texts) - 2, terms))
+        found[answer["question"]] = _right_at([text for text, _ in steps], terms) is not None
+    return found
+
+
+def _right_and_whole(texts: list[str], n: int, expect: list[str]) -> bool:
+    """Whether texts[n], a reply's text after n + 1 tokens, is right with its last word whole: the reply ends there,
+    or its next token starts no word ("Paris" may yet go on to "Parisian", "20" to "2041")."""
+    whole = n + 1 == len(texts) or not texts[n + 1][len(texts[n]):][:1].isalnum()
+    return whole and is_right(texts[n], expect)
+
+
 def _right_at(texts: list[str], expect: list[str]) -> int | None:
-    """The first of a reply's growing texts that is right with its last word whole ("Paris" may yet go on to
-    "Parisian", "20" to "2041")."""
-    for n, text in enumerate(texts):
-        whole = n + 1 == len(texts) or not texts[n + 1][len(text):][:1].isalnum()
-        if whole and is_right(text, expect):
-            return n
-    return None
+    """The first of a reply's growing texts that is right with its last word whole."""
+    return next((n for n in range(len(texts)) if _right_and_whole(texts, n, expect)), None)
 
 
-def kept(before: list[dict], after: list[dict]) -> tuple[Score, Score]:
-    """Of the base's right answers (`before`), how many `after` still gets right: those the base gave by at least
-    FIRM_MARGIN, and all of them."""
-    right = [i for i, a in enumerate(before) if a["right"]]
-    firm = [i for i in right if before[i]["firmness"] >= FIRM_MARGIN]
-    return Score.of([after[i]["right"] for i in firm]), Score.of([after[i]["right"] for i in right])
+def kept(before: list[dict], after: dict[str, bool]) -> tuple[Score, Score]:
+    """Of the base's right answers (`before`), how many are still right (`after`: still_right's): those the base
+    gave by at least FIRM_MARGIN, and all of them."""
+    right = [a for a in before if a["right"]]
+    firm = [a for a in right if a["firmness"] >= FIRM_MARGIN]
+    return Score.of([after[a["question"]] for a in firm]), Score.of([after[a["question"]] for a in right])
 
 
 def perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engine: Engine | None = None) -> float:
@@ -126,7 +138,7 @@ def perplexity(model: ModelChoice, system_prompt: str, sample: list[dict], engin
     try:
         logprob, tokens = 0.0, 0
         for item in sample:
-            lp, n = engine.reply_logprob(_asked(item["question"], system_prompt), item["answer"])
+            lp, n = engine.reply_logprob(asked(item["question"], system_prompt), item["answer"])
             logprob, tokens = logprob + lp, tokens + n
     finally:
         if own:
