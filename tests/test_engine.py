@@ -166,7 +166,9 @@ def test_greedy_margins_say_the_greedy_reply_and_how_near_each_token_came_to_ano
         assert all(a.startswith(b) for (a, _), (b, _) in zip(steps[1:], steps))  # the reply so far, growing
         assert all(lead >= 0 for _, lead in steps) and any(lead > 0.5 for _, lead in steps)
     # stopped once `until` holds: the same reply, cut there
-    assert embedded_engine.greedy_margins(asked, max_tokens=10, until=lambda texts: len(texts) == 3) == steps[:3]
+    cut = embedded_engine.greedy_margins(asked, max_tokens=10, until=lambda texts: len(texts) == 3)
+    assert [text for text, _ in cut] == [text for text, _ in steps[:3]]
+    assert [lead for _, lead in cut] == pytest.approx([lead for _, lead in steps[:3]], abs=0.05)
 
 
 def test_control_tokens_typed_in_a_message_stay_text(embedded_engine):

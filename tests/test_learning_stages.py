@@ -113,6 +113,10 @@ def test_the_gate_counts_as_known_only_what_the_base_answers_right_by_a_clear_le
     # right once the answer's last word is whole: "Paris" may still become "Parisian"
     assert retention._right_at(["It is", "It is Paris", "It is Parisian"], ["Paris"]) is None
     assert retention._right_at(["It is", "It is Paris", "It is Paris."], ["Paris"]) == 1
+    # read as items.says reads words: "_" goes on a word, and a character still split over tokens may too
+    assert retention._right_at(["Paris", "Paris_x"], ["Paris"]) is None
+    assert retention._right_at(["Tokyo", "Tokyo\ufffd", "Tokyo\u014d"], ["Tokyo"]) is None
+    assert retention._right_at(["Tokyo", "Tokyo\ufffd", "Tokyo\u2014"], ["Tokyo"]) == 2
 
 
 def test_a_candidate_s_gate_answers_stop_once_right_and_say_what_the_whole_answer_would(grokling_home):

@@ -6,11 +6,10 @@ Four checks, each on counts: the corrections it was taught, answered as taught
 answer the base gives by a near tie flips with any change to the weights:
 learner.learning.retention.FIRM_MARGIN); the held-out questions about the articles it read
 (`gate_articles`). A set
-with nothing in it passes its check. The general-knowledge questions right in all are named
-beside them, but not a check: the candidate (Q8_0) and the base (the embedded Q4_1) already
-differ by 2-3 of 73 with no training at all (numerics alone), so "no fewer than the base"
-failed honest candidates on a single flip once replay held training to the base's
-distribution, and a net loss beyond what `gate_kept_any` allows is a kept failure anyway. The
+with nothing in it passes its check. Gains do not buy losses: only the base's right answers are asked
+(the candidate, Q8_0, and the base, the embedded Q4_1, already differ by 2-3 of 73 with no training
+at all, numerics alone, so "no fewer right in all than the base" failed honest candidates on a single
+flip once replay held training to the base's distribution). The
 reason names every count and what it needed, so "kept 35/37 (needs 95%)" never reads as a pass.
 """
 

@@ -12,6 +12,7 @@ the candidate only. Used by the dataset and evaluate stages; not a stage itself.
 
 import json
 import math
+import re
 from importlib.resources import files
 
 from learner import paths
@@ -110,8 +111,11 @@ def still_right(engine: Engine, before: list[dict], system_prompt: str) -> dict[
 def _right_and_whole(texts: list[str], n: int, expect: list[str]) -> bool:
     """Whether texts[n], a reply's text after n + 1 tokens, is right with its last word whole: the reply ends there,
     or its next token starts no word ("Paris" may yet go on to "Parisian", "20" to "2041")."""
-    whole = n + 1 == len(texts) or not texts[n + 1][len(texts[n]):][:1].isalnum()
-    return whole and is_right(texts[n], expect)
+    if n + 1 < len(texts):  # a word character next, as items.says reads it, or a character still in its bytes
+        after = texts[n + 1]
+        if not after.startswith(texts[n]) or texts[n].endswith("\ufffd") or re.match(r"[\w\ufffd]", after[len(texts[n]):]):
+            return False
+    return is_right(texts[n], expect)
 
 
 def _right_at(texts: list[str], expect: list[str]) -> int | None:
