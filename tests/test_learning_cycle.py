@@ -115,7 +115,7 @@ def test_teach_learn_and_gate(warm_embedded_home):
     # Corrections that would break what the model knows are gated out; v1 stays live.
     for question, wrong in POISON:
         grokling("correct", "--question", question, "--answer", wrong, "--temperature", "0")
-    # half an epoch (about 30 steps, not the 128-step cap): enough to learn the poison or fail "learned"
+    # half an epoch (about 30 steps, not the step cap): enough to learn the poison or fail "learned"
     Settings(gate_kept=GATE_KEPT, gate_kept_any=GATE_KEPT, train_epochs=0.5).save()
     poisoned = grokling("learn", "--now", check=False)
     assert poisoned.returncode == cycle.GATED_OUT, poisoned.stdout + poisoned.stderr

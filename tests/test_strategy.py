@@ -24,23 +24,26 @@ def version(tmp_path, known: list[taught.TaughtItem], base: str = BASE, record_k
     return Version("v1", folder, meta)
 
 
-def test_a_live_version_is_continued_on_what_it_does_not_know_with_a_bounded_rehearsal(tmp_path):
+def test_a_live_version_is_continued_on_what_it_does_not_know_rehearsing_every_earlier_item_up_to_a_bound(tmp_path):
     earlier, new = corrections(30), corrections(3, start=30)
     plan = strategy.plan(earlier + new, version(tmp_path, earlier), BASE)
     assert plan.start == tmp_path / "v1" / "adapter" and plan.known == {i.key for i in earlier}
     assert plan.new == tuple(new) and plan.items[:3] == tuple(new)  # the new items whole, every phrasing
     rehearsed = plan.items[3:]
-    assert len(rehearsed) == max(strategy.EARLIER_AT_LEAST, strategy.EARLIER_PER_NEW * len(new))
-    assert {i.key for i in rehearsed} <= plan.known and len({i.key for i in rehearsed}) == len(rehearsed)
-    for item in rehearsed:  # as it was asked, and one other phrasing
+    assert sorted(i.key for i in rehearsed) == sorted(i.key for i in earlier)  # every earlier item, once
+    asked = {i.key for i in plan.probed} - {i.key for i in new}
+    assert len(asked) == max(strategy.EARLIER_AT_LEAST, strategy.EARLIER_PER_NEW * len(new))
+    for item in rehearsed:  # as it was asked; those the evaluation asks in one other phrasing too
         original = next(e for e in earlier if e.key == item.key)
-        assert len(item.train + item.about) == strategy.REHEARSED_ROWS and item.train[0] == original.train[0]
+        assert len(item.train + item.about) == (strategy.REHEARSED_ROWS if item.key in asked else 1)
+        assert item.train[0] == original.train[0]
         assert set(item.train) <= set(original.train) and set(item.about) <= set(original.about)
         assert item.statement == original.statement
-    # The cost does not grow with the history: three times the earlier items, the same rows.
-    more = corrections(90, start=100)
-    bigger = strategy.plan(more + new, version(tmp_path / "b", more), BASE)
-    assert len(bigger.items) == len(plan.items)
+    # The cost stops growing with the history at the bound: beyond it, a sample of that many earlier items.
+    many = corrections(strategy.REHEARSED_AT_MOST + 50, start=100)
+    bigger = strategy.plan(many + new, version(tmp_path / "b", many), BASE)
+    assert len(bigger.items) == len(new) + strategy.REHEARSED_AT_MOST
+    assert len({i.key for i in bigger.items}) == len(bigger.items) and set(bigger.new) == set(new)
 
 
 def test_the_base_when_something_learned_must_be_unlearned_or_nothing_can_be_continued(tmp_path):

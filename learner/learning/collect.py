@@ -11,7 +11,7 @@ Conversations the user opted out of are skipped (all of them with learn_from_cha
 and personal data is scrubbed (learner.privacy) before anything is written. Every
 feedback item ever given is in the curriculum, so what versions 1..N learned stays in
 (learner.learning.strategy decides which of them a cycle trains on: those the live version
-has not learned, and a rehearsal sample of those it has); `new` counts those given since the
+has not learned, and a rehearsal of those it has); `new` counts those given since the
 live version's watermark. Which items are taught, wait, were dropped or conflict is `learner.items.select`.
 
 Writes curriculum.jsonl (the items taught) and meta.json (counts, conflicts, watermark).

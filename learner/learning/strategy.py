@@ -1,17 +1,18 @@
 """Where a cycle starts training from, and on what: the live version's adapter, continued on the items
-it has not learned plus a rehearsal sample of those it has; or the base, on every item.
+it has not learned plus a rehearsal of those it has; or the base, on every item.
 
 Continuing keeps a cycle's cost bounded as the taught history grows (rows: the new items, at most
-EARLIER_PER_NEW earlier ones per new one, and replay), where training from the base on everything
-grows with it until the step cap leaves items under-trained. Earlier items are rehearsed so that a
-continued adapter does not drift off them: continuing on new items alone lost a fact by the third
-round (benchmarks/accumulate_bench.py, an earlier session). An item the live version learned but the
+REHEARSED_AT_MOST earlier ones, and replay), where training from the base on everything grows with
+it until the step cap leaves items under-trained. Every earlier item is rehearsed, up to that bound,
+so that a continued adapter does not drift off it: continuing on new items alone lost a fact by the
+third round, and rehearsing only a sample of two earlier items per new one let the weights lose 7 of
+50 facts by round 10 and 31 of 100 by round 20 (benchmarks/accumulate_bench.py, 7 Dec). An item the live version learned but the
 user has since dropped (or corrected again, or contradicted) must be unlearned, and an adapter cannot
 be continued into forgetting it: then, and for a live version trained on another checkpoint, the
 cycle trains from the base on every item. Not a stage: the cycle and the dataset stage ask it.
 
 Either way the evaluation asks the items new to the live version and a sample of the earlier ones
-(as many as a continued cycle rehearses), not the whole history: its cost stays bounded too.
+(those a continued cycle rehearses in two phrasings), not the whole history: its cost stays bounded too.
 
 On by default (Settings.continue_from_live): from the base, the growing rows under the step cap left
 facts under-trained by round 10, where continuing kept learning (see the setting's measurement).
@@ -26,17 +27,22 @@ from learner.items import TaughtItem
 from learner.versions import Version
 
 EARLIER_PER_NEW = 2
-"""Earlier items rehearsed (and asked by the evaluation) per new item."""
+"""Earlier items asked by the evaluation (and rehearsed in REHEARSED_ROWS phrasings) per new item."""
 EARLIER_AT_LEAST = 4
-"""Earlier items rehearsed (and asked) however few the new ones, while there are that many."""
+"""Earlier items asked however few the new ones, while there are that many."""
 REHEARSED_ROWS = 2
-"""Phrasings an earlier item is rehearsed in: as it was asked, and one of its other ones in turn."""
+"""Phrasings an asked earlier item is rehearsed in: as it was asked, and one of its other ones in turn. Every
+other earlier item is rehearsed as it was asked."""
+REHEARSED_AT_MOST = 160
+"""Earlier items rehearsed in one cycle: every one up to this many, a fresh sample of this many beyond it. With
+five new items and the replay rows, the train stage's step cap (TrainSettings.max_steps) then still passes
+over each row about twice."""
 
 
 @dataclass(frozen=True)
 class Plan:
     items: tuple[TaughtItem, ...]
-    """What this cycle trains (and the evaluation asks): the new items whole, then the rehearsed ones."""
+    """What this cycle trains: the new items whole, then the rehearsed ones."""
     start: Path | None
     """The adapter training continues, or None: a fresh adapter on the base."""
     known: frozenset[str]
@@ -68,7 +74,8 @@ def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None,
     earlier = [i for i in items if i.key in live_knows]
     # Seeded by what is known, so each cycle rehearses and asks another sample, and a rerun the same one.
     chooser = random.Random(len(live_knows))
-    sample = chooser.sample(earlier, min(len(earlier), max(EARLIER_AT_LEAST, EARLIER_PER_NEW * len(new))))
+    sample = chooser.sample(earlier, min(len(earlier), REHEARSED_AT_MOST,
+                                         max(EARLIER_AT_LEAST, EARLIER_PER_NEW * len(new))))
     asked = tuple(i for i in new + sample if i.probed)
     everything = Plan(tuple(items), None, frozenset(), "from the base", asked)
     if not continue_from_live:
@@ -80,16 +87,20 @@ def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None,
     if unwanted := live_knows - {i.key for i in items}:
         return replace(everything, reason=f"from the base: {len(unwanted)} item(s) {live.name} learned were dropped "
                                           "or taught again differently, and must be unlearned")
-    rehearsed = [_rehearsal(i, chooser) for i in sample]
+    sampled = {i.key for i in sample}
+    others = [i for i in earlier if i.key not in sampled]
+    if len(others) > REHEARSED_AT_MOST - len(sample):
+        others = chooser.sample(others, max(0, REHEARSED_AT_MOST - len(sample)))
+    rehearsed = [_rehearsal(i, REHEARSED_ROWS, chooser) for i in sample] + [_rehearsal(i, 1, chooser) for i in others]
     return Plan(tuple(new + rehearsed), live.path / "adapter", live_knows,
                 f"continuing {live.name}: {len(new)} new item(s), {len(rehearsed)} of {len(earlier)} earlier ones rehearsed",
                 asked)
 
 
-def _rehearsal(item: TaughtItem, chooser: random.Random) -> TaughtItem:
-    others = [*item.train[1:], *item.about]
-    if len(others) < REHEARSED_ROWS:
+def _rehearsal(item: TaughtItem, rows: int, chooser: random.Random) -> TaughtItem:
+    """`item` in `rows` of its phrasings: as it was asked, and others in turn."""
+    phrasings = [*item.train, *item.about]
+    if len(phrasings) <= rows:
         return item
-    picked = set(chooser.sample(others, REHEARSED_ROWS - 1))
-    return replace(item, train=(item.train[0], *(p for p in item.train[1:] if p in picked)),
-                   about=tuple(p for p in item.about if p in picked))
+    keep = {phrasings[0], *chooser.sample(phrasings[1:], rows - 1)}
+    return replace(item, train=tuple(p for p in item.train if p in keep), about=tuple(p for p in item.about if p in keep))
