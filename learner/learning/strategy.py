@@ -6,10 +6,11 @@ REHEARSED_AT_MOST earlier ones, and replay), where training from the base on eve
 it until the step cap leaves items under-trained. Every earlier item is rehearsed, up to that bound,
 so that a continued adapter does not drift off it: continuing on new items alone lost a fact by the
 third round, and rehearsing only a sample of two earlier items per new one let the weights lose 7 of
-50 facts by round 10 and 31 of 100 by round 20 (benchmarks/accumulate_bench.py, 7 Dec). An item the live version learned but the
-user has since dropped (or corrected again, or contradicted) must be unlearned, and an adapter cannot
-be continued into forgetting it: then, and for a live version trained on another checkpoint, the
-cycle trains from the base on every item. Not a stage: the cycle and the dataset stage ask it.
+50 facts by round 10 and 31 of 100 by round 20 (benchmarks/accumulate_bench.py, 7 Dec). An item the
+live version learned but the user has since dropped (or corrected again, or contradicted) must be
+unlearned, and an adapter cannot be continued into forgetting it: then, and for a live version
+trained on another checkpoint, the cycle trains from the base on every item. Not a stage: the cycle
+and the dataset stage ask it.
 
 Either way the evaluation asks the items new to the live version and a sample of the earlier ones
 (those a continued cycle rehearses in two phrasings), not the whole history: its cost stays bounded too.
@@ -90,7 +91,7 @@ def plan(items: list[TaughtItem] | tuple[TaughtItem, ...], live: Version | None,
     sampled = {i.key for i in sample}
     others = [i for i in earlier if i.key not in sampled]
     if len(others) > REHEARSED_AT_MOST - len(sample):
-        others = chooser.sample(others, max(0, REHEARSED_AT_MOST - len(sample)))
+        others = chooser.sample(others, REHEARSED_AT_MOST - len(sample))
     rehearsed = [_rehearsal(i, REHEARSED_ROWS, chooser) for i in sample] + [_rehearsal(i, 1, chooser) for i in others]
     return Plan(tuple(new + rehearsed), live.path / "adapter", live_knows,
                 f"continuing {live.name}: {len(new)} new item(s), {len(rehearsed)} of {len(earlier)} earlier ones rehearsed",
