@@ -350,6 +350,78 @@ def test_replay_rows_pull_towards_the_base_distribution_and_taught_rows_towards_
     assert torch.allclose(whole, exact, rtol=1e-3) and float(moved) <= float(exact) * (1 + 1e-4)
 
 
+def test_a_batch_s_shared_opening_goes_through_the_model_once_with_the_same_logits_and_gradients(tiny_llama):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from learner.learning.train import logits_at
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32),
+                           LoraConfig(r=4, target_modules=["gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM",
+                                      init_lora_weights=False))
+    batch = _rows(tokenizer, "You are grokling, a helpful assistant running entirely on this computer.",
+                  [("Who founded Zorblax Labs?", "Mira Quell."), ("What is the capital of France?", "Paris."),
+                   ("Name the longest river in the whole of Africa, please.", "The Nile is the longest river.")])
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    positions = (batch["labels"][:, 1:] != -100).any(0).nonzero().flatten()
+    embedded = []
+    model.get_input_embeddings().register_forward_hook(lambda module, args, out: embedded.append(args[0].numel()))
+
+    def logits_and_gradients(forward):
+        model.zero_grad()
+        logits = forward()
+        (logits.log_softmax(-1)[..., 0] * inputs["attention_mask"][:, positions]).sum().backward()
+        return logits.detach(), torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+
+    whole, whole_grad = logits_and_gradients(lambda: model(**inputs, use_cache=False, logits_to_keep=positions).logits)
+    shared, shared_grad = logits_and_gradients(lambda: logits_at(model, inputs, positions))
+    kept = inputs["attention_mask"][:, positions].bool()
+    assert torch.allclose(whole[kept], shared[kept], atol=1e-4)
+    assert torch.allclose(whole_grad, shared_grad, rtol=1e-3, atol=1e-6) and whole_grad.abs().sum() > 0
+    rows, width = inputs["input_ids"].shape
+    assert embedded[0] == rows * width and embedded[1] + embedded[2] < rows * width - 2 * 10  # the opening once
+    in_bfloat16 = model.to(torch.bfloat16)
+    embedded.clear()
+    logits_at(in_bfloat16, inputs, positions)
+    assert embedded == [rows * width]  # in bfloat16 every row whole (logits_at says why)
+
+
+def test_an_export_rewrites_the_base_s_gguf_where_the_adapter_changed_it_byte_for_byte_as_converting_would(
+        tmp_path, tiny_llama):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from learner.files import file_sha256
+    from learner.learning import export
+
+    def adapter(targets: list[str]):
+        model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32),
+                               LoraConfig(r=4, target_modules=targets, init_lora_weights=False, task_type="CAUSAL_LM"))
+        model.save_pretrained(tmp_path / "-".join(targets))
+        return tmp_path / "-".join(targets)
+
+    def whole_way(adapter_dir):
+        merged = export.merge(tiny_llama, adapter_dir, tmp_path / "merged")
+        return export.convert(merged, tmp_path / f"{adapter_dir.name}.whole.gguf", "tiny")
+
+    mlp = adapter(["gate_proj", "up_proj", "down_proj"])
+    converted = export.converted_base(tiny_llama, "tiny")
+    assert export.patched(tiny_llama, mlp, converted, tmp_path / "patched.gguf")
+    assert file_sha256(tmp_path / "patched.gguf") == file_sha256(whole_way(mlp))
+    assert file_sha256(tmp_path / "patched.gguf") != file_sha256(converted)
+    # The converter reorders a Llama's query weights for llama.cpp's rotary layout: such an adapter takes the whole way.
+    query = adapter(["q_proj", "gate_proj"])
+    assert not export.patched(tiny_llama, query, converted, tmp_path / "not-written.gguf")
+    assert not (tmp_path / "not-written.gguf").exists()
+    assert export.run(tiny_llama, query, tmp_path / "run" / "model.gguf", "Q8_0", "tiny")["patched"] is False
+    meta = export.run(tiny_llama, mlp, tmp_path / "run-mlp" / "model.gguf", "Q8_0", "tiny")
+    quantized = export.quantize(whole_way(mlp), tmp_path / "whole-q8_0.gguf", "Q8_0")
+    assert meta["patched"] is True and meta["sha256"] == file_sha256(quantized)
+
+
 def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(tmp_path, tiny_llama, monkeypatch):
     from learner.learning import train
 
@@ -399,13 +471,14 @@ def test_a_fresh_adapter_trains_the_layers_and_in_the_dtype_asked_for_and_a_cont
         with safe_open(str(adapter / "adapter_model.safetensors"), "pt") as f:
             return {int(name.split(".layers.")[1].split(".")[0]) for name in f.keys()}
 
-    upper = train.TrainSettings(min_steps=1, max_steps=1, adapted_depth=0.5)
+    upper = train.TrainSettings(min_steps=1, max_steps=1, adapted_depth=0.5, cpu_bfloat16=False)
     meta = train.run(tiny_llama, tmp_path / "data", tmp_path / "upper", upper)
     assert adapted(tmp_path / "upper") == {1}  # the upper half of two layers
     assert meta["dtype"] == "float32"
     everything = train.TrainSettings(min_steps=1, max_steps=1)
-    train.run(tiny_llama, tmp_path / "data", tmp_path / "all", everything)
+    by_default = train.run(tiny_llama, tmp_path / "data", tmp_path / "all", everything)
     assert adapted(tmp_path / "all") == {0, 1}
+    assert by_default["dtype"] == ("bfloat16" if train.cpu_multiplies_bfloat16() else "float32")
     in_bfloat16 = train.run(tiny_llama, tmp_path / "data", tmp_path / "bf16",
                             train.TrainSettings(min_steps=1, max_steps=1, cpu_bfloat16=True))
     assert in_bfloat16["dtype"] == "bfloat16" and in_bfloat16["final_loss"] is not None

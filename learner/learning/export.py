@@ -10,11 +10,18 @@ Run as: python -m learner.learning.export --adapter DIR --out FILE.gguf [--base 
 3. quantize with llama.cpp's own quantizer to the configured type.
 Each step runs in this process except the converter, which runs as its own process so
 its memory is returned at once.
+
+Steps 1 and 2 have a short way that writes the same bytes: the converter's f16 GGUF of the base
+itself is kept (`converted_base`), and an export copies it and rewrites in place only the
+tensors the adapter changes, merged (`patched`). The whole way remains for what that cannot
+do: a large base, an adapter other than plain LoRA, or a tensor the converter does not copy
+as it is.
 """
 
 import argparse
 import ctypes
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -25,7 +32,7 @@ from pathlib import Path
 from learner.chat.engine import quiet_llama_cpp
 from learner.paths import module_command
 from learner.learning.stage import done_with, progress
-from learner.files import file_sha256, text_sha256, write_meta
+from learner.files import atomic_write_text, file_sha256, text_sha256, write_meta
 
 QUANT_TYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "F16": 1}
 
@@ -102,6 +109,116 @@ def quantize(source: Path, out: Path, quant: str, threads: int | None = None) ->
     return out
 
 
+CONVERTED_BASE_AT_MOST = 2 * 2**30
+"""The largest f16 GGUF of a base that is kept for `patched` (a model of about a billion weights): it takes that
+much disk for as long as the base is used, where a larger model's training outlasts its conversion anyway."""
+
+CHANGES_MERGING = ("use_dora", "use_rslora", "fan_in_fan_out", "lora_bias", "rank_pattern", "alpha_pattern",
+                   "layer_replication", "modules_to_save", "trainable_token_indices")
+"""adapter_config.json settings that make a merge other than W + B A x alpha / r, or train more than LoRA pairs."""
+
+
+def _weight_files(checkpoint: Path) -> list[Path]:
+    return sorted(checkpoint.glob("*.safetensors"))
+
+
+def converted_base(base: Path, name: str) -> Path | None:
+    """The converter's f16 GGUF of the `base` checkpoint itself, named `name`: converted on first use and kept beside
+    the derived checkpoints (one per base), or None for a base too large to keep one of (CONVERTED_BASE_AT_MOST)."""
+    from safetensors import safe_open
+
+    files = _weight_files(base)
+    weights = 0
+    for file in files:
+        with safe_open(file, "np") as f:
+            weights += sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    if not files or 2 * weights > CONVERTED_BASE_AT_MOST:
+        return None
+    from learner.learning.checkpoint import base_dir
+
+    # Not the folder's full path: a data dir copied elsewhere keeps its conversion.
+    key = text_sha256(json.dumps([base.name, name, [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]]))
+    out = base_dir() / f"{base.name}-{key[:12]}.f16.gguf"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for stale in base_dir().glob(f"{base.name}-*.f16.gguf*"):
+            stale.unlink()
+        partial = out.with_name(out.name + ".partial")
+        convert(base, partial, name)
+        partial.replace(out)
+    tensor_table(out)
+    return out
+
+
+def patched(base: Path, adapter: Path, converted: Path, out: Path) -> bool:
+    """Write to `out` the f16 GGUF that merging `adapter` into `base` and converting would, from `converted` (the
+    converter's GGUF of `base`): a copy, with each tensor the adapter changes rewritten in place, merged as peft
+    merges (W + B A x alpha / r, in float32) and cast as the converter casts. False, writing nothing, unless every
+    such tensor is one the converter copies as it is (its bytes in `converted` are the base weight's, cast) and the
+    adapter is plain LoRA; the caller then takes the whole way."""
+    import torch
+    from gguf import MODEL_ARCH_NAMES, GGMLQuantizationType, get_tensor_name_map
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    if config.get("peft_type") != "LORA" or any(config.get(k) for k in CHANGES_MERGING):
+        return False
+    scaling = config["lora_alpha"] / config["r"]
+    lora = load_file(adapter / "adapter_model.safetensors")
+    modules = sorted({k.removeprefix("base_model.model.").rsplit(".lora_", 1)[0] for k in lora})
+    if len(lora) != 2 * len(modules) or not all(f"base_model.model.{m}.lora_{ab}.weight" in lora
+                                                for m in modules for ab in "AB"):
+        return False
+    table = tensor_table(converted)
+    known = {value: key for key, value in MODEL_ARCH_NAMES.items()}
+    if table["architecture"] not in known:
+        return False
+    names = get_tensor_name_map(known[table["architecture"]], table["blocks"])
+    casts = {GGMLQuantizationType.F16: torch.float16, GGMLQuantizationType.F32: torch.float32}
+    where = {}
+    for file in _weight_files(base):
+        with safe_open(file, "pt") as f:
+            where.update(dict.fromkeys(f.keys(), file))
+    writes = []
+    with open(converted, "rb") as gguf:
+        for module in modules:
+            offset, kind, shape = table["tensors"].get(names.get_name(f"{module}.weight", try_suffixes=(".weight",)) or "",
+                                                       (0, None, None))
+            if kind not in casts or f"{module}.weight" not in where:
+                return False
+            with safe_open(where[f"{module}.weight"], "pt") as f:
+                weight = f.get_tensor(f"{module}.weight").float()
+            base_bytes = weight.to(casts[kind]).numpy().tobytes()
+            gguf.seek(offset)
+            if shape != list(weight.shape) or gguf.read(len(base_bytes)) != base_bytes:
+                return False  # the converter reorders or rescales this tensor
+            delta = lora[f"base_model.model.{module}.lora_B.weight"] @ lora[f"base_model.model.{module}.lora_A.weight"]
+            writes.append((offset, (weight + delta * scaling).to(casts[kind]).numpy().tobytes()))
+    shutil.copyfile(converted, out)
+    with open(out, "r+b") as f:
+        for offset, data in writes:
+            f.seek(offset)
+            f.write(data)
+    return True
+
+
+def tensor_table(converted: Path) -> dict:
+    """Where each tensor of the GGUF `converted` lies: {"architecture", "blocks", "tensors": {name: [offset, type,
+    shape]}}, kept beside it, since reading a GGUF's header (its vocabulary) takes seconds."""
+    table_file = converted.with_name(converted.name + ".tensors.json")
+    if table_file.exists():
+        return json.loads(table_file.read_text())
+    from gguf import GGUFReader
+
+    reader = GGUFReader(converted)
+    architecture = reader.fields["general.architecture"].contents()
+    table = {"architecture": architecture, "blocks": int(reader.fields[f"{architecture}.block_count"].contents()),
+             "tensors": {t.name: [int(t.data_offset), int(t.tensor_type), list(t.data.shape)] for t in reader.tensors}}
+    atomic_write_text(table_file, json.dumps(table))
+    return table
+
+
 def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: str = "grokling") -> dict:
     """Merge, convert and quantize into `out` (a .gguf); the meta.json beside it says how."""
     work = out.parent
@@ -110,26 +227,36 @@ def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: s
         return earlier
     timings = {}
     started = time.perf_counter()
-    progress("export", 0, "merging the adapter into the base weights")
-    merged = merge(base, adapter, work / "merged")
-    timings["merge_s"] = time.perf_counter() - started
-    progress("export", 40, "converting to GGUF")
+    work.mkdir(parents=True, exist_ok=True)
+    f16 = work / "model-f16.gguf"
+    progress("export", 0, "merging the adapter into the base's GGUF")
+    converted = converted_base(Path(base), name)
+    timings["convert_base_s"] = time.perf_counter() - started
     mark = time.perf_counter()
-    f16 = convert(merged, work / "model-f16.gguf", name,
-                  on_percent=lambda p: progress("export", 40 + 0.4 * p, f"converting to GGUF: {p:.0f}% written"))
-    timings["convert_s"] = time.perf_counter() - mark
+    if converted and patched(Path(base), adapter, converted, f16):
+        timings["patch_s"] = time.perf_counter() - mark
+    else:
+        progress("export", 10, "merging the adapter into the base weights")
+        merged = merge(base, adapter, work / "merged")
+        timings["merge_s"] = time.perf_counter() - mark
+        progress("export", 40, "converting to GGUF")
+        mark = time.perf_counter()
+        convert(merged, f16, name,
+                on_percent=lambda p: progress("export", 40 + 0.4 * p, f"converting to GGUF: {p:.0f}% written"))
+        timings["convert_s"] = time.perf_counter() - mark
+        shutil.rmtree(merged, ignore_errors=True)  # the adapter and base reproduce it; 0.5 GB saved
     progress("export", 80, f"quantizing to {quant}")
     mark = time.perf_counter()
     partial = out.with_name(out.name + ".partial")
     quantize(f16, partial, quant)
     partial.replace(out)
     timings["quantize_s"] = time.perf_counter() - mark
-    shutil.rmtree(merged, ignore_errors=True)  # the adapter and base reproduce it; 0.5 GB saved
     f16.unlink(missing_ok=True)
     progress("export", 100, f"{out.name}: {out.stat().st_size / 1e6:.0f} MB")
     return write_meta(work, {
         "stage": "export", "inputs_hash": inputs_hash, "base": str(base), "adapter": str(adapter),
         "gguf": out.name, "quant": quant, "bytes": out.stat().st_size, "sha256": file_sha256(out),
+        "patched": "patch_s" in timings,
         **{k: round(v, 2) for k, v in timings.items()},
     })
 

@@ -62,16 +62,17 @@ class TrainSettings:
     worth it only for a large model on a small GPU (TRL turns it on by default)."""
     quantize_4bit_on_cuda: bool = True
     """QLoRA (NF4 base) when a CUDA GPU is present; plain LoRA otherwise."""
-    cpu_bfloat16: bool = False
-    """On a CPU, hold the frozen base in bfloat16 (the adapter stays float32). Where the CPU has bfloat16
-    instructions (AVX512-BF16, AMX) its matrix products run 2.5x float32's, and one correction trained 1.4-1.6x
-    as fast, keeping as much (five dev facts: 189 of 200 gate answers either way); but an article cycle kept 33
-    of 40 against 36 in float32, under the walk-through's gate (with the KL's targets from a float32 copy of the
-    base, 34: not the cause). Off until it keeps as float32 does. A CPU without those instructions emulates
-    bfloat16, slower than float32. On a Xeon with AMX (7 Dec, same five facts) matrix products ran 5.4x float32's
-    (1839 against 343 GFLOP/s) but training only 1.15-1.25x (26-44 s against 33-52 s; 114 of 115 firm gate answers
-    kept either way, all five live): a step of this small model is bound by the backward pass's many small
-    operations (attention, elementwise), which bfloat16 does not speed up."""
+    cpu_bfloat16: bool | None = None
+    """On a CPU, hold the frozen base in bfloat16 (the adapter stays float32, attention is computed eagerly); None:
+    where the CPU multiplies bfloat16 natively (AVX512-BF16, AMX: cpu_multiplies_bfloat16), else float32, since a
+    CPU without those instructions emulates bfloat16, slower than float32. Measured on a Xeon with AMX (7 Dec):
+    - one correction (dev fact 1, 70 rows, 53 steps) trained in 33 s against 48 s in float32. With PyTorch's SDPA
+      attention it took 40 s: its bfloat16 attention backward takes 5 ms a layer for these short rows;
+    - five corrections (learn_bench, dev facts 0, 5, 6, 7, 1) kept 114 of 115 firm gate answers as in float32, and
+      194 of 200 of any (192), with the same dev rewordings (8/10) and reverse questions (2/5), all five live;
+    - an article cycle (wiki_bench's dev set) kept 23/23 firm gate answers as float32, 35/40 of any (36), and the
+      weights alone answered 14 of the 33 questions (13), 27 with instant memory (26); training 105 s against 150.
+    An earlier article cycle under the walk-through's gate kept 33 of 40 against 36 in float32, with SDPA."""
 
     @classmethod
     def from_settings(cls, settings, dataset_kinds: dict[str, int] | None = None) -> "TrainSettings":
@@ -128,6 +129,12 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def cpu_multiplies_bfloat16() -> bool:
+    import torch
+
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def binned(logp, ids):
     """Log-probabilities `logp` at the tokens `ids` of each position, and the log of the mass left over last: the bins
     the KL between base and student is taken over. The rest is log 0 where `ids` hold it all: clamped, so that
@@ -136,6 +143,32 @@ def binned(logp, ids):
 
     rest = logp.scatter(-1, ids, float("-inf")).logsumexp(-1, keepdim=True).clamp(min=-1e4)
     return torch.cat([logp.gather(-1, ids), rest], dim=-1)
+
+
+def logits_at(model, inputs: dict, positions):
+    """The model's logits at `positions` of each row of a right-padded batch. The opening all the rows share (the
+    chat template and system prompt: 38 of a correction row's 66 tokens) goes through the model once, and each row
+    attends to its keys and values, where a forward over the whole batch computes it once per row: the same logits
+    and gradients up to float rounding, for two thirds of the tokens in a batch of 4. Only in float32, where a
+    step's time goes to matrix products (one correction's training: 41 s against 48 s); in bfloat16 on a CPU the
+    many small operations of a second forward outweigh it (37 s against 33 s)."""
+    import torch
+
+    ids, mask = inputs["input_ids"], inputs.get("attention_mask")
+    rows = ids.shape[0]
+    if model.get_input_embeddings().weight.dtype != torch.float32:
+        return model(**inputs, use_cache=False, logits_to_keep=positions).logits
+    alike = (ids == ids[:1]).all(0)
+    if mask is not None:
+        alike &= mask.bool().all(0)
+    # Each kept position's logits come from the second forward, which starts where the sharing ends.
+    shared = min(int(alike.int().cumprod(0).sum()), int(positions.min()))
+    if rows == 1 or shared < 2:
+        return model(**inputs, use_cache=False, logits_to_keep=positions).logits
+    opening = model.get_decoder()(input_ids=ids[:1, :shared], use_cache=True).past_key_values
+    opening.batch_repeat_interleave(rows)
+    rest = {k: v[:, shared:] if k != "attention_mask" and v.dim() == 2 else v for k, v in inputs.items()}
+    return model(**rest, past_key_values=opening, use_cache=True, logits_to_keep=positions - shared).logits
 
 
 class BaseDistributions:
@@ -165,8 +198,7 @@ class BaseDistributions:
         missing = replay & torch.tensor([int(r) not in self.rows for r in row_ids], device=replay.device)
         if missing.any():
             with torch.no_grad(), model.disable_adapter():
-                logits = model(**{k: v[missing] for k, v in model_inputs.items()}, use_cache=False,
-                               logits_to_keep=positions).logits.float()
+                logits = logits_at(model, {k: v[missing] for k, v in model_inputs.items()}, positions).float()
             for row, row_logits, row_scored in zip(row_ids[missing].tolist(), logits, scored[missing]):
                 logp = F.log_softmax(row_logits[row_scored], dim=-1)
                 ids = logp.topk(min(self.k, logp.shape[-1]), dim=-1).indices
@@ -194,7 +226,7 @@ def completion_loss(model, inputs: dict, replay, row_ids, base: BaseDistribution
     model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
     scored = labels != -100
     positions = scored.any(0).nonzero().flatten()
-    logits = model(**model_inputs, use_cache=False, logits_to_keep=positions).logits.float()
+    logits = logits_at(model, model_inputs, positions).float()
     targets, scored = labels[:, positions], scored[:, positions]
     taught = scored & ~replay[:, None]
     loss = F.cross_entropy(logits[taught], targets[taught], reduction="sum")
@@ -282,8 +314,9 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
                                                      dtype=torch.bfloat16)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing)
     else:
-        dtype = torch.float32 if where == "cpu" and not settings.cpu_bfloat16 else torch.bfloat16
-        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        on_cpu_in_bf16 = where == "cpu" and (cpu_multiplies_bfloat16() if settings.cpu_bfloat16 is None else settings.cpu_bfloat16)
+        dtype = torch.bfloat16 if where == "cuda" or on_cpu_in_bf16 else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, **({"attn_implementation": "eager"} if on_cpu_in_bf16 else {}))
         if where == "cuda":
             model.to("cuda")
     rows = [json.loads(line) for line in (dataset_dir / "train.jsonl").read_text().splitlines() if line]
