@@ -1,5 +1,5 @@
-"""One correction's learning cycle at a real size, stage by stage: train (QLoRA on CUDA), merge, convert,
-quantize, evaluate; seconds per stage and peak VRAM.
+"""One correction's learning cycle at a real size, stage by stage: train (QLoRA on CUDA), merge, convert (or
+patch the base's GGUF), quantize, evaluate; seconds per stage and peak VRAM.
 
     python benchmarks/gpu_cycle.py [--shape llama-3.2-1b|qwen2.5-1.5b|tiny ...]
 
@@ -109,8 +109,12 @@ def one_cycle(shape: str, work: Path, tokenizer: Path) -> dict:
     total = time.perf_counter() - saved
     [run] = sorted((Path(os.environ["GROKLING_HOME"]) / "runs").iterdir())[-1:]
     export, trained = read_meta(run / "export"), read_meta(run / "adapter")
-    stages = {"train": result.timings.get("train"), "merge": export.get("merge_s"), "convert": export.get("convert_s"),
-              "quantize": export.get("quantize_s"), "evaluate": result.timings.get("evaluate")}
+    # export merges and converts the whole model, or (a base small enough to keep its converted GGUF) rewrites
+    # the tensors the adapter changed in that GGUF, converted on its first cycle (learner.learning.export)
+    parts = {"merge": "merge_s", "convert": "convert_s", "base gguf": "convert_base_s", "patch": "patch_s",
+             "quantize": "quantize_s"}
+    stages = {"train": result.timings.get("train"), **{name: export[key] for name, key in parts.items() if key in export},
+              "evaluate": result.timings.get("evaluate")}
     return {"shape": shape, "code": result.code, "reason": result.reason, "parameters": trained["parameters"],
             "qlora": trained["qlora"], "device": trained["device"], "stages": stages, "timings": result.timings,
             "total_s": total, "without_replay_s": total - result.timings.get("replay", 0.0), "built_s": built_s,
