@@ -408,7 +408,7 @@ def test_an_export_rewrites_the_base_s_gguf_where_the_adapter_changed_it_byte_fo
         return export.convert(merged, tmp_path / f"{adapter_dir.name}.whole.gguf", "tiny")
 
     mlp = adapter(["gate_proj", "up_proj", "down_proj"])
-    converted = export.converted_base(tiny_llama, "tiny")
+    converted = export.converted_base(tiny_llama, "tiny", tmp_path / "kept")
     assert export.patched(tiny_llama, mlp, converted, tmp_path / "patched.gguf")
     assert file_sha256(tmp_path / "patched.gguf") == file_sha256(whole_way(mlp))
     assert file_sha256(tmp_path / "patched.gguf") != file_sha256(converted)
@@ -416,8 +416,8 @@ def test_an_export_rewrites_the_base_s_gguf_where_the_adapter_changed_it_byte_fo
     query = adapter(["q_proj", "gate_proj"])
     assert not export.patched(tiny_llama, query, converted, tmp_path / "not-written.gguf")
     assert not (tmp_path / "not-written.gguf").exists()
-    assert export.run(tiny_llama, query, tmp_path / "run" / "model.gguf", "Q8_0", "tiny")["patched"] is False
-    meta = export.run(tiny_llama, mlp, tmp_path / "run-mlp" / "model.gguf", "Q8_0", "tiny")
+    assert export.run(tiny_llama, query, tmp_path / "run" / "model.gguf", "Q8_0", "tiny", tmp_path / "kept")["patched"] is False
+    meta = export.run(tiny_llama, mlp, tmp_path / "run-mlp" / "model.gguf", "Q8_0", "tiny", tmp_path / "kept")
     quantized = export.quantize(whole_way(mlp), tmp_path / "whole-q8_0.gguf", "Q8_0")
     assert meta["patched"] is True and meta["sha256"] == file_sha256(quantized)
 

@@ -131,7 +131,8 @@ def _run(settings: Settings, store: Store) -> CycleResult:
         train_meta = timed("train", train.run, base, dataset_dir, run_dir / "adapter",
                            train.TrainSettings.from_settings(settings, dataset_meta["kinds"]), plan.start)
         candidate = run_dir / "export" / "model.gguf"
-        timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant, model.name)
+        timed("export", export.run, base, run_dir / "adapter", candidate, settings.quant, model.name,
+              export.kept_for(model))
         evaluation = timed("evaluate", evaluate.run, candidate, live, taught.load(dataset_dir / taught.PROBES_FILE),
                            settings.system_prompt, run_dir / "eval", model.base())
     verdict = gate.judge(evaluation.metrics, settings)

@@ -122,9 +122,18 @@ def _weight_files(checkpoint: Path) -> list[Path]:
     return sorted(checkpoint.glob("*.safetensors"))
 
 
-def converted_base(base: Path, name: str) -> Path | None:
-    """The converter's f16 GGUF of the `base` checkpoint itself, named `name`: converted on first use and kept beside
-    the derived checkpoints (one per base), or None for a base too large to keep one of (CONVERTED_BASE_AT_MOST)."""
+def kept_for(model) -> Path:
+    """Where the converted base of `model` (a learner.models.Model) is kept: beside the embedded model's derived
+    checkpoint, in an added model's own folder (removed with it)."""
+    from learner import models
+    from learner.learning.checkpoint import base_dir
+
+    return base_dir() if model.id == models.EMBEDDED else model.folder
+
+
+def converted_base(base: Path, name: str, folder: Path) -> Path | None:
+    """The converter's f16 GGUF of the `base` checkpoint itself, named `name`: converted on first use and kept in
+    `folder` (one per base), or None for a base too large to keep one of (CONVERTED_BASE_AT_MOST)."""
     from safetensors import safe_open
 
     files = _weight_files(base)
@@ -134,14 +143,12 @@ def converted_base(base: Path, name: str) -> Path | None:
             weights += sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
     if not files or 2 * weights > CONVERTED_BASE_AT_MOST:
         return None
-    from learner.learning.checkpoint import base_dir
-
     # Not the folder's full path: a data dir copied elsewhere keeps its conversion.
     key = text_sha256(json.dumps([base.name, name, [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]]))
-    out = base_dir() / f"{base.name}-{key[:12]}.f16.gguf"
+    out = folder / f"{base.name}-{key[:12]}.f16.gguf"
     if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        for stale in base_dir().glob(f"{base.name}-*.f16.gguf*"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f"{base.name}-*.f16.gguf*"):
             stale.unlink()
         partial = out.with_name(out.name + ".partial")
         convert(base, partial, name)
@@ -219,8 +226,10 @@ def tensor_table(converted: Path) -> dict:
     return table
 
 
-def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: str = "grokling") -> dict:
-    """Merge, convert and quantize into `out` (a .gguf); the meta.json beside it says how."""
+def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: str = "grokling",
+        keep_converted_in: Path | None = None) -> dict:
+    """Merge, convert and quantize into `out` (a .gguf); the meta.json beside it says how. With `keep_converted_in`
+    (`kept_for` the model), the base's converted GGUF is kept there and patched."""
     work = out.parent
     inputs_hash = text_sha256(f"{base}|{file_sha256(adapter / 'adapter_model.safetensors')}|{quant}")
     if (earlier := done_with(work, inputs_hash)) and out.exists():
@@ -230,7 +239,7 @@ def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: s
     work.mkdir(parents=True, exist_ok=True)
     f16 = work / "model-f16.gguf"
     progress("export", 0, "merging the adapter into the base's GGUF")
-    converted = converted_base(Path(base), name)
+    converted = converted_base(Path(base), name, keep_converted_in) if keep_converted_in else None
     timings["convert_base_s"] = time.perf_counter() - started
     mark = time.perf_counter()
     if converted and patched(Path(base), adapter, converted, f16):
@@ -274,8 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quant", default=settings.quant, choices=list(QUANT_TYPES))
     args = parser.parse_args(argv)
     model = models.active()
-    print(json.dumps(run(args.base or checkpoint.resolve(model), args.adapter, args.out, args.quant, model.name),
-                     indent=2))
+    print(json.dumps(run(args.base or checkpoint.resolve(model), args.adapter, args.out, args.quant, model.name,
+                         kept_for(model)), indent=2))
 
 
 if __name__ == "__main__":

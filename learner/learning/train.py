@@ -3,7 +3,8 @@
 Run as: python -m learner.learning.train --dataset DIR --out DIR [--base DIR] [--continue-from ADAPTER]
 
 With CUDA, QLoRA: the base is loaded in 4-bit NF4 through bitsandbytes and the adapter
-trains in bf16. Without, plain LoRA on the CPU in float32. Only the adapter is written;
+trains in bf16. Without, plain LoRA on the CPU, the frozen base in bfloat16 where the CPU multiplies it natively
+and in float32 elsewhere (TrainSettings.cpu_bfloat16). Only the adapter is written;
 the export stage merges it into the full-precision base. Loss is computed on the
 completion only: cross-entropy on taught rows, KL to the base model on replay rows (completion_loss).
 """
