@@ -420,6 +420,12 @@ def test_an_export_rewrites_the_base_s_gguf_where_the_adapter_changed_it_byte_fo
     meta = export.run(tiny_llama, mlp, tmp_path / "run-mlp" / "model.gguf", "Q8_0", "tiny", tmp_path / "kept")
     quantized = export.quantize(whole_way(mlp), tmp_path / "whole-q8_0.gguf", "Q8_0")
     assert meta["patched"] is True and meta["sha256"] == file_sha256(quantized)
+    # A kept conversion damaged on disk: this export takes the whole way, and the next one converts the base again.
+    converted.write_bytes(b"GGUF" + bytes(64))
+    (tmp_path / "kept" / f"{converted.name}.tensors.json").unlink()
+    meta = export.run(tiny_llama, mlp, tmp_path / "damaged" / "model.gguf", "Q8_0", "tiny", tmp_path / "kept")
+    assert meta["patched"] is False and meta["sha256"] == file_sha256(quantized) and not converted.exists()
+    assert export.run(tiny_llama, mlp, tmp_path / "again" / "model.gguf", "Q8_0", "tiny", tmp_path / "kept")["patched"]
 
 
 def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(tmp_path, tiny_llama, monkeypatch):

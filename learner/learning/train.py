@@ -150,23 +150,29 @@ def logits_at(model, inputs: dict, positions):
     """The model's logits at `positions` of each row of a right-padded batch. The opening all the rows share (the
     chat template and system prompt: 38 of a correction row's 66 tokens) goes through the model once, and each row
     attends to its keys and values, where a forward over the whole batch computes it once per row: the same logits
-    and gradients up to float rounding, for two thirds of the tokens in a batch of 4. Only in float32, where a
-    step's time goes to matrix products (one correction's training: 41 s against 48 s); in bfloat16 on a CPU the
-    many small operations of a second forward outweigh it (37 s against 33 s)."""
+    and gradients up to float rounding, for two thirds of the tokens in a batch of 4. Only in float32 on a CPU, where a
+    step's time goes to matrix products (one correction's training: 41 s against 48 s); in bfloat16 there the many
+    small operations of a second forward outweigh it (37 s against 33 s)."""
     import torch
+    from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
     ids, mask = inputs["input_ids"], inputs.get("attention_mask")
     rows = ids.shape[0]
-    if model.get_input_embeddings().weight.dtype != torch.float32:
-        return model(**inputs, use_cache=False, logits_to_keep=positions).logits
+    whole = lambda: model(**inputs, use_cache=False, logits_to_keep=positions).logits
+    # Activation checkpointing drops the cache; QLoRA's autocast wraps only the whole model's forward.
+    if ids.device.type != "cpu" or model.get_input_embeddings().weight.dtype != torch.float32 or \
+            any(getattr(m, "gradient_checkpointing", False) for m in model.modules()) or not len(positions):
+        return whole()
     alike = (ids == ids[:1]).all(0)
     if mask is not None:
         alike &= mask.bool().all(0)
     # Each kept position's logits come from the second forward, which starts where the sharing ends.
     shared = min(int(alike.int().cumprod(0).sum()), int(positions.min()))
     if rows == 1 or shared < 2:
-        return model(**inputs, use_cache=False, logits_to_keep=positions).logits
+        return whole()
     opening = model.get_decoder()(input_ids=ids[:1, :shared], use_cache=True).past_key_values
+    if not all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer) for layer in opening.layers):
+        return whole()  # a recurrent or convolutional state (hybrid architectures) does not repeat per row
     opening.batch_repeat_interleave(rows)
     rest = {k: v[:, shared:] if k != "attention_mask" and v.dim() == 2 else v for k, v in inputs.items()}
     return model(**rest, past_key_values=opening, use_cache=True, logits_to_keep=positions - shared).logits
