@@ -26,6 +26,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def durable_replace(partial: Path, target: Path) -> None:
+    """Move the finished file `partial` onto `target`, so that a crash leaves one or the other whole: its bytes
+    fsync'd before the rename, the rename fsync'd after."""
+    with open(partial, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(partial, target)
+    fsync_dir(Path(target).parent)
+
+
 PRIVATE = 0o600
 """Readable and writable by the user's account only: chats, settings and training data are nobody else's."""
 

@@ -12,7 +12,6 @@ GGUF, whose template is inside it.
 Not here: the learning stage that makes a version's GGUF (learner.learning.export).
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 from learner import __version__
 from learner.chat.engine import check_gguf
 from learner.chat.served import ModelChoice, live_model
-from learner.files import atomic_write_text, fsync_dir
+from learner.files import atomic_write_text, durable_replace
 from learner.settings import Settings
 
 MODELFILE = "Modelfile"
@@ -145,13 +144,10 @@ def export_model(folder: Path, settings: Settings) -> ExportedModel:
     partial = folder / f".{gguf.name}.partial"
     try:
         shutil.copyfile(model.path, partial)
-        with open(partial, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(partial, gguf)
+        durable_replace(partial, gguf)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    fsync_dir(folder)
     atomic_write_text(folder / MODELFILE, text)
     atomic_write_text(folder / README, readme(gguf.name, model, is_chatml(template)))
     return ExportedModel(folder, gguf, model, is_chatml(template))

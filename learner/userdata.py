@@ -122,8 +122,8 @@ def _version_files(home: Path) -> list[Path]:
     """The embedded model's versions, and each added model's record and versions (their GGUFs too: the
     caller leaves them out unless asked); no adapter, checkpoint, download or converted base."""
     found = []
+    left_out = {"adapter", "checkpoint", ".downloads", "base-gguf"}  # base-gguf: learner.learning.export.KEPT_FOLDER
     for root in (home / "versions", home / "models"):
-        left_out = {"adapter", "checkpoint", ".downloads", "base-gguf"}  # base-gguf: learner.learning.export.KEPT_FOLDER
         found += [f for f in sorted(root.rglob("*")) if f.is_file() and not left_out & set(f.relative_to(home).parts)
                   and not any(p.startswith(".") for p in f.relative_to(root).parts)]
     return found

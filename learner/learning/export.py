@@ -11,7 +11,7 @@ Run as: python -m learner.learning.export --adapter DIR --out FILE.gguf [--base 
 Each step runs in this process except the converter, which runs as its own process so
 its memory is returned at once.
 
-Steps 1 and 2 have a short way that writes the same bytes: the converter's f16 GGUF of the base
+Steps 1 and 2 have a short way that writes the same tensors: the converter's f16 GGUF of the base
 itself is kept (`converted_base`), and an export copies it and rewrites in place only the
 tensors the adapter changes, merged (`patched`). The whole way remains for what that cannot
 do: a large base, an adapter other than plain LoRA, or a tensor the converter does not copy
@@ -22,7 +22,6 @@ import argparse
 import ctypes
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 from learner.chat.engine import quiet_llama_cpp
 from learner.paths import module_command
 from learner.learning.stage import done_with, progress
-from learner.files import atomic_write_text, file_sha256, fsync_dir, text_sha256, write_meta
+from learner.files import atomic_write_text, durable_replace, file_sha256, text_sha256, write_meta
 
 QUANT_TYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q8_0": 7, "F16": 1}
 
@@ -162,10 +161,7 @@ def converted_base(base: Path, name: str, folder: Path) -> Path | None:
             stale.unlink()
         partial = out.with_name(out.name + ".partial")
         convert(base, partial, name)
-        with open(partial, "rb") as written:
-            os.fsync(written.fileno())
-        partial.replace(out)
-        fsync_dir(folder)
+        durable_replace(partial, out)
         tensor_table(out)
     return out
 
