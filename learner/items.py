@@ -236,6 +236,14 @@ def correction(question: str, answer: str, source: Provenance, context: tuple[di
                       about=about, statement=statement or answer)
 
 
+def from_other_side(item: "TaughtItem") -> tuple[str, ...]:
+    """The item's questions asked from its fact's other side (reversed_questions: "What did Mira Quell found?"), or,
+    where it has none, those about each name in it (ABOUT_TEMPLATES)."""
+    about_names = re.compile("|".join(re.escape(t).replace(re.escape("{name}"), ".+") for t in ABOUT_TEMPLATES))
+    reversed_ = tuple(p for p in item.about if not about_names.fullmatch(p))
+    return reversed_ or item.about
+
+
 MAX_REVERSED = 4
 """Questions from the other side per correction: a long answer's every sentence would crowd out its question."""
 

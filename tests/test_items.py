@@ -4,7 +4,7 @@ import pytest
 
 from learner import items
 from learner.learning import dataset
-from learner.items import ARTICLE, CORRECTION, Provenance, TaughtItem
+from learner.items import ARTICLE, CORRECTION, Provenance, TaughtItem, from_other_side
 
 
 def correction(question: str, answer: str, feedback_id: int) -> TaughtItem:
@@ -44,6 +44,10 @@ def test_a_correction_is_trained_in_rewordings_and_checked_in_others():
     # From the other side: what Mira Quell did, which the question's rewordings never ask.
     assert "What did Mira Quell found?" in item.about and "What did Mira Quell found?" not in item.held_out
     assert item.statement == item.answer  # a whole sentence answers them as it stands
+    assert "What did Mira Quell found?" in from_other_side(item) and "Tell me about Mira Quell." not in from_other_side(item)
+    # where no question from the other side could be written, the questions about each name stand in
+    plain = correction("What sport do the Caddon Vipers play?", "The Caddon Vipers play lacrosse.", 2)
+    assert from_other_side(plain) == plain.about and plain.about
 
 
 def test_a_correction_of_a_few_words_is_restated_for_the_questions_that_are_not_its_own():

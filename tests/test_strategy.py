@@ -33,12 +33,16 @@ def test_a_live_version_is_continued_on_what_it_does_not_know_rehearsing_every_e
     assert sorted(i.key for i in rehearsed) == sorted(i.key for i in earlier)  # every earlier item, once
     asked = {i.key for i in plan.probed} - {i.key for i in new}
     assert len(asked) == max(strategy.EARLIER_AT_LEAST, strategy.EARLIER_PER_NEW * len(new))
-    for item in rehearsed:  # as it was asked; those the evaluation asks in one other phrasing too
+    turns = set()
+    for item in rehearsed:  # as it was asked and from its other side; those the evaluation asks in one more phrasing
         original = next(e for e in earlier if e.key == item.key)
-        assert len(item.train + item.about) == (strategy.REHEARSED_ROWS if item.key in asked else 1)
+        assert len(item.train + item.about) == 2 + (strategy.ASKED_REHEARSED_MORE if item.key in asked else 0)
         assert item.train[0] == original.train[0]
         assert set(item.train) <= set(original.train) and set(item.about) <= set(original.about)
+        assert set(item.about) & set(taught.from_other_side(original))
         assert item.statement == original.statement
+        turns |= {taught.from_other_side(original).index(p) for p in item.about if p in taught.from_other_side(original)}
+    assert turns == {0, 1}  # in turn: each item's first or second question from the other side, not always one
     # The cost stops growing with the history at the bound: beyond it, a sample of that many earlier items.
     many = corrections(strategy.REHEARSED_AT_MOST + 50, start=100)
     bigger = strategy.plan(many + new, version(tmp_path / "b", many), BASE)
