@@ -291,8 +291,8 @@ class Engine:
         return steps
 
     def _logprobs_along(self, prompt: list[int], tokens: list[int]) -> list:
-        """Next-token log-probabilities at the end of `prompt` and after each of `tokens`, evaluated in batches
-        (the prompt's cached prefix reused, as generate does): len(tokens) + 1 rows."""
+        """Next-token log-probabilities at the end of `prompt` and after each of `tokens`: len(tokens) + 1 rows. The
+        prompt's cached prefix is reused, as generate does, and its rest evaluated in the same batches as `tokens`."""
         import numpy as np
         import llama_cpp
 
@@ -302,22 +302,22 @@ class Engine:
         while keep < min(len(cached), len(prompt) - 1) and cached[keep] == prompt[keep]:
             keep += 1
         llm.n_tokens = keep
-        llm.eval(prompt[keep:-1])  # drops the cache past `keep` first, even when there is nothing to evaluate
+        llm.eval([])  # drops the cache past `keep`
+        along, first_row = [*prompt[keep:], *tokens], len(prompt) - 1 - keep
         rows = []
-        along = [prompt[-1], *tokens]
         batch = llama_cpp.llama_batch_init(llm.n_batch, 0, 1)
         try:
             for start in range(0, len(along), llm.n_batch):
                 chunk = along[start: start + llm.n_batch]
                 batch.n_tokens = len(chunk)
                 for i, token in enumerate(chunk):
-                    batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, llm.n_tokens + i, 1, True
-                    batch.seq_id[i][0] = 0
+                    batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, llm.n_tokens + i, 1
+                    batch.seq_id[i][0], batch.logits[i] = 0, start + i >= first_row
                 if code := llama_cpp.llama_decode(llm.ctx, batch):
                     raise EngineError(f"llama.cpp could not evaluate the reply (llama_decode returned {code})")
                 llm.input_ids[llm.n_tokens: llm.n_tokens + len(chunk)] = chunk
                 llm.n_tokens += len(chunk)
-                for i in range(len(chunk)):
+                for i in range(max(0, first_row - start), len(chunk)):
                     logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, i),
                                                    shape=(llm.n_vocab(),)).astype(np.float64)
                     rows.append(_log_softmax(logits))

@@ -47,10 +47,10 @@ def _ask_items(engine: Engine, items: list[TaughtItem], system_prompt: str) -> l
     results = []
     for i, item in enumerate(items):
         progress("evaluate", 40 * i / max(1, len(items)), f"asking taught item {i + 1}/{len(items)}")
-        answer = retention.ask(engine, item.question, system_prompt)
+        answer = retention.ask(engine, item.question, system_prompt, expected=item.answer)
         held_out = []
         for phrasing in item.held_out:
-            reply = retention.ask(engine, phrasing, system_prompt)
+            reply = retention.ask(engine, phrasing, system_prompt, expected=item.answer)
             held_out.append(Phrasing(phrasing, reply, item.answered_by(reply)))
         results.append(ItemResult(item, answer, item.answered_by(answer), tuple(held_out),
                                   logprob_gain=_answer_logprob(engine, item, system_prompt)))
