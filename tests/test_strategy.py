@@ -42,7 +42,7 @@ def test_a_live_version_is_continued_on_what_it_does_not_know_rehearsing_every_e
         assert set(item.about) & set(taught.from_other_side(original))
         assert item.statement == original.statement
         turns |= {taught.from_other_side(original).index(p) for p in item.about if p in taught.from_other_side(original)}
-    assert turns == {0, 1}  # in turn: each item's first or second question from the other side, not always one
+    assert turns == {0, 1}  # chosen afresh: each item's first or second question from the other side, not always one
     # The cost stops growing with the history at the bound: beyond it, a sample of that many earlier items.
     many = corrections(strategy.REHEARSED_AT_MOST + 50, start=100)
     bigger = strategy.plan(many + new, version(tmp_path / "b", many), BASE)

@@ -237,8 +237,10 @@ class Engine:
     def reply_logprob(self, messages: list[dict], reply: str) -> tuple[float, int]:
         """Log-likelihood of `reply` as the model's answer to `messages`, and its token count: the reply is
         evaluated after the prompt in one batch, each token's log-probability read off the position before it."""
-        tokens = self._llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
         with self._lock:
+            if self._llm is None:
+                raise EngineError("the engine is closed")
+            tokens = self._llm.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
             rows = self._logprobs_along(self._prompt_tokens(messages), tokens)
         # Floored at e^-30: one token the model rules out entirely (a -inf logit) must not make the sum infinite
         # and drown what every other token says.
@@ -301,8 +303,10 @@ class Engine:
         keep = 0
         while keep < min(len(cached), len(prompt) - 1) and cached[keep] == prompt[keep]:
             keep += 1
+        if not llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), 0, keep, -1):
+            keep = 0  # a recurrent model's state cannot be cut back to a prefix: start over, as generate does
+            llm.reset()
         llm.n_tokens = keep
-        llm.eval([])  # drops the cache past `keep`
         along, first_row = [*prompt[keep:], *tokens], len(prompt) - 1 - keep
         rows = []
         batch = llama_cpp.llama_batch_init(llm.n_batch, 0, 1)
@@ -314,6 +318,7 @@ class Engine:
                     batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, llm.n_tokens + i, 1
                     batch.seq_id[i][0], batch.logits[i] = 0, start + i >= first_row
                 if code := llama_cpp.llama_decode(llm.ctx, batch):
+                    llm.reset()  # what the context holds no longer matches input_ids: nothing of it is reused
                     raise EngineError(f"llama.cpp could not evaluate the reply (llama_decode returned {code})")
                 llm.input_ids[llm.n_tokens: llm.n_tokens + len(chunk)] = chunk
                 llm.n_tokens += len(chunk)
@@ -324,6 +329,13 @@ class Engine:
         finally:
             llama_cpp.llama_batch_free(batch)
         return rows
+
+    def start_over(self) -> None:
+        """Forget the cached prompt: what is asked next is evaluated as by a freshly loaded engine. llama.cpp rounds
+        a prompt by how it is split into batches, which the cached prefix decides."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.reset()
 
     def _prompt_tokens(self, messages: list[dict]) -> list[int]:
         return self._llm.tokenize(self.format_chat(messages).encode("utf-8"), add_bos=False, special=True)

@@ -111,8 +111,10 @@ def still_right(engine: Engine, before: list[dict], system_prompt: str) -> dict[
     stays right however it goes on (items.says looks back for a negation, never ahead); so this says what the whole
     answer would, in about a third of the tokens of every gate question answered in full (the embedded model's 73: 1,034
     tokens, 16.6 s on 2 cores). And the base's own answer is checked in one batch (Engine.greedy_margins' `expected`):
-    a candidate that kept it is decoded a token at a time only where it departs."""
+    a candidate that kept it is decoded a token at a time only where it departs. Asked from a fresh cache, as the base's
+    answers are checked (`answers`), so both are evaluated in the same batches."""
     expect = {item["question"]: item["expect"] for item in general_knowledge(GATE)}
+    engine.start_over()
     found = {}
     for answer in (a for a in before if a["right"]):
         terms = expect[answer["question"]]

@@ -48,7 +48,7 @@ class TrainSettings:
     (measured at batch 8: 8 steps learned nothing; at batch 4, 15 steps learned it)."""
     max_steps: int = 192
     """Cap on optimizer steps, so a large backlog cannot make a cycle run for hours on a CPU. It still passes over a
-    continued cycle's rows about twice when it rehearses the most earlier items (learner.learning.strategy)."""
+    continued cycle's rows about one and a half times when it rehearses the most earlier items (learner.learning.strategy)."""
     batch_size: int = 4
     """Rows per step. Measured on one correction: batch 4 for 15 steps learned what batch 8 for 16
     steps did, with the same retention, in 30 s instead of 60 s (half the tokens)."""
