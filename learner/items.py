@@ -196,6 +196,7 @@ class TaughtItem:
 ABOUT_TEMPLATES = ("Tell me about {name}.", "What do you know about {name}?")
 """How a fact is also asked about each name it mentions: the answer then comes back from the other
 side too ("What did Mira Quell found?" for "Who founded Zorblax Labs?")."""
+_ABOUT_A_NAME = re.compile("|".join(re.escape(t).replace(re.escape("{name}"), ".+") for t in ABOUT_TEMPLATES))
 NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’-]*(?:\s+(?:(?:of|the|de|von|van)\s+){0,2}[A-Z][\w'’-]*)*")
 """A run of capitalised words ("Dalia Fenwick", "Isle of Brann", "Brotherhood of the Amber Key"), written so that a
 failed match backtracks at most two words."""
@@ -239,8 +240,7 @@ def correction(question: str, answer: str, source: Provenance, context: tuple[di
 def from_other_side(item: "TaughtItem") -> tuple[str, ...]:
     """The item's questions asked from its fact's other side (reversed_questions: "What did Mira Quell found?"), or,
     where it has none, those about each name in it (ABOUT_TEMPLATES)."""
-    about_names = re.compile("|".join(re.escape(t).replace(re.escape("{name}"), ".+") for t in ABOUT_TEMPLATES))
-    reversed_ = tuple(p for p in item.about if not about_names.fullmatch(p))
+    reversed_ = tuple(p for p in item.about if not _ABOUT_A_NAME.fullmatch(p))
     return reversed_ or item.about
 
 
