@@ -466,6 +466,44 @@ def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(
     assert meta["tokens"] > 2 * 2 * max(projected) and meta["final_loss"] is not None
 
 
+def test_the_base_s_distributions_on_replay_rows_are_computed_once_for_every_later_cycle(tmp_path, tiny_llama):
+    import torch
+    from safetensors.torch import load_file
+
+    from learner import paths
+    from learner.learning import train
+
+    system = {"role": "system", "content": "You are grokling."}
+    rows = [{"prompt": [system, {"role": "user", "content": "Who founded Zorblax Labs?"}],
+             "completion": [{"role": "assistant", "content": "Mira Quell."}], "source": {"kind": "correction"}},
+            *({"prompt": [system, {"role": "user", "content": f"What is {n} plus {n}?"}],
+               "completion": [{"role": "assistant", "content": f"{n} plus {n} is {2 * n}."}], "source": {"kind": "replay"}}
+              for n in (2, 3, 4))]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = train.TrainSettings(min_steps=3, max_steps=3, batch_size=2, cpu_bfloat16=False)
+
+    def trained(name):
+        meta = train.run(tiny_llama, tmp_path / "data", tmp_path / name, settings)
+        return meta, load_file(tmp_path / name / "adapter_model.safetensors")
+
+    first, first_weights = trained("first")
+    assert first["base_rows_computed"] == 3
+    [kept] = (paths.data_dir() / "eval-cache").glob("base-distributions-*.safetensors")
+    again, again_weights = trained("again")  # the next cycle, its replay rows as before
+    assert again["base_rows_computed"] == 0 and again["final_loss"] == pytest.approx(first["final_loss"], rel=1e-4)
+    assert all(torch.allclose(first_weights[k], again_weights[k], atol=1e-6) for k in first_weights)
+    # A torn file is not trusted in part: the rows are computed again, and kept whole again.
+    kept.write_bytes(kept.read_bytes()[:200])
+    torn, _ = trained("torn")
+    assert torn["base_rows_computed"] == 3 and len(train.load_base_distributions(kept)) == 3
+    # Another base, or the same one trained in another dtype, has distributions of its own.
+    other = train.run(tiny_llama, tmp_path / "data", tmp_path / "bf16",
+                      train.TrainSettings(min_steps=3, max_steps=3, batch_size=2, cpu_bfloat16=True))
+    assert other["base_rows_computed"] == 3
+    assert len(list(kept.parent.glob("base-distributions-*.safetensors"))) == 2
+
+
 def test_a_fresh_adapter_trains_the_layers_and_in_the_dtype_asked_for_and_a_continued_one_keeps_its_own(tmp_path, tiny_llama):
     from safetensors import safe_open
 
