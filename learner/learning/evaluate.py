@@ -11,7 +11,8 @@ Everything is asked through llama.cpp on the exact file that would be served, gr
   version: versions continue one another, and a loss each cycle must not pass unseen;
 - perplexity of live and candidate on a sample of the live model's own right answers
   (how far the candidate's wording drifted).
-The live model answers each taught question too: the "before" of before/after.
+The live model answers each taught question too: the "before" of before/after (checked in one batch against the
+taught answer, which a live version that already knows the item gives).
 """
 
 import argparse
@@ -78,7 +79,7 @@ def run(candidate: Path, live: ModelChoice, items: list[TaughtItem], system_prom
     try:
         perplexity_before = retention.perplexity(live, system_prompt, sample, live_engine)
         results = [ItemResult(r.item, r.answer, r.right, r.held_out,
-                              answer_before=retention.ask(live_engine, r.item.question, system_prompt),
+                              answer_before=retention.ask(live_engine, r.item.question, system_prompt, expected=r.item.answer),
                               logprob_gain=round(r.logprob_gain - _answer_logprob(live_engine, r.item, system_prompt), 3))
                    for r in results]
     finally:
