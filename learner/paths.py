@@ -52,6 +52,12 @@ def welcome_marker() -> Path:
     return data_dir() / "welcome-shown"
 
 
+def prune_marker() -> Path:
+    """Exists while a chat deleted during a learning cycle may still be in the learner's files: the cycle holding
+    them prunes before it lets go of them (learner.userdata.forget_conversation)."""
+    return data_dir() / "prune-pending"
+
+
 def module_command(module: str) -> list[str]:
     """The command that runs `python -m module`, also from a PyInstaller bundle (no python there:
     the app's own executable runs it, see app/launcher.py)."""

@@ -51,6 +51,7 @@ MADE_BY_GROKLING = (
     "learn.lock",  # learner.versions.learning_lock
     "windows",  # window_lock
     "welcome-shown",  # learner.paths.welcome_marker
+    "prune-pending",  # learner.paths.prune_marker
 )
 """What `delete_all` removes from the data folder (names or fnmatch patterns); anything else is the user's."""
 
@@ -165,8 +166,11 @@ def forget_conversation(store: Store, conversation_id: int, settings: Settings) 
     """Delete a conversation from the database, its backups and all the learner made of it.
 
     Returns False where a learning cycle holds the learner's files: the database and the
-    backups are clean already, and the cycle prunes the rest (`prune_derived`) before it
-    lets go of them."""
+    backups are clean already, and the cycle prunes the rest (`prune_after_cycle`) before it
+    lets go of them. The marker that asks it to is set before the deletion and again after the
+    lock was found held, so that a cycle ending at any point in between still prunes, or leaves
+    the marker to the next one."""
+    paths.prune_marker().touch()
     _forget_drops(store, conversation_id, settings)
     store.delete_conversation(conversation_id)
     if store.path is not None:
@@ -175,10 +179,22 @@ def forget_conversation(store: Store, conversation_id: int, settings: Settings) 
     try:
         with learning_lock().acquire(timeout=0):
             prune_derived(store, settings)
+            paths.prune_marker().unlink(missing_ok=True)
     except Timeout:
+        paths.prune_marker().touch()
         _forget_topics(store, settings)
         return False
     return True
+
+
+def prune_after_cycle(store: Store, settings: Settings) -> None:
+    """What a cycle does before it lets go of the learner's files: prune them if a chat was deleted while it held
+    them (`forget_conversation` left the marker). Only then: mining the topics again loads a dictionary, 1-2 s of
+    every cycle. The marker goes first, so a deletion during the pruning leaves it again."""
+    marker = paths.prune_marker()
+    if marker.exists():
+        marker.unlink()
+        prune_derived(store, settings)
 
 
 def prune_derived(store: Store, settings: Settings) -> None:

@@ -99,4 +99,15 @@ def test_a_chat_deleted_while_a_cycle_runs_is_pruned_when_the_cycle_ends(store, 
 
     monkeypatch.setattr(cycle, "_run", a_cycle_the_user_deletes_the_chat_during)
     assert cycle.run_cycle(Settings(), store).code == cycle.PROMOTED
-    assert files_holding(grokling_home, SECRET) == []
+    assert files_holding(grokling_home, SECRET) == [] and not paths.prune_marker().exists()
+
+
+def test_a_cycle_during_which_no_chat_was_deleted_leaves_the_files_and_topics_alone(store, grokling_home, monkeypatch):
+    pruned = []
+    monkeypatch.setattr(userdata, "prune_derived", lambda store, settings: pruned.append(True))
+    monkeypatch.setattr(cycle, "_run", lambda settings, store: cycle.CycleResult(cycle.NOTHING_TO_LEARN, "nothing new"))
+    cycle.run_cycle(Settings(), store)
+    assert pruned == []
+    paths.prune_marker().touch()  # a deletion the last cycle could not prune for (it found the lock held)
+    cycle.run_cycle(Settings(), store)
+    assert pruned == [True] and not paths.prune_marker().exists()

@@ -59,7 +59,7 @@ def run_cycle(settings: Settings, store: Store) -> CycleResult:
             finally:
                 # A chat deleted while the cycle held the files (learner.userdata.forget_conversation)
                 # may be in the rows it read: they go before the files are let go of.
-                userdata.prune_derived(store, settings)
+                userdata.prune_after_cycle(store, settings)
     except Timeout:
         return CycleResult(BUSY, "another learning cycle is running")
 
