@@ -231,12 +231,13 @@ KEPT_BASE_DISTRIBUTIONS = 400
 
 
 def base_distributions_file(base: str | Path, dtype, qlora: bool, settings: "TrainSettings", k: int) -> Path:
-    """Where the base distributions of `base`'s replay rows are kept, for the base as training holds it (its weights'
-    files as they are now, the dtype, 4-bit or not) and the rows as they are cut: a change to any makes a new file."""
+    """Where the base distributions of `base`'s replay rows are kept, for the base as training holds it (its folder's
+    name and its weights' files as they are now, the dtype, 4-bit or not) and the rows as they are cut: a change to
+    any makes a new file. Not its full path: a data folder copied or moved whole keeps what it had."""
     from learner import paths
 
     weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(base).glob("*.safetensors"))
-    identity = json.dumps([str(Path(base).resolve()), weights, str(dtype), qlora, settings.max_length, k])
+    identity = json.dumps([Path(base).name, weights, str(dtype), qlora, settings.max_length, k])
     return paths.data_dir() / "eval-cache" / f"base-distributions-{text_sha256(identity)[:24]}.safetensors"
 
 
