@@ -189,8 +189,9 @@ def forget_conversation(store: Store, conversation_id: int, settings: Settings) 
 
 def prune_after_cycle(store: Store, settings: Settings) -> None:
     """What a cycle does before it lets go of the learner's files: prune them if a chat was deleted while it held
-    them (`forget_conversation` left the marker). Only then: mining the topics again loads a dictionary, 1-2 s of
-    every cycle. The marker goes first, so a deletion during the pruning leaves it again."""
+    them (`forget_conversation` left the marker). Only then: mining the topics again and reading every learner file
+    took 0.2-0.7 s of every cycle (a home of 100 taught facts). The marker goes first, so a deletion during the
+    pruning leaves it again."""
     marker = paths.prune_marker()
     if marker.exists():
         marker.unlink()
