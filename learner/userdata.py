@@ -51,7 +51,7 @@ MADE_BY_GROKLING = (
     "learn.lock",  # learner.versions.learning_lock
     "windows",  # window_lock
     "welcome-shown",  # learner.paths.welcome_marker
-    "prune-pending",  # learner.paths.prune_marker
+    "prune-pending*",  # learner.paths.prune_marker, and its claim while a prune runs
 )
 """What `delete_all` removes from the data folder (names or fnmatch patterns); anything else is the user's."""
 
@@ -178,8 +178,7 @@ def forget_conversation(store: Store, conversation_id: int, settings: Settings) 
             backup.unlink()
     try:
         with learning_lock().acquire(timeout=0):
-            prune_derived(store, settings)
-            paths.prune_marker().unlink(missing_ok=True)
+            _prune_claiming_the_marker(store, settings)
     except Timeout:
         paths.prune_marker().touch()
         _forget_topics(store, settings)
@@ -189,13 +188,24 @@ def forget_conversation(store: Store, conversation_id: int, settings: Settings) 
 
 def prune_after_cycle(store: Store, settings: Settings) -> None:
     """What a cycle does before it lets go of the learner's files: prune them if a chat was deleted while it held
-    them (`forget_conversation` left the marker). Only then: mining the topics again and reading every learner file
-    took 0.2-0.7 s of every cycle (a home of 100 taught facts). The marker goes first, so a deletion during the
-    pruning leaves it again."""
-    marker = paths.prune_marker()
-    if marker.exists():
-        marker.unlink()
-        prune_derived(store, settings)
+    them (`forget_conversation` left the marker) or a prune was cut short. Only then: mining the topics again and
+    reading every learner file took 0.2-0.7 s of every cycle (a home of 100 taught facts)."""
+    if paths.prune_marker().exists() or _claimed_marker().exists():
+        _prune_claiming_the_marker(store, settings)
+
+
+def _claimed_marker() -> Path:
+    return paths.prune_marker().with_name(paths.prune_marker().name + ".claimed")
+
+
+def _prune_claiming_the_marker(store: Store, settings: Settings) -> None:
+    """`prune_derived` under the learning lock, the marker claimed first (renamed), so that a deletion meanwhile sets
+    it anew; the claim goes only once the prune is done, so a prune cut short (an error, a kill) is done again by
+    the next cycle."""
+    if paths.prune_marker().exists():
+        os.replace(paths.prune_marker(), _claimed_marker())
+    prune_derived(store, settings)
+    _claimed_marker().unlink(missing_ok=True)
 
 
 def prune_derived(store: Store, settings: Settings) -> None:

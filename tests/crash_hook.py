@@ -19,7 +19,8 @@ KILL_STAGE, _, KILL_AT = os.environ.get("GROKLING_KILL_AT", "").partition(":")
 STAGE_OF_PATH = [  # the first that matches names the stage
     (r"/runs/[^/]+/knowledge/", "knowledge"), (r"/runs/[^/]+/collect/", "collect"), (r"/datasets/", "dataset"),
     (r"/base/", "checkpoint"), (r"/runs/[^/]+/adapter/", "train"), (r"/runs/[^/]+/export/", "export"),
-    (r"/runs/[^/]+/eval/", "evaluate"), (r"/eval-cache/", "retention"), (r"/versions/", "promote"),
+    (r"/runs/[^/]+/eval/", "evaluate"), (r"/eval-cache/\.?base-distributions-", "train"), (r"/eval-cache/", "retention"),
+    (r"/versions/", "promote"),
 ]
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
 _busy = False

@@ -3,6 +3,8 @@
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from conftest import version_record
 from learner import paths, userdata, versions
 from learner.models import embedded
@@ -110,4 +112,16 @@ def test_a_cycle_during_which_no_chat_was_deleted_leaves_the_files_and_topics_al
     assert pruned == []
     paths.prune_marker().touch()  # a deletion the last cycle could not prune for (it found the lock held)
     cycle.run_cycle(Settings(), store)
-    assert pruned == [True] and not paths.prune_marker().exists()
+    assert pruned == [True] and not list(grokling_home.glob("prune-pending*"))
+
+    def cut_short(store, settings):
+        pruned.append(False)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(userdata, "prune_derived", cut_short)
+    paths.prune_marker().touch()
+    with pytest.raises(OSError):
+        cycle.run_cycle(Settings(), store)
+    monkeypatch.setattr(userdata, "prune_derived", lambda store, settings: pruned.append(True))
+    cycle.run_cycle(Settings(), store)  # the next cycle prunes what the last one did not finish
+    assert pruned == [True, False, True] and not list(grokling_home.glob("prune-pending*"))

@@ -493,15 +493,29 @@ def test_the_base_s_distributions_on_replay_rows_are_computed_once_for_every_lat
     again, again_weights = trained("again")  # the next cycle, its replay rows as before
     assert again["base_rows_computed"] == 0 and again["final_loss"] == pytest.approx(first["final_loss"], rel=1e-4)
     assert all(torch.allclose(first_weights[k], again_weights[k], atol=1e-6) for k in first_weights)
+    # A row scoring another number of tokens than when it was kept (another chat template) is computed again; a
+    # batch mixes kept and computed rows.
+    saved = train.load_base_distributions(kept)
+    changed = next(iter(saved))
+    saved[changed] = (saved[changed][0][:-1], saved[changed][1][:-1])
+    train.save_base_distributions(kept, saved, {})
+    rows.append({"prompt": [system, {"role": "user", "content": "What is 5 plus 5?"}],
+                 "completion": [{"role": "assistant", "content": "5 plus 5 is 10."}], "source": {"kind": "replay"}})
+    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = train.TrainSettings(min_steps=2, max_steps=2, batch_size=5, cpu_bfloat16=False)
+    mixed, _ = trained("mixed")
+    assert mixed["base_rows_computed"] == 2 and len(train.load_base_distributions(kept)) == 4
     # A torn file is not trusted in part: the rows are computed again, and kept whole again.
     kept.write_bytes(kept.read_bytes()[:200])
     torn, _ = trained("torn")
-    assert torn["base_rows_computed"] == 3 and len(train.load_base_distributions(kept)) == 3
-    # Another base, or the same one trained in another dtype, has distributions of its own.
+    assert torn["base_rows_computed"] == 4 and len(train.load_base_distributions(kept)) == 4
+    # Another base, or the same one trained in another dtype, has distributions of its own; the last one's alone
+    # stay on disk.
     other = train.run(tiny_llama, tmp_path / "data", tmp_path / "bf16",
-                      train.TrainSettings(min_steps=3, max_steps=3, batch_size=2, cpu_bfloat16=True))
-    assert other["base_rows_computed"] == 3
-    assert len(list(kept.parent.glob("base-distributions-*.safetensors"))) == 2
+                      train.TrainSettings(min_steps=2, max_steps=2, batch_size=5, cpu_bfloat16=True))
+    assert other["base_rows_computed"] == 4
+    [left] = kept.parent.glob("*base-distributions-*")
+    assert left != kept and left.suffix == ".safetensors"
 
 
 def test_a_fresh_adapter_trains_the_layers_and_in_the_dtype_asked_for_and_a_continued_one_keeps_its_own(tmp_path, tiny_llama):

@@ -196,7 +196,10 @@ class BaseDistributions:
         self.k = k
         self.keys = keys or []
         """Each dataset row's key (None for a row that is not replay), by row index."""
-        self.rows: dict[int, tuple] = {i: known[key] for i, key in enumerate(self.keys) if key in (known or {})}
+        self.rows: dict[int, tuple] = {}
+        self.known: dict[int, tuple] = {i: known[key] for i, key in enumerate(self.keys) if key in (known or {})}
+        """An earlier cycle's distributions of this cycle's rows, taken where a row scores as many tokens as then
+        (another tokenizer or chat template would not: the row is computed again)."""
         self.computed = 0
         """Rows the base has been run on: each replay row once per cycle, unless an earlier cycle had it."""
 
@@ -211,6 +214,9 @@ class BaseDistributions:
         import torch.nn.functional as F
 
         wanted = [int(r) for r in row_ids[replay]]
+        for row, count in zip(row_ids[replay].tolist(), scored[replay].sum(-1).tolist()):
+            if row not in self.rows and row in self.known and len(self.known[row][0]) == count:
+                self.rows[row] = self.known.pop(row)
         missing = replay & torch.tensor([int(r) not in self.rows for r in row_ids], device=replay.device)
         if missing.any():
             with torch.no_grad(), model.disable_adapter():
@@ -220,9 +226,9 @@ class BaseDistributions:
                 ids = logp.topk(min(self.k, logp.shape[-1]), dim=-1).indices
                 self.rows[row] = (ids, binned(logp, ids))
             self.computed += int(missing.sum())
-        ids, logp = zip(*(self.rows[r] for r in wanted))
         device = model_inputs["input_ids"].device  # an earlier cycle's rows are loaded onto the CPU
-        return torch.cat(ids).to(device), torch.cat(logp).to(device)
+        ids, logp = zip(*(self.rows[r] for r in wanted))
+        return torch.cat([i.to(device) for i in ids]), torch.cat([p.to(device) for p in logp])
 
 
 KEPT_BASE_DISTRIBUTIONS = 400
@@ -232,12 +238,13 @@ KEPT_BASE_DISTRIBUTIONS = 400
 
 def base_distributions_file(base: str | Path, dtype, qlora: bool, settings: "TrainSettings", k: int) -> Path:
     """Where the base distributions of `base`'s replay rows are kept, for the base as training holds it (its folder's
-    name and its weights' files as they are now, the dtype, 4-bit or not) and the rows as they are cut: a change to
-    any makes a new file. Not its full path: a data folder copied or moved whole keeps what it had."""
+    name and its files as they are now: weights, config, tokenizer; the dtype, 4-bit or not) and the rows as they
+    are cut: a change to any makes a new file. Not its full path: a data folder moved, or copied with its files'
+    times, keeps what it had."""
     from learner import paths
 
-    weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(base).glob("*.safetensors"))
-    identity = json.dumps([Path(base).name, weights, str(dtype), qlora, settings.max_length, k])
+    files = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(Path(base).iterdir()) if f.is_file()]
+    identity = json.dumps([Path(base).name, files, str(dtype), qlora, settings.max_length, k])
     return paths.data_dir() / "eval-cache" / f"base-distributions-{text_sha256(identity)[:24]}.safetensors"
 
 
@@ -257,7 +264,9 @@ def load_base_distributions(path: Path) -> dict[str, tuple]:
 
 
 def save_base_distributions(path: Path, this_cycle: dict[str, tuple], earlier: dict[str, tuple]) -> None:
-    """Keep this cycle's rows and as many of the earlier ones as KEPT_BASE_DISTRIBUTIONS allows, atomically."""
+    """Keep this cycle's rows and as many of the earlier ones as KEPT_BASE_DISTRIBUTIONS allows, atomically; other
+    bases' files go (one kept: a user who switches models pays a second or two to compute them again), and
+    temporary files a killed cycle left."""
     import os
     import tempfile
 
@@ -280,6 +289,9 @@ def save_base_distributions(path: Path, this_cycle: dict[str, tuple], earlier: d
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+    for other in (*path.parent.glob("base-distributions-*.safetensors"), *path.parent.glob(".base-distributions-*.tmp")):
+        if other != path:
+            other.unlink(missing_ok=True)
 
 
 def completion_loss(model, inputs: dict, replay, row_ids, base: BaseDistributions):
