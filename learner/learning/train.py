@@ -205,7 +205,7 @@ class BaseDistributions:
 
     def by_key(self) -> dict[str, tuple]:
         """What this cycle had (computed or known), by row key: what the next cycle can reuse."""
-        return {self.keys[i]: value for i, value in self.rows.items() if i < len(self.keys) and self.keys[i]}
+        return {self.keys[i]: value for i, value in self.rows.items()}
 
     def of(self, model, model_inputs: dict, positions, scored, replay, row_ids):
         """(token ids, log-probabilities with the rest's mass last) at the scored positions of the batch's replay
@@ -266,14 +266,11 @@ def load_base_distributions(path: Path) -> dict[str, tuple]:
 def save_base_distributions(path: Path, this_cycle: dict[str, tuple], earlier: dict[str, tuple]) -> None:
     """Keep this cycle's rows and as many of the earlier ones as KEPT_BASE_DISTRIBUTIONS allows, atomically; other
     bases' files go (one kept: a user who switches models pays a second or two to compute them again), and
-    temporary files a killed cycle left."""
-    import os
-    import tempfile
-
+    partial files a killed cycle left."""
     import torch
     from safetensors.torch import save_file
 
-    from learner.files import durable_replace
+    from learner.files import durable_replace, private_file
 
     kept = {**this_cycle, **{k: v for k, v in earlier.items() if k not in this_cycle}}
     kept = dict(list(kept.items())[:KEPT_BASE_DISTRIBUTIONS])
@@ -281,15 +278,14 @@ def save_base_distributions(path: Path, this_cycle: dict[str, tuple], earlier: d
     for key, (ids, logp) in kept.items():
         tensors[f"{key}/ids"], tensors[f"{key}/logp"] = ids.to("cpu", torch.int32).contiguous(), logp.cpu().contiguous()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    partial = private_file(path.with_name(f".{path.name}.partial"))
     try:
-        save_file(tensors, partial)
-        durable_replace(Path(partial), path)
+        save_file(tensors, str(partial))
+        durable_replace(partial, path)
     except BaseException:
-        Path(partial).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
-    for other in (*path.parent.glob("base-distributions-*.safetensors"), *path.parent.glob(".base-distributions-*.tmp")):
+    for other in (*path.parent.glob("base-distributions-*.safetensors"), *path.parent.glob(".base-distributions-*.partial")):
         if other != path:
             other.unlink(missing_ok=True)
 
