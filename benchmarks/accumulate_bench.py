@@ -18,7 +18,9 @@ in new chats, greedily: as taught, reworded and reversed, with the weights alone
 off) and as a user gets it (memory on); and "kept", the gate-only general-knowledge questions the
 base model answers right and firmly that the live model still does (never trained on: replay draws
 from the set's other part; learner.learning.retention.FIRM_MARGIN), with "kept any" of all those the
-base answers right beside it. Scoring is not part of the cycle's seconds.
+base answers right beside it: on the gate a cycle asks, and "wide" on the gate with the set's
+benchmark part (learner.learning.retention.BENCHMARK), five times as many questions no cycle asks.
+Scoring is not part of the cycle's seconds.
 """
 
 import argparse
@@ -58,7 +60,8 @@ def score(store: Store, facts: list[dict]) -> dict:
     arms = {"weights": Settings(**{**settings.__dict__, "temperature": 0.0, "max_tokens": 32, "instant_memory": False}),
             "memory": Settings(**{**settings.__dict__, "temperature": 0.0, "max_tokens": 32})}
     found = {}
-    before = retention.answers(model.base(), settings.system_prompt, retention.GATE)
+    gate = retention.answers(model.base(), settings.system_prompt, retention.GATE)
+    before = gate + retention.answers(model.base(), settings.system_prompt, retention.BENCHMARK)
     engine = Engine(model.served(), n_ctx=2048)
     try:
         for arm, arm_settings in arms.items():
@@ -72,7 +75,8 @@ def score(store: Store, facts: list[dict]) -> dict:
         after = retention.still_right(engine, before, settings.system_prompt)
     finally:
         engine.close()
-    found["kept"], found["kept_any"] = retention.kept(before, after)
+    found["kept"], found["kept_any"] = retention.kept(gate, after)
+    found["kept_wide"], found["kept_any_wide"] = retention.kept(before, after)
     found["missed"] = [f["question"] for f, ok in zip(facts, found["weights"]["taught"]) if not ok]
     return found
 
@@ -135,14 +139,16 @@ def main() -> int:
             print(f"      scored on {len(so_far)} facts: weights taught {cell(found['weights']['taught'])}, reworded "
                   f"{cell(found['weights']['reworded'])}, reverse {cell(found['weights']['reverse'])}; with memory taught "
                   f"{cell(found['memory']['taught'])}, reworded {cell(found['memory']['reworded'])}, reverse "
-                  f"{cell(found['memory']['reverse'])}; kept {score_cell(found['kept'])}, any {score_cell(found['kept_any'])}", flush=True)
+                  f"{cell(found['memory']['reverse'])}; kept {score_cell(found['kept'])}, any {score_cell(found['kept_any'])}; wide kept "
+                  f"{score_cell(found['kept_wide'])}, any {score_cell(found['kept_any_wide'])}", flush=True)
     print(f"\n{strategy}: over all facts taught so far, live model")
-    print(f"{'round':<6}{'facts':>6}  {'arm':<8}{'taught':>14}{'reworded':>15}{'reverse':>14}{'kept':>16}{'kept any':>16}")
+    print(f"{'round':<6}{'facts':>6}  {'arm':<8}{'taught':>14}{'reworded':>15}{'reverse':>14}{'kept':>16}{'kept any':>16}{'wide kept':>18}{'wide any':>18}")
     for r, n, found in scored:
         for arm in ("weights", "memory"):
             k = found[arm]
             print(f"{r:<6}{n:>6}  {arm:<8}{cell(k['taught']):>14}{cell(k['reworded']):>15}{cell(k['reverse']):>14}"
-                  + (f"{score_cell(found['kept']):>16}{score_cell(found['kept_any']):>16}" if arm == "weights" else ""))
+                  + (f"{score_cell(found['kept']):>16}{score_cell(found['kept_any']):>16}"
+                     f"{score_cell(found['kept_wide']):>18}{score_cell(found['kept_any_wide']):>18}" if arm == "weights" else ""))
     print(f"\ncycle seconds: round 1 {seconds[0]:.0f}, round {len(seconds)} {seconds[-1]:.0f} "
           f"({seconds[-1] / seconds[0]:.2f}x round 1); median {sorted(seconds)[len(seconds) // 2]:.0f}")
     if scored[-1][2]["missed"]:

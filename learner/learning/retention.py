@@ -6,7 +6,10 @@ animals, numbers, books, languages, everyday things) is split once and for good:
 model's right answers to the "replay" part are mixed into training so it does not pull the
 model away from them; the "gate" part is never trained on, and "kept" is measured on it
 alone, against the base model's right answers: those it gives by a clear lead (FIRM_MARGIN),
-and all of them. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
+and all of them. The "benchmark" part is never trained on either, nor asked by a cycle: checking a
+gate answer costs about a tenth of a second on 2 cores, so the cycle's gate stays at 73 questions,
+and benchmarks measure what versions keep on the gate and this part together (395 questions), where
+one lost answer is a quarter of a percent rather than four. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
 the candidate only. Used by the dataset and evaluate stages; not a stage itself.
 """
 
@@ -25,7 +28,7 @@ ANSWER = Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 """How a taught question is asked: greedy, long enough for a sentence."""
 RETENTION_ANSWER_TOKENS = 24
 """How long a retention answer may be: enough for its first sentence."""
-REPLAY, GATE = "replay", "gate"
+REPLAY, GATE, BENCHMARK = "replay", "gate", "benchmark"
 EVAL_N_CTX = 2048
 FIRM_MARGIN = 0.5
 """Log-probability lead (nats: 1.65 to 1) of every token of the base's right answer over its runner-up, up to the
@@ -39,7 +42,7 @@ PERPLEXITY_SAMPLE = 10
 
 
 def general_knowledge(split: str) -> list[dict]:
-    """{question, expect} of one part of the set: REPLAY or GATE."""
+    """{question, expect} of one part of the set: REPLAY, GATE or BENCHMARK."""
     text = files("resources").joinpath("general_knowledge.jsonl").read_text(encoding="utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [{"question": r["question"], "expect": r["expect"]} for r in rows if r["split"] == split]
@@ -74,7 +77,7 @@ def answers(model: ModelChoice, system_prompt: str, split: str) -> list[dict]:
     GGUF's hash, the prompt and the questions: a cached model is not loaded at all. Answers are greedy, decoded a
     token at a time (Engine.greedy_margins) so that each says how firmly the model gave it: `firmness` is the least
     lead any token had over its runner-up, up to the one that made the answer right (None where it is not right).
-    A gate answer counts as right only if it is also right checked as a candidate's are (still_right, which reads its
+    A gate or benchmark answer counts as right only if it is also right checked as a candidate's are (still_right, which reads its
     tokens in a batch): llama.cpp rounds a batch otherwise than one token at a time, and 3 of the embedded model's 40
     right gate answers, each a near tie, came out wrong that way, so an unchanged model would not have kept them."""
     questions = general_knowledge(split)
@@ -82,7 +85,7 @@ def answers(model: ModelChoice, system_prompt: str, split: str) -> list[dict]:
     if cache.exists():
         cached = json.loads(cache.read_text())
         if cached.get("system_prompt") == system_prompt and all("firmness" in a for a in cached["answers"]) \
-                and (split != GATE or cached.get("checked_as_candidates")):
+                and (split == REPLAY or cached.get("checked_as_candidates")):
             return cached["answers"]
     engine = open_engine(model)
     try:
@@ -93,7 +96,7 @@ def answers(model: ModelChoice, system_prompt: str, split: str) -> list[dict]:
             found.append({"question": item["question"], "answer": steps[-1][0].strip() if steps else "",
                           "right": right_at is not None,
                           "firmness": None if right_at is None else round(min(lead for _, lead in steps[: right_at + 1]), 4)})
-        if split == GATE:
+        if split != REPLAY:
             checked = still_right(engine, found, system_prompt)
             for answer in found:
                 if answer["right"] and not checked[answer["question"]]:
@@ -101,7 +104,7 @@ def answers(model: ModelChoice, system_prompt: str, split: str) -> list[dict]:
     finally:
         engine.close()
     atomic_write_text(cache, json.dumps({"system_prompt": system_prompt, "answers": found,
-                                         "checked_as_candidates": split == GATE}, indent=1))
+                                         "checked_as_candidates": split != REPLAY}, indent=1))
     return found
 
 
@@ -113,7 +116,7 @@ def still_right(engine: Engine, before: list[dict], system_prompt: str) -> dict[
     tokens, 16.6 s on 2 cores). And the base's own answer is checked in one batch (Engine.greedy_margins' `expected`):
     a candidate that kept it is decoded a token at a time only where it departs. Asked from a fresh cache, as the base's
     answers are checked (`answers`), so both are evaluated in the same batches."""
-    expect = {item["question"]: item["expect"] for item in general_knowledge(GATE)}
+    expect = {item["question"]: item["expect"] for split in (GATE, BENCHMARK) for item in general_knowledge(split)}
     engine.start_over()
     found = {}
     for answer in (a for a in before if a["right"]):
