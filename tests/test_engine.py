@@ -189,9 +189,13 @@ def test_greedy_margins_check_an_expected_reply_in_one_batch_and_decode_only_whe
     assert "Tokyo" in other[-1][0] and "Kyoto" not in other[-1][0] and len(generated) == 1
     assert [text for text, _ in other] == [text for text, _ in steps]
 
-    # cut where `until` holds, inside the batch
+    # cut where `until` holds, inside the batch, which holds only the expected tokens before that one
+    batches = []
+    real_along = embedded_engine._logprobs_along
+    monkeypatch.setattr(embedded_engine, "_logprobs_along", lambda prompt, tokens: batches.append(tokens) or real_along(prompt, tokens))
     cut = embedded_engine.greedy_margins(asked, max_tokens=24, until=lambda texts: len(texts) == 3, expected=reply)
     assert [text for text, _ in cut] == [text for text, _ in steps[:3]]
+    assert len(batches) == 1 and len(batches[0]) == 2 and len(generated) == 1
 
 
 def test_reply_logprob_in_one_batch_is_the_sum_of_each_tokens_log_probability(embedded_engine):

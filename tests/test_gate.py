@@ -63,3 +63,15 @@ def test_every_failed_check_is_named():
 def test_nothing_taught_is_nothing_to_miss():
     # Article facts alone: no corrections were asked, so learned has nothing to fail on.
     assert gate.judge(metrics(learned=(0, 0), articles=(3, 4)), SETTINGS).passed
+
+
+def test_the_general_knowledge_set_is_split_once_and_no_question_gives_its_answer_away():
+    from learner.items import says, same_question
+    from learner.learning import retention
+
+    parts = {split: retention.general_knowledge(split) for split in (retention.REPLAY, retention.GATE, retention.BENCHMARK)}
+    questions = [same_question(item["question"]) for part in parts.values() for item in part]
+    assert len(questions) == len(set(questions))  # in one part only: what replay trains on is never what kept asks
+    assert len(parts[retention.BENCHMARK]) > 4 * len(parts[retention.GATE]) > 200
+    for item in (item for part in parts.values() for item in part):
+        assert item["expect"] and not any(says(item["question"], term) for term in item["expect"]), item
