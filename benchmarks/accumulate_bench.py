@@ -19,7 +19,7 @@ off) and as a user gets it (memory on); and "kept", the gate-only general-knowle
 base model answers right and firmly that the live model still does (never trained on: replay draws
 from the set's other part; learner.learning.retention.FIRM_MARGIN), with "kept any" of all those the
 base answers right beside it: on the gate a cycle asks, and "wide" on the gate with the set's
-benchmark part (learner.learning.retention.BENCHMARK), five times as many questions no cycle asks.
+benchmark part (learner.learning.retention.BENCHMARK): 322 more questions, which no cycle asks.
 Scoring is not part of the cycle's seconds.
 """
 

@@ -253,11 +253,11 @@ class Engine:
         a token at a time: the reply so far after each token, and that token's lead over the runner-up in
         log-probability (how near the model came to saying otherwise). It stops early once `until` holds of the
         replies so far. `expected`, a reply the model likely gives (another version's), is checked in one batch
-        (only as far as `until` would let it go on), and the reply decoded a token at a time only from where the model departs from it: a batch of tokens
-        costs about what one decoded token does. llama.cpp rounds a batch of several tokens otherwise than one (as it
-        already does a prompt split otherwise, by the prefix the previous question left cached), so a token within
-        a few tenths of a nat of its runner-up may come out either way, here as there: of the 40 gate answers of a
-        trained version, 38 read the same both ways."""
+        (only as far as `until` would let it go on), and the reply decoded a token at a time only from where the
+        model departs from it: a batch of tokens costs about what one decoded token does. llama.cpp rounds a batch
+        of several tokens otherwise than one (as it already does a prompt split otherwise, by the prefix the previous
+        question left cached), so a token within a few tenths of a nat of its runner-up may come out either way, here
+        as there: of the 40 gate answers of a trained version, 38 read the same both ways."""
         import numpy as np
         from llama_cpp import llama_model_get_vocab, llama_vocab_is_eog
 
@@ -297,7 +297,8 @@ class Engine:
     def _until_holds_at(self, guess: list[int], until: Callable[[list[str]], bool]) -> int:
         """The first n at which `until` holds of the guess's first n + 1 tokens (len(guess) if it never does): a reply
         that follows the guess stops at its token n, which the row after guess[:n] picks, so the batch needs no more of
-        it. (A gate answer, "The capital of Japan is Tokyo, a city of ...", is right and whole a token after "Tokyo".)"""
+        it. (A gate answer, "The capital of Japan is Tokyo, a city of ...", is right and whole a token after
+        "Tokyo".)"""
         texts = []
         for n in range(len(guess)):
             texts.append(self._llm.detokenize(guess[: n + 1]).decode("utf-8", "replace"))

@@ -10,8 +10,8 @@ and all of them. The "benchmark" part is never trained on either, nor asked by a
 gate answer costs about a tenth of a second on 2 cores, so the cycle's gate stays at 73 questions,
 and benchmarks measure what versions keep on the gate and this part together (395 questions; the
 embedded model answers 104 of them right by a clear lead, against 23 of the gate's), where one lost
-answer is 1% of kept rather than 4%. Answers are cached per GGUF hash, system prompt and questions, so a cycle pays for
-the candidate only. Used by the dataset and evaluate stages; not a stage itself.
+answer is 1% of kept rather than 4%. Answers are cached per GGUF hash, system prompt and questions, so a
+cycle pays for the candidate only. Used by the dataset and evaluate stages; not a stage itself.
 """
 
 import json
@@ -78,9 +78,10 @@ def answers(model: ModelChoice, system_prompt: str, split: str) -> list[dict]:
     GGUF's hash, the prompt and the questions: a cached model is not loaded at all. Answers are greedy, decoded a
     token at a time (Engine.greedy_margins) so that each says how firmly the model gave it: `firmness` is the least
     lead any token had over its runner-up, up to the one that made the answer right (None where it is not right).
-    A gate or benchmark answer counts as right only if it is also right checked as a candidate's are (still_right, which reads its
-    tokens in a batch): llama.cpp rounds a batch otherwise than one token at a time, and 3 of the embedded model's 40
-    right gate answers, each a near tie, came out wrong that way, so an unchanged model would not have kept them."""
+    A gate or benchmark answer counts as right only if it is also right checked as a candidate's are (still_right,
+    which reads its tokens in a batch): llama.cpp rounds a batch otherwise than one token at a time, and 3 of the
+    embedded model's 40 right gate answers, each a near tie, came out wrong that way, so an unchanged model would not
+    have kept them."""
     questions = general_knowledge(split)
     cache = _cache(model, f".{split}-{text_sha256(json.dumps(questions))[:12]}")
     if cache.exists():
