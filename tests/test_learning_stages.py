@@ -435,17 +435,18 @@ def test_an_export_rewrites_the_base_s_gguf_where_the_adapter_changed_it_byte_fo
 def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(tmp_path, tiny_llama, monkeypatch):
     from learner.learning import train
 
-    projected, replay_flags, scored = [], [], []
+    projected, replay_flags, scored, weights = [], [], [], []
     loss_of = train.completion_loss
 
-    def recording(model, inputs, replay, row_ids, base):
+    def recording(model, inputs, replay, row_ids, base, replay_weight):
         head = model.get_output_embeddings()
         hook = head.register_forward_hook(lambda module, args, out: projected.append(args[0].shape[1]))
         try:
-            loss, tokens = loss_of(model, inputs, replay, row_ids, base)
+            loss, tokens = loss_of(model, inputs, replay, row_ids, base, replay_weight)
         finally:
             hook.remove()
         replay_flags.extend(replay.tolist())
+        weights.append(replay_weight)
         scored.append(int((inputs["labels"][:, 1:] != -100).any(0).sum()))
         return loss, tokens
 
@@ -457,8 +458,12 @@ def test_training_projects_only_the_completion_tokens_and_marks_the_replay_rows(
              "completion": [{"role": "assistant", "content": "Paris."}], "source": {"kind": "replay"}}]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "data" / "meta.json").write_text(json.dumps({"stage": "dataset", "replay_ratio": 3.0}))
     meta = train.run(tiny_llama, tmp_path / "data", tmp_path / "adapter", train.TrainSettings(min_steps=2, max_steps=2))
     assert sorted(replay_flags) == [False, False, True, True]  # each row, each step, with its kind
+    # One replay row where the ratio asked for three: it weighs as much as three would have.
+    assert weights == [3.0, 3.0] and meta["replay_weight"] == 3.0
+    assert train.replay_weight(rows + [rows[1]] * 3, 3.0) == 1.0  # the replay the ratio asks for: each row as itself
     # The student's forward and, on the replay row's first step alone, the base's project the answers' positions,
     # not the prompts'.
     assert meta["base_rows_computed"] == 1
