@@ -98,8 +98,8 @@ class Settings:
     It decides a cycle's size only while the taught rows are few: from about 35 of them (four corrections with
     their rehearsal, or an accumulate_bench round) the replay set's right answers (134 on the embedded model) are
     all used at any ratio from 4 up, and each then weighs more, as the ratio's share of the rows would have
-    (learner.learning.train.replay_weight). Measured on 7 Dec, evening (learn_bench, dev facts 0, 5, 6, 7, 1, bfloat16;
-    firm kept of 115, any kept of 185, training seconds of fact 1): at 6, 114 firm, 180 any, 39.0 s (warm totals
+    (learner.learning.train.replay_weight). Measured on 7 Dec, evening (learn_bench, dev facts 0, 5, 6, 7, 1,
+    bfloat16; firm kept of 115, any kept of 185, training seconds of fact 1): at 6, 114 firm, 180 any, 39.0 s (warm totals
     36-49 s); at 5, 114, 175, 33.6 s (30-42 s); at 4, 113, 176, 25.5 s (27-39 s). All fifteen went live, each
     learning its fact with the same dev rewordings (8/10) and reverse questions (2-3/5). At 4 a correction
     loses about one more near-tie answer of the base's 37 for a third less training: one correction through

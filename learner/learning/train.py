@@ -319,20 +319,21 @@ def completion_loss(model, inputs: dict, replay, row_ids, base: BaseDistribution
     return loss, scored.sum()
 
 
-def replay_weight(rows: list[dict], ratio: float | None) -> float:
-    """How much each replay row's KL counts: 1 while the replay set has the rows the dataset's replay ratio asks
-    for, more once it runs short, so that replay weighs as much as the ratio meant against however many taught rows.
-    The embedded model's 134 right replay answers run short from about 35 taught rows: at round 20 of
-    benchmarks/accumulate_bench.py a continued cycle has 243, and unweighted replay had fallen to 36% of the rows.
-    Its weights then drifted into the taught facts' templates ("The capital of Slovenia is Lumbreck", a taught name)
-    and kept 96 of the base's 104 firm wide answers at round 10 and 93 at round 20; weighted, 102 and 99 (7-8 Dec,
-    2 cores). What it costs is the weights' reach beyond the taught wording: at round 20 they alone answered 68% of
-    rewordings and 31% of reverse questions against 80% and 53% (with instant memory 92% and 77% against 94% and
-    85%). Weighting at half the ratio was no middle way: at round 10 it kept 98 and answered 40% reversed."""
-    replayed = sum(r.get("source", {}).get("kind") == REPLAY for r in rows)
+def replay_weight(replay: list[bool], ratio: float | None) -> float:
+    """How much each replay row's KL counts (`replay`: whether each row of the dataset is one): 1 while the replay set
+    has the rows the dataset's replay ratio asks for, more once it runs short, so that replay weighs as much as the
+    ratio meant against however many taught rows. The embedded model's 134 right replay answers run short from about
+    35 taught rows: at round 20 of benchmarks/accumulate_bench.py a continued cycle has 243, and unweighted replay
+    had fallen to 36% of the rows. Its weights then drifted into the taught facts' templates ("The capital of
+    Slovenia is Lumbreck", a taught name) and kept 96 of the base's 104 firm wide answers at round 10 and 93 at
+    round 20; weighted, 102 and 99 (7-8 Dec, 2 cores). What it costs is the weights' reach beyond the taught
+    wording: at round 20 they alone answered 68% of rewordings and 31% of reverse questions against 80% and 53%
+    (with instant memory 92% and 77% against 94% and 85%). Weighting at half the ratio was no middle way: at round
+    10 it kept 98 and answered 40% reversed."""
+    replayed = sum(replay)
     if not ratio or not replayed:
         return 1.0
-    return max(1.0, ratio * (len(rows) - replayed) / replayed)
+    return max(1.0, ratio * (len(replay) - replayed) / replayed)
 
 
 def _trainer_class():
@@ -463,7 +464,7 @@ def run(base: str | Path, dataset_dir: Path, out: Path, settings: TrainSettings 
     trainer = _trainer_class()(model=model, args=config, train_dataset=train_set, processing_class=tokenizer,
                          peft_config=lora, callbacks=[_progress_callback(steps)],
                          base_distributions=BaseDistributions(keys=keys, known=earlier_distributions),
-                         replay_weight=replay_weight(rows, dataset_meta.get("replay_ratio")))
+                         replay_weight=replay_weight(train_set["replay"], dataset_meta.get("replay_ratio")))
     trainer.remove_callback(PrinterCallback)  # our progress events report the loss
     result = trainer.train()
     trainer.model.save_pretrained(out)
